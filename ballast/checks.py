@@ -1,0 +1,108 @@
+"""Per-portfolio data checks before any trade is proposed (vectorised over all portfolios).
+
+A portfolio with any error here gets status ``data_invalid`` and no trades; the others go on.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ballast.kinds import CASH_SECURITY
+
+ERRORS_SCHEMA = {"portfolio_id": pl.String, "message": pl.String}
+
+
+def _file_ref() -> pl.Expr:
+    return pl.format("file #{} row {}", pl.col("file_id"), pl.col("line"))
+
+
+def missing_accounts(
+    accounts: pl.DataFrame, positions: pl.DataFrame, quarantined: pl.DataFrame, as_of: str
+) -> pl.DataFrame:
+    """Accounts with no positions on the review date, with any quarantined file that names them."""
+    missing = accounts.join(positions.select("account_id").unique(), on="account_id", how="anti")
+    why = quarantined.group_by("account_id").agg(pl.col("reason").last().alias("why"))
+    return missing.join(why, on="account_id", how="left").select(
+        "portfolio_id",
+        pl.when(pl.col("why").is_not_null())
+        .then(
+            pl.format(
+                "account {}: no positions as of {}; quarantined: {}",
+                pl.col("account_id"),
+                pl.lit(as_of),
+                pl.col("why"),
+            )
+        )
+        .otherwise(
+            pl.format("account {}: no positions as of {}", pl.col("account_id"), pl.lit(as_of))
+        )
+        .alias("message"),
+    )
+
+
+def unknown_securities(holdings: pl.DataFrame) -> pl.DataFrame:
+    """Positions whose security is not in the security master."""
+    return holdings.filter(pl.col("asset_class").is_null()).select(
+        "portfolio_id",
+        pl.format(
+            "security {} (account {}, {}) is not in reference/securities.csv",
+            pl.col("security_id"),
+            pl.col("account_id"),
+            _file_ref(),
+        ).alias("message"),
+    )
+
+
+def foreign_currency(holdings: pl.DataFrame) -> pl.DataFrame:
+    """Positions not in the portfolio's base currency (no FX conversion yet)."""
+    return holdings.filter(pl.col("currency") != pl.col("base_currency")).select(
+        "portfolio_id",
+        pl.format(
+            "security {} (account {}, {}) is in {}, not the base currency {}, and no "
+            "FX rate is available",
+            pl.col("security_id"),
+            pl.col("account_id"),
+            _file_ref(),
+            pl.col("currency"),
+            pl.col("base_currency"),
+        ).alias("message"),
+    )
+
+
+def bad_cash(holdings: pl.DataFrame) -> pl.DataFrame:
+    """Cash positions whose market value differs from their quantity (price must be 1)."""
+    return holdings.filter(
+        (pl.col("security_id") == CASH_SECURITY) & (pl.col("market_value") != pl.col("quantity"))
+    ).select(
+        "portfolio_id",
+        pl.format(
+            "cash in account {} ({}) has market value {} but quantity {}",
+            pl.col("account_id"),
+            _file_ref(),
+            pl.col("market_value"),
+            pl.col("quantity"),
+        ).alias("message"),
+    )
+
+
+def empty_portfolios(holdings: pl.DataFrame, portfolios: pl.DataFrame) -> pl.DataFrame:
+    """Portfolios that have positions but whose total value is not positive."""
+    totals = holdings.group_by("portfolio_id").agg(pl.col("market_value").sum().alias("total"))
+    return (
+        portfolios.join(totals, on="portfolio_id", how="inner")
+        .filter(pl.col("total") <= 0)
+        .select(
+            "portfolio_id", pl.lit("the portfolio's total value is not positive").alias("message")
+        )
+    )
+
+
+def duplicate_accounts(accounts: pl.DataFrame) -> pl.DataFrame:
+    """Accounts claimed by more than one IPS."""
+    dup = accounts.filter(pl.len().over("account_id") > 1)
+    return dup.select(
+        "portfolio_id",
+        pl.format("account {} is also listed in another IPS", pl.col("account_id")).alias(
+            "message"
+        ),
+    )

@@ -1,0 +1,242 @@
+"""``ballast simulate``: every rebalancing policy side by side on history and simulated futures.
+
+Runs the pure stages in ``ballast.simulate.run`` directly (no Prefect server: it is meant to be
+fast enough to explore); ``flows/simulate.py`` is the same work as a Prefect flow.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from ballast.errors import BallastError, PolicyError
+from ballast.simulate import run
+from ballast.simulate.config import SimulationConfig, load_config
+from ballast.simulate.report import write_outputs
+
+
+def build_config(
+    config: Path | None,
+    maps: list[str],
+    history: str | None,
+    percent: bool,
+    paths: int | None,
+    years: int | None,
+    seed: int | None,
+    model: str | None,
+    policies: list[str],
+    duration: float | None,
+    start: str | None,
+    end: str | None,
+    cost_bp: float | None,
+    risk_free: str | None = None,
+) -> SimulationConfig:
+    """The config file (if any) with the command line's options laid over it."""
+    base = load_config(config) if config else SimulationConfig()
+    updates: dict = {}
+    if maps:
+        mapping = dict(base.mapping)
+        for item in maps:
+            cls, sep, series = item.partition("=")
+            if not sep or not cls.strip() or not series.strip():
+                raise BallastError(f"--map {item!r}: write CLASS=SERIES")
+            mapping[cls.strip()] = series.strip()
+        updates["mapping"] = mapping
+    for key, value in (
+        ("history", history),
+        ("paths", paths),
+        ("years", years),
+        ("seed", seed),
+        ("model", model),
+        ("bond_duration", duration),
+        ("start", start),
+        ("end", end),
+    ):
+        if value is not None:
+            updates[key] = value
+    if risk_free is not None:
+        updates["risk_free"] = None if risk_free.lower() == "none" else risk_free
+    if percent:
+        updates["percent"] = True
+    if policies:
+        updates["policies"] = policies
+    try:
+        cfg = SimulationConfig.model_validate(base.model_dump() | updates)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise BallastError(f"option {loc}: {first['msg']}") from None
+    if cost_bp is not None:
+        cfg = cfg.model_copy(update={"cost_bp": dict.fromkeys(cfg.mapping, cost_bp)})
+    return cfg
+
+
+def policy_table(payload: dict) -> Table:
+    """Rich table: one row per policy, history figures and simulated terminal wealth."""
+    first = payload["asset_classes"][0]
+    sim = payload["simulated"]
+    t = Table(
+        title=f"{payload['ips']}: history {payload['history']['start']}.."
+        f"{payload['history']['end']}"
+        + (f", {sim['paths']} paths × {sim['years']} y" if sim else "")
+    )
+    for col in (
+        "policy",
+        "CAGR",
+        "vol",
+        "Sharpe",
+        "max DD",
+        f"{first} avg",
+        "turnover/y",
+        "events",
+        "cost drag",
+    ):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    if sim:
+        for col in ("W p5", "W p50", "W p95", "sd ln W"):
+            t.add_column(col, justify="right")
+    for pol in payload["policies"]:
+        h = pol["history"]
+        row = [
+            pol["name"],
+            f"{h['cagr']:.2%}",
+            f"{h['volatility']:.2%}",
+            f"{h['sharpe']:.2f}",
+            f"{h['max_drawdown']:.1%}",
+            f"{h['weights'][first]['average']:.1%}",
+            f"{h['turnover']:.1%}",
+            str(h["events"]),
+            f"{h['cost_drag'] * 1e4:.1f}bp",
+        ]
+        if sim:
+            s = pol["simulated"]
+            tw = s["terminal_wealth"]
+            row += [
+                f"{tw['p5']:.2f}",
+                f"{tw['p50']:.2f}",
+                f"{tw['p95']:.2f}",
+                f"{s['dispersion']['log_sd']:.3f}",
+            ]
+        t.add_row(*row)
+    return t
+
+
+def vanguard_table(rows: list[dict], title: str) -> Table:
+    """Vanguard-style grid beside Vanguard 2010's published 1926–2009 figures."""
+    t = Table(title=title)
+    for col in (
+        "monitoring",
+        "threshold",
+        "equity avg",
+        "turnover/y",
+        "events",
+        "return",
+        "vol",
+        "Vanguard: equity",
+        "turnover",
+        "events",
+        "return",
+        "vol",
+    ):
+        t.add_column(col, justify="left" if col == "monitoring" else "right")
+    for r in rows:
+        v = r["vanguard"]
+        pub = (
+            ["—"] * 5
+            if v is None
+            else [
+                f"{v['equity_weight']:.1%}",
+                f"{v['turnover']:.1%}",
+                f"{v['events']:,}",
+                f"{v['return']:.1%}",
+                f"{v['volatility']:.1%}",
+            ]
+        )
+        thr = "none" if r["threshold_pct"] is None else f"{r['threshold_pct']}%"
+        t.add_row(
+            r["monitoring"],
+            thr,
+            f"{r['equity_weight']:.1%}",
+            f"{r['turnover']:.1%}",
+            f"{r['events']:,}",
+            f"{r['cagr']:.2%}",
+            f"{r['volatility']:.2%}",
+            *pub,
+        )
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` command to the main app."""
+
+    @app.command("simulate")
+    def simulate_cmd(
+        ips: Path = typer.Option(..., "--ips", help="The IPS YAML whose policy is simulated."),
+        config: Path | None = typer.Option(None, "--config", help="Simulation config YAML."),
+        maps: list[str] = typer.Option([], "--map", help="CLASS=SERIES (repeatable)."),
+        history: str | None = typer.Option(None, "--history", help="'bundled' or a CSV path."),
+        percent: bool = typer.Option(False, "--percent", help="The CSV's returns are in %."),
+        paths: int | None = typer.Option(None, "--paths", help="Simulated paths (0: none)."),
+        years: int | None = typer.Option(None, "--years", help="Years per simulated path."),
+        seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+        model: str | None = typer.Option(None, "--model", help="bootstrap or parametric."),
+        policies: list[str] = typer.Option([], "--policy", help="Policy spec (repeatable)."),
+        duration: float | None = typer.Option(None, "--duration", help="Bond leg duration."),
+        start: str | None = typer.Option(None, "--start", help="History from YYYY-MM."),
+        end: str | None = typer.Option(None, "--end", help="History to YYYY-MM."),
+        cost_bp: float | None = typer.Option(None, "--cost-bp", help="Cost bp, every class."),
+        risk_free: str | None = typer.Option(
+            None, "--risk-free", help="Series for Sharpe ratios ('none': zero)."
+        ),
+        out: Path = typer.Option(Path("simulation"), "--out", help="Output folder."),
+        vanguard: bool = typer.Option(False, "--vanguard", help="Print the Vanguard grid."),
+    ) -> None:
+        """Simulate the IPS's rebalancing policies on history and simulated futures."""
+        console = Console()
+        try:
+            began = time.perf_counter()
+            cfg = build_config(
+                config,
+                maps,
+                history,
+                percent,
+                paths,
+                years,
+                seed,
+                model,
+                policies,
+                duration,
+                start,
+                end,
+                cost_bp,
+                risk_free,
+            )
+            inputs = run.prepare(ips, cfg)
+            hist = run.run_history(inputs)
+            sims = run.run_paths(inputs)
+            grid = run.run_vanguard(inputs) if vanguard else None
+            payload = run.assemble(inputs, hist, sims, grid)
+            labels = [inputs.history.label(t) for t in range(len(inputs.history.months))]
+            written = write_outputs(out, payload, hist, labels)
+            elapsed = time.perf_counter() - began
+        except BallastError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1 if isinstance(exc, PolicyError) else 2) from None
+        console.print(policy_table(payload))
+        if grid:
+            h = payload["history"]
+            console.print(
+                vanguard_table(
+                    grid,
+                    f"Vanguard-style grid, {h['start']}..{h['end']}, "
+                    "no costs (Vanguard: 1926–2009)",
+                )
+            )
+        console.print(
+            f"wrote {', '.join(str(p) for p in written)} in {elapsed:.2f} s", highlight=False
+        )

@@ -1,0 +1,1 @@
+"""Custodian files from ``inbox/`` into the warehouse: read, validate, load or quarantine."""

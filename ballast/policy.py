@@ -1,0 +1,254 @@
+"""Investment policy statements: the YAML of ``ips/<portfolio_id>.yaml`` as typed models.
+
+Bands and their meaning live here and nowhere else, so reviews, the monitor and the simulator
+agree on what a breach is. Percentages are kept as exact ``Decimal`` fractions (``60%`` → 0.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ballast.errors import PolicyError
+from ballast.kinds import CASH_CLASS
+
+ONE = Decimal(1)
+BP = Decimal("0.0001")
+_NUM = r"(\d+(?:\.\d+)?)"
+
+
+def parse_percent(value: Any) -> Decimal:
+    """``"60%"`` → 0.6, ``"250bp"`` → 0.025, a bare number is a fraction (``0.6``)."""
+    text = str(value).strip().replace(" ", "")
+    if m := re.fullmatch(_NUM + "%", text):
+        return Decimal(m.group(1)) / 100
+    if m := re.fullmatch(_NUM + "bp", text):
+        return Decimal(m.group(1)) * BP
+    if re.fullmatch(_NUM, text):
+        return Decimal(text)
+    raise ValueError(f"{value!r} is not a percentage (write e.g. 60% or 250bp)")
+
+
+def parse_money(value: Any) -> Decimal:
+    """A non-negative amount: ``250000``, ``"250,000.00"`` or ``"$250,000"``."""
+    text = str(value).strip().replace(",", "").replace("$", "").replace("_", "")
+    if not re.fullmatch(_NUM, text):
+        raise ValueError(f"{value!r} is not an amount of money")
+    return Decimal(text)
+
+
+Percent = Annotated[Decimal, BeforeValidator(parse_percent)]
+Money = Annotated[Decimal, BeforeValidator(parse_money)]
+
+
+class BandKind(StrEnum):
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+    FIVE_25 = "5/25"
+
+
+class Band(BaseModel):
+    """A tolerance band around a target weight.
+
+    ``absolute``: half-width ``width`` (``500bp``); ``relative``: half-width ``width × target``
+    (``25%rel``); ``5/25``: the narrower of 500 bp and 25 % of the target.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: BandKind
+    width: Decimal
+
+    @classmethod
+    def parse(cls, text: Any) -> Band:
+        s = str(text).strip().replace(" ", "").lower()
+        if s == "5/25":
+            return cls(kind=BandKind.FIVE_25, width=Decimal("0.25"))
+        if m := re.fullmatch(_NUM + r"%rel", s):
+            return cls(kind=BandKind.RELATIVE, width=Decimal(m.group(1)) / 100)
+        if m := re.fullmatch(_NUM + r"bp", s):
+            return cls(kind=BandKind.ABSOLUTE, width=Decimal(m.group(1)) * BP)
+        if m := re.fullmatch(_NUM + r"%", s):
+            return cls(kind=BandKind.ABSOLUTE, width=Decimal(m.group(1)) / 100)
+        raise ValueError(f"{text!r} is not a band (write 500bp, 5%, 25%rel or 5/25)")
+
+    def half_width(self, target: Decimal) -> Decimal:
+        """The band's half-width, as a weight, around ``target``."""
+        if self.kind is BandKind.ABSOLUTE:
+            return self.width
+        if self.kind is BandKind.RELATIVE:
+            return self.width * target
+        return min(Decimal("0.05"), self.width * target)
+
+    def bounds(self, target: Decimal) -> tuple[Decimal, Decimal]:
+        """(lower, upper) weights; a weight exactly on a bound is inside."""
+        h = self.half_width(target)
+        return max(Decimal(0), target - h), min(ONE, target + h)
+
+    def __str__(self) -> str:
+        if self.kind is BandKind.FIVE_25:
+            return "5/25"
+        if self.kind is BandKind.RELATIVE:
+            return f"{(self.width * 100).normalize():f}%rel"
+        return f"{(self.width / BP).normalize():f}bp"
+
+
+BandField = Annotated[Band, BeforeValidator(lambda v: v if isinstance(v, Band) else Band.parse(v))]
+
+
+class TaxStatus(StrEnum):
+    TAXABLE = "taxable"
+    TAX_DEFERRED = "tax_deferred"
+    TAX_EXEMPT = "tax_exempt"
+
+
+class Review(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    SEMIANNUAL = "semiannual"
+    ANNUAL = "annual"
+
+
+class RebalanceTo(StrEnum):
+    TARGET = "target"
+    BAND_EDGE = "band_edge"
+    HALFWAY = "halfway"
+
+
+class TradeClasses(StrEnum):
+    ALL = "all"
+    BREACHED = "breached"
+
+
+class LotMethod(StrEnum):
+    FIFO = "fifo"
+    HIFO = "hifo"
+    MIN_TAX = "min_tax"
+
+
+class WashSale(StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(_Strict):
+    id: str
+    tax_status: TaxStatus
+    name: str | None = None
+
+
+class AssetClassPolicy(_Strict):
+    target: Percent
+    band: BandField | None = None
+    vehicle: str | None = None  # security bought when the class holds nothing (else largest held)
+
+    @model_validator(mode="after")
+    def _target_in_range(self) -> AssetClassPolicy:
+        if not Decimal(0) <= self.target <= ONE:
+            raise ValueError("target must be between 0% and 100%")
+        return self
+
+
+class CashPolicy(_Strict):
+    reserve: Money = Decimal(0)  # kept uninvested, per account
+
+
+class TradingPolicy(_Strict):
+    min_trade: Money = Decimal(0)
+    min_trade_pct: Percent = Decimal(0)  # of the account's value; the greater minimum applies
+    whole_shares: bool = True
+    cost_bp: dict[str, Decimal] = Field(default_factory=dict)
+
+
+class TaxPolicy(_Strict):
+    lot_method: LotMethod = LotMethod.FIFO
+    avoid_short_term_gains: bool = True
+    short_term_rate: Percent = Decimal("0.37")
+    long_term_rate: Percent = Decimal("0.238")
+    wash_sale: WashSale = WashSale.BLOCK
+
+
+class Restrictions(_Strict):
+    do_not_sell: list[str] = Field(default_factory=list)
+    do_not_buy: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    """One investment policy statement."""
+
+    id: str
+    name: str
+    base_currency: str = "USD"
+    accounts: list[Account]
+    review: Review = Review.QUARTERLY
+    rebalance_to: RebalanceTo = RebalanceTo.TARGET
+    trade_classes: TradeClasses = TradeClasses.ALL
+    default_band: BandField = Band.parse("500bp")
+    asset_classes: dict[str, AssetClassPolicy]
+    cash: CashPolicy = CashPolicy()
+    trading: TradingPolicy = TradingPolicy()
+    tax: TaxPolicy = TaxPolicy()
+    restrictions: Restrictions = Restrictions()
+
+    @model_validator(mode="after")
+    def _checks(self) -> Policy:
+        total = sum((c.target for c in self.asset_classes.values()), Decimal(0))
+        if total != ONE:
+            raise ValueError(f"asset class targets add up to {total * 100:f}%, not 100%")
+        if not self.accounts:
+            raise ValueError("at least one account is needed")
+        ids = [a.id for a in self.accounts]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an account is listed twice")
+        if not re.fullmatch(r"[A-Z]{3}", self.base_currency):
+            raise ValueError(f"base_currency {self.base_currency!r} is not an ISO currency code")
+        return self
+
+    def band_for(self, asset_class: str) -> Band:
+        return self.asset_classes[asset_class].band or self.default_band
+
+    @property
+    def cash_has_target(self) -> bool:
+        return CASH_CLASS in self.asset_classes
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"field {loc}: {msg}"
+
+
+def load_policy(path: Path, text: str | None = None) -> Policy:
+    """Parse and validate one IPS file; a bad one raises ``PolicyError`` naming file and field."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise PolicyError(f"{path}{where}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: an IPS must be a YAML mapping")
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(f"{path}: {_describe(exc)}") from None
+    if policy.id != path.stem:
+        raise PolicyError(f"{path}: field id: {policy.id!r} differs from the file name")
+    return policy
+
+
+def content_hash(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,540 @@
+"""Trade proposals for breached portfolios, all portfolios at once (pure Polars).
+
+1. Destinations: each breached class goes to ``rebalance_to`` (target, band edge or halfway)
+   of the investable base B = total − kept cash reserve − classes the IPS does not name. With
+   ``trade_classes: all`` the other classes go to target; with ``breached`` they stay, apart from
+   what they must absorb. Any residual is spread over the non-breached classes (first toward
+   their targets, then in proportion to target).
+2. Sells: from holdings of over-target classes, tax-exempt and tax-deferred accounts first, then
+   the largest holdings; quantities rounded *up* to whole shares (never beyond the holding),
+   unless rounding up would overshoot by more than the amount needed (a class must never end
+   further from its target than it started), then down.
+3. Buys: each account spends only its own idle cash above its reserve plus its own sell
+   proceeds, net of estimated costs; the total is shared out in proportion to each account's
+   funds; quantities rounded *down*, so no account is ever overdrawn.
+4. Trades smaller than the IPS minimum (the greater of money and % of account) are dropped,
+   with a warning.
+Cash is never traded itself: it is what buys spend and sells raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.policy_frames import FRACTION
+
+AMT = pl.Decimal(38, 12)  # quantity (6 dp) × price (6 dp) is exact at 12 dp
+TAX_PREFERENCE = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Trades, post-trade class values and warnings for every portfolio reviewed."""
+
+    trades: pl.DataFrame  # portfolio_id, account_id, security_id, asset_class, side, ...
+    classes: pl.DataFrame  # portfolio_id, asset_class, post_trade_value, post_trade_weight
+    warnings: pl.DataFrame  # portfolio_id, message
+
+
+def _pct(expr: pl.Expr) -> pl.Expr:
+    return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
+
+
+def _pos(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr > 0).then(expr).otherwise(pl.lit(0).cast(AMT))
+
+
+def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame) -> pl.DataFrame:
+    """Destination value and trade amount per (portfolio, class) for breached portfolios."""
+    kept = cash.group_by("portfolio_id").agg(pl.col("kept_cash").sum())
+    frame = (
+        alloc.filter(pl.col("portfolio_breached"))
+        .join(settings, on="portfolio_id", how="left")
+        .join(kept, on="portfolio_id", how="left")
+        .with_columns(pl.col("kept_cash").fill_null(0), pl.col("market_value").cast(AMT))
+    )
+    v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_value")
+    unplanned = ~pl.col("has_target") & (pl.col("asset_class") != CASH_CLASS)
+    untargeted = pl.when(unplanned).then(v).otherwise(0).sum().over("portfolio_id")
+    base = (
+        total
+        - untargeted
+        - pl.when(pl.col("cash_has_target")).then(0).otherwise(pl.col("kept_cash"))
+    ).cast(AMT)
+    edge = (
+        pl.when(pl.col("weight") > pl.col("upper")).then(pl.col("upper")).otherwise(pl.col("lower"))
+    )
+    dest_weight = (
+        pl.when(pl.col("rebalance_to") == "band_edge")
+        .then(edge)
+        .when(pl.col("rebalance_to") == "halfway")
+        .then((t + edge) / 2)
+        .otherwise(t)
+    )
+    mode_all = pl.col("trade_classes") == "all"
+    frame = frame.with_columns(base.alias("base")).with_columns(
+        pl.when(~pl.col("has_target"))
+        .then(v)
+        .when(pl.col("breached"))
+        .then(dest_weight * pl.col("base"))
+        .when(mode_all)
+        .then(t * pl.col("base"))
+        .otherwise(v)
+        .cast(AMT)
+        .alias("dest0"),
+    )
+    targeted = pl.col("has_target")
+    absorbers = targeted & ~pl.col("breached")
+    any_absorber = absorbers.any().over("portfolio_id")
+    absorber = pl.when(any_absorber).then(absorbers).otherwise(targeted)
+    frame = frame.with_columns(
+        (
+            pl.col("base")
+            - pl.when(targeted).then(pl.col("dest0")).otherwise(0).sum().over("portfolio_id")
+        ).alias("residual"),
+        absorber.alias("absorber"),
+    )
+    delta, goal = pl.col("residual"), (t * pl.col("base")).cast(AMT)
+    cap = (
+        pl.when(~pl.col("absorber") | mode_all)
+        .then(0)
+        .when(delta > 0)
+        .then(_pos(goal - v))
+        .otherwise(_pos(v - goal))
+    ).cast(AMT)
+    frame = frame.with_columns(cap.alias("cap")).with_columns(
+        pl.col("cap").sum().over("portfolio_id").alias("cap_total")
+    )
+    stage1 = (
+        pl.when(pl.col("cap_total") > 0)
+        .then(
+            pl.min_horizontal(delta.abs(), pl.col("cap_total"))
+            * pl.col("cap")
+            / pl.col("cap_total")
+        )
+        .otherwise(0)
+    )
+    stage1 = pl.when(delta < 0).then(-stage1).otherwise(stage1).cast(AMT)
+    frame = frame.with_columns(stage1.alias("stage1")).with_columns(
+        (delta - pl.col("stage1").sum().over("portfolio_id")).alias("rest"),
+        pl.when(pl.col("absorber")).then(t).otherwise(0).cast(FRACTION).alias("w2"),
+    )
+    w2_total = pl.col("w2").sum().over("portfolio_id")
+    stage2 = pl.when(w2_total > 0).then(pl.col("rest") * pl.col("w2") / w2_total).otherwise(0)
+    # a class may only move toward its target, and not past its mirror image: no class ever
+    # ends further from target than it started (what the clip withholds stays in cash)
+    mirror = 2 * (t * total).cast(AMT) - v
+    lo, hi = pl.min_horizontal(v, mirror), pl.max_horizontal(v, mirror)
+    raw = (pl.col("dest0") + pl.col("stage1") + stage2.cast(AMT)).cast(AMT)
+    return frame.with_columns(
+        pl.when(targeted)
+        .then(pl.min_horizontal(pl.max_horizontal(raw, lo), hi))
+        .otherwise(raw)
+        .cast(AMT)
+        .alias("dest"),
+    ).with_columns(
+        (pl.col("dest") - v).alias("class_trade"),
+    )
+
+
+def _reason(side: str) -> pl.Expr:
+    cls, w, t = pl.col("asset_class"), _pct(pl.col("weight")), _pct(pl.col("target"))
+    dest = _pct(pl.col("dest") / pl.col("total_value"))
+    over = side == "sell"
+    breach = pl.format(
+        "{} at {} is {} its band ({} {}): {} toward {}",
+        cls,
+        w,
+        pl.lit("above" if over else "below"),
+        pl.lit("upper" if over else "lower"),
+        _pct(pl.col("upper" if over else "lower")),
+        pl.lit(side),
+        dest,
+    )
+    rule = (
+        pl.when(pl.col("trade_classes") == "all")
+        .then(pl.lit("all classes are rebalanced when one breaches (trade_classes: all)"))
+        .otherwise(pl.lit("offsets the breached classes' trades (trade_classes: breached)"))
+    )
+    other = pl.format(
+        "{} at {} is {} target {}: {}", cls, w, pl.lit("above" if over else "below"), t, rule
+    )
+    where = (
+        pl.format("; {} account first", pl.col("tax_status").str.replace("_", "-"))
+        if over
+        else pl.lit("; paid from this account's own cash and sales")
+    )
+    return pl.concat_str(pl.when(pl.col("breached")).then(breach).otherwise(other), where)
+
+
+def _round_qty(expr: pl.Expr, up: bool) -> pl.Expr:
+    """Whole shares (or 6 decimals with fractional trading), up for sells, down for buys."""
+    scaled = pl.when(pl.col("whole_shares")).then(expr).otherwise(expr * 1_000_000)
+    rounded = scaled.ceil() if up else scaled.floor()
+    return (
+        pl.when(pl.col("whole_shares"))
+        .then(rounded)
+        .otherwise(rounded / 1_000_000)
+        .cast(pl.Decimal(38, 6))
+    )
+
+
+def _min_trade_filter(
+    trades: pl.DataFrame, account_values: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop trades below the IPS minimum; return (kept, warnings)."""
+    trades = trades.join(
+        account_values, on=["portfolio_id", "account_id"], how="left"
+    ).with_columns(
+        pl.max_horizontal(
+            pl.col("min_trade"), (pl.col("min_trade_pct") * pl.col("account_value")).cast(AMT)
+        ).alias("minimum")
+    )
+    small = (pl.col("amount") < pl.col("minimum")) | (pl.col("quantity") <= 0)
+    dropped = trades.filter(small & (pl.col("quantity") > 0)).select(
+        "portfolio_id",
+        pl.format(
+            "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
+            pl.col("side"),
+            pl.col("quantity").cast(pl.Decimal(38, 6)).cast(pl.String),
+            pl.col("security_id"),
+            pl.col("account_id"),
+            pl.col("amount").cast(pl.Decimal(38, 2)),
+            pl.col("minimum").cast(pl.Decimal(38, 2)),
+        ).alias("message"),
+    )
+    return trades.filter(~small).drop("account_value", "minimum"), dropped
+
+
+def _sells(dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFrame) -> pl.DataFrame:
+    need = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
+    blocked = restrictions.filter(pl.col("rule") == "do_not_sell")
+    cands = (
+        holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
+        .join(blocked, on=["portfolio_id", "security_id"], how="anti")
+        .join(
+            need.select(
+                "portfolio_id",
+                "asset_class",
+                "class_trade",
+                "weight",
+                "upper",
+                "lower",
+                "target",
+                "dest",
+                "total_value",
+                "breached",
+                "trade_classes",
+                "whole_shares",
+            ),
+            on=["portfolio_id", "asset_class"],
+            how="inner",
+        )
+        .with_columns(pl.col("tax_status").replace_strict(TAX_PREFERENCE).alias("tax_rank"))
+        .sort(
+            "portfolio_id",
+            "asset_class",
+            "tax_rank",
+            "market_value",
+            "account_id",
+            "security_id",
+            descending=[False, False, False, True, False, False],
+        )
+    )
+    mv = pl.col("market_value").cast(AMT)
+    before = (mv.cum_sum() - mv).over("portfolio_id", "asset_class")
+    fill = pl.min_horizontal(_pos(-pl.col("class_trade") - before), mv)
+    units = fill / pl.col("price")
+    up, down = _round_qty(units, up=True), _round_qty(units, up=False)
+    qty = pl.when(up * pl.col("price") <= 2 * fill).then(up).otherwise(down)
+    qty = pl.min_horizontal(qty, pl.col("quantity").cast(pl.Decimal(38, 6)))
+    return (
+        cands.with_columns(qty.alias("quantity_traded"))
+        .filter(pl.col("quantity_traded") > 0)
+        .select(
+            "portfolio_id",
+            "account_id",
+            "security_id",
+            "asset_class",
+            pl.lit("sell").alias("side"),
+            pl.col("quantity_traded").alias("quantity"),
+            pl.col("price").cast(pl.Decimal(38, 6)),
+            _reason("sell").alias("reason"),
+        )
+    )
+
+
+def _within_funds(buys: pl.DataFrame) -> pl.DataFrame:
+    """Trim the largest buy of any account whose buys (with costs) exceed its funds.
+
+    Budgets are shared out with divisions rounded at 12 decimals, so an account can come out a
+    fraction of a cent over; whole units are taken off its largest buy until it is not.
+    """
+    spend = pl.col("qty") * pl.col("price") * (1 + pl.col("cost_rate"))
+    acct = ("portfolio_id", "account_id")
+    frame = buys.with_columns(
+        (spend.sum().over(acct) - pl.col("funds")).alias("over"),
+        (spend == spend.max().over(acct)).alias("largest"),
+    ).with_columns(pl.col("largest") & (pl.col("largest").cum_sum().over(acct) == 1))
+    unit = pl.when(pl.col("whole_shares")).then(1).otherwise(pl.lit(0.000001)).cast(AMT)
+    cut = (pl.col("over") / (pl.col("price") * (1 + pl.col("cost_rate"))) / unit).ceil() * unit
+    trimmed = pl.when(pl.col("largest") & (pl.col("over") > 0)).then(pl.col("qty") - cut)
+    return frame.with_columns(
+        trimmed.otherwise(pl.col("qty")).cast(pl.Decimal(38, 6)).alias("qty")
+    ).drop("over", "largest")
+
+
+def _vehicles(
+    dest: pl.DataFrame, holdings: pl.DataFrame, candidates: pl.DataFrame, restrictions: pl.DataFrame
+) -> pl.DataFrame:
+    """The security bought for each (portfolio, class): the IPS vehicle, else the largest
+    holding, else the first security of the class in the master that has a price."""
+    blocked = restrictions.filter(pl.col("rule") == "do_not_buy")
+    wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
+    held = (
+        holdings.filter(pl.col("security_id") != CASH_SECURITY)
+        .group_by("portfolio_id", "asset_class", "security_id")
+        .agg(pl.col("market_value").sum(), pl.col("price").max())
+        .with_columns(pl.lit(1).alias("pref"))
+    )
+    named = wanted.filter(pl.col("vehicle").is_not_null()).select(
+        "portfolio_id",
+        "asset_class",
+        pl.col("vehicle").alias("security_id"),
+        pl.lit(0).alias("pref"),
+    )
+    master = (
+        wanted.select("portfolio_id", "asset_class")
+        .join(candidates.select("asset_class", "security_id"), on="asset_class")
+        .with_columns(pl.lit(2).alias("pref"))
+    )
+    prices = (
+        pl.concat(
+            [
+                held.select("portfolio_id", "security_id", "price"),
+                wanted.select("portfolio_id")
+                .unique()
+                .join(candidates.select("security_id", "price"), how="cross"),
+            ]
+        )
+        .group_by("portfolio_id", "security_id")
+        .agg(pl.col("price").first())
+    )
+    options = (
+        pl.concat(
+            [
+                named,
+                held.select("portfolio_id", "asset_class", "security_id", "pref", "market_value"),
+                master,
+            ],
+            how="diagonal_relaxed",
+        )
+        .join(
+            wanted.select("portfolio_id", "asset_class"),
+            on=["portfolio_id", "asset_class"],
+            how="semi",
+        )
+        .join(blocked, on=["portfolio_id", "security_id"], how="anti")
+        .join(prices, on=["portfolio_id", "security_id"], how="inner")
+        .sort(
+            "portfolio_id",
+            "asset_class",
+            "pref",
+            "market_value",
+            "security_id",
+            descending=[False, False, False, True, False],
+            nulls_last=True,
+        )
+    )
+    return (
+        options.group_by("portfolio_id", "asset_class", maintain_order=True)
+        .first()
+        .select(
+            "portfolio_id", "asset_class", "security_id", pl.col("price").cast(pl.Decimal(38, 6))
+        )
+    )
+
+
+def propose(
+    alloc: pl.DataFrame,
+    holdings: pl.DataFrame,
+    settings: pl.DataFrame,
+    accounts: pl.DataFrame,
+    candidates: pl.DataFrame,
+    restrictions: pl.DataFrame,
+    costs: pl.DataFrame,
+) -> Proposal:
+    """Trades that bring every breached portfolio back inside its policy.
+
+    ``holdings``: portfolio_id, account_id, security_id, asset_class, quantity, price,
+    market_value, tax_status. ``candidates``: securities that may be bought when a class holds
+    nothing (security_id, asset_class, price).
+    """
+    reserve = settings.select("portfolio_id", "reserve")
+    cash = (
+        accounts.join(
+            holdings.filter(pl.col("security_id") == CASH_SECURITY)
+            .group_by("portfolio_id", "account_id")
+            .agg(pl.col("market_value").sum()),
+            on=["portfolio_id", "account_id"],
+            how="left",
+        )
+        .join(reserve, on="portfolio_id")
+        .with_columns(pl.col("market_value").fill_null(0).cast(AMT).alias("cash"))
+        .with_columns(
+            pl.min_horizontal(_pos(pl.col("cash")), pl.col("reserve").cast(AMT)).alias("kept_cash")
+        )
+        .with_columns((pl.col("cash") - pl.col("kept_cash")).alias("idle_cash"))
+    )
+    dest = destinations(alloc, settings, cash)
+    account_values = holdings.group_by("portfolio_id", "account_id").agg(
+        pl.col("market_value").sum().cast(AMT).alias("account_value")
+    )
+    trade_settings = settings.select("portfolio_id", "min_trade", "min_trade_pct")
+    cost_rate = costs.with_columns((pl.col("cost_bp") / 10_000).alias("cost_rate")).select(
+        "portfolio_id", "asset_class", "cost_rate"
+    )
+
+    def priced(trades: pl.DataFrame) -> pl.DataFrame:
+        return (
+            trades.join(cost_rate, on=["portfolio_id", "asset_class"], how="left")
+            .with_columns(
+                (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
+                pl.col("cost_rate").fill_null(0),
+            )
+            .with_columns(
+                (pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost")
+            )
+            .join(trade_settings, on="portfolio_id")
+        )
+
+    sells, small_sells = _min_trade_filter(
+        priced(_sells(dest, holdings, restrictions)), account_values
+    )
+    proceeds = sells.group_by("portfolio_id", "account_id").agg(
+        (pl.col("amount") - pl.col("estimated_cost")).sum().alias("proceeds")
+    )
+    funds = (
+        cash.join(proceeds, on=["portfolio_id", "account_id"], how="left")
+        .with_columns(
+            (pl.col("idle_cash") + pl.col("proceeds").fill_null(0)).cast(AMT).alias("funds")
+        )
+        .filter(pl.col("funds") > 0)
+        .with_columns(pl.col("funds").sum().over("portfolio_id").alias("funds_total"))
+    )
+    wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
+    vehicles = _vehicles(dest, holdings, candidates, restrictions)
+    need_total = wanted.group_by("portfolio_id").agg(pl.col("class_trade").sum().alias("need"))
+    buys = (
+        wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="inner")
+        .join(need_total, on="portfolio_id")
+        .join(
+            funds.select("portfolio_id", "account_id", "tax_status", "funds", "funds_total"),
+            on="portfolio_id",
+            how="inner",
+        )
+        .join(cost_rate, on=["portfolio_id", "asset_class"], how="left")
+        .with_columns(pl.col("cost_rate").fill_null(0))
+        .with_columns(
+            (
+                pl.min_horizontal(pl.lit(1).cast(AMT), pl.col("funds_total") / pl.col("need"))
+                * pl.col("class_trade")
+                * pl.col("funds")
+                / pl.col("funds_total")
+                / (1 + pl.col("cost_rate"))
+            )
+            .cast(AMT)
+            .alias("budget")
+        )
+        .with_columns(_round_qty(pl.col("budget") / pl.col("price"), up=False).alias("qty"))
+        .pipe(_within_funds)
+        .filter(pl.col("qty") > 0)
+        .select(
+            "portfolio_id",
+            "account_id",
+            "security_id",
+            "asset_class",
+            pl.lit("buy").alias("side"),
+            pl.col("qty").alias("quantity"),
+            "price",
+            _reason("buy").alias("reason"),
+        )
+    )
+    buys, small_buys = _min_trade_filter(priced(buys), account_values)
+    trades = (
+        pl.concat([sells, buys])
+        .with_columns(pl.col("side").replace_strict({"sell": 0, "buy": 1}).alias("side_order"))
+        .sort("portfolio_id", "side_order", "account_id", "security_id")
+        .drop("side_order", "cost_rate", "min_trade", "min_trade_pct")
+    )
+    classes = _post_trade(alloc, dest, trades)
+    warnings = pl.concat(
+        [small_sells, small_buys, _unfunded(wanted, vehicles), _post_trade_checks(classes)]
+    )
+    return Proposal(trades=trades, classes=classes, warnings=warnings)
+
+
+def _post_trade(alloc: pl.DataFrame, dest: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
+    """Class values and weights after the trades (costs leave the portfolio)."""
+    signed = pl.when(pl.col("side") == "buy").then(pl.col("amount")).otherwise(-pl.col("amount"))
+    by_class = trades.group_by("portfolio_id", "asset_class").agg(signed.sum().alias("traded"))
+    cash_change = trades.group_by("portfolio_id").agg(
+        (-signed - pl.col("estimated_cost")).sum().alias("cash_change"),
+        pl.col("estimated_cost").sum().alias("costs"),
+    )
+    frame = (
+        alloc.join(by_class, on=["portfolio_id", "asset_class"], how="left")
+        .join(cash_change, on="portfolio_id", how="left")
+        .join(
+            dest.select("portfolio_id", "asset_class", "dest"),
+            on=["portfolio_id", "asset_class"],
+            how="left",
+        )
+        .with_columns(pl.col("traded", "cash_change", "costs").fill_null(0).cast(AMT))
+    )
+    post_value = (
+        pl.col("market_value").cast(AMT)
+        + pl.col("traded")
+        + pl.when(pl.col("asset_class") == CASH_CLASS).then(pl.col("cash_change")).otherwise(0)
+    )
+    post_total = pl.col("total_value").cast(AMT) - pl.col("costs")
+    return frame.with_columns(post_value.cast(AMT).alias("post_trade_value")).with_columns(
+        pl.when(post_total > 0)
+        .then(pl.col("post_trade_value").cast(pl.Decimal(38, 12)) / post_total)
+        .alias("post_trade_weight"),
+        post_total.alias("post_trade_total"),
+    )
+
+
+def _unfunded(wanted: pl.DataFrame, vehicles: pl.DataFrame) -> pl.DataFrame:
+    return wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="anti").select(
+        "portfolio_id",
+        pl.format(
+            "no security to buy for {}: name a vehicle in the IPS or give it a price",
+            pl.col("asset_class"),
+        ).alias("message"),
+    )
+
+
+def _post_trade_checks(classes: pl.DataFrame) -> pl.DataFrame:
+    """Warn for every class still outside its band after the proposed trades."""
+    total = pl.col("post_trade_total")
+    value = pl.col("post_trade_value").cast(pl.Decimal(38, 12))
+    outside = (
+        pl.col("has_target")
+        & pl.col("portfolio_breached")
+        & ((value > pl.col("upper") * total) | (value < pl.col("lower") * total))
+    )
+    return classes.filter(outside).select(
+        "portfolio_id",
+        pl.format(
+            "{} would still be outside its band after the trades ({} against {}–{})",
+            pl.col("asset_class"),
+            _pct(pl.col("post_trade_weight")),
+            _pct(pl.col("lower")),
+            _pct(pl.col("upper")),
+        ).alias("message"),
+    )

@@ -1,0 +1,184 @@
+"""The machine outputs of a review: ``results.json`` entries and ``trades.csv``.
+
+Rounding rule (the only one): values are computed exactly in decimals and rounded once, on
+output, half to even: money to cents, weights to six decimals, drift to 0.01 bp.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from itertools import groupby
+from typing import Any
+
+import polars as pl
+
+from ballast.review import Computed
+
+MONEY_OUT = pl.Decimal(38, 2)
+WEIGHT_OUT = pl.Decimal(38, 6)
+BP_OUT = pl.Decimal(38, 2)
+
+
+def _s(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    return expr.cast(dtype).cast(pl.String)
+
+
+def _trim(expr: pl.Expr, keep: int) -> pl.Expr:
+    """Decimal text without trailing zeros beyond ``keep`` decimals ("7200.000000" → "7200")."""
+    text = expr.cast(pl.Decimal(38, 6)).cast(pl.String)
+    if keep == 0:
+        return text.str.replace(r"\.?0+$", "")
+    return text.str.replace(r"^(-?\d+\.\d{" + str(keep) + r"}\d*?)0+$", "${1}")
+
+
+def class_rows(c: Computed) -> pl.DataFrame:
+    """Allocation rows formatted as results.json wants them."""
+    alloc = c.allocation
+    if c.proposal is not None:
+        alloc = alloc.join(
+            c.proposal.classes.select("portfolio_id", "asset_class", "post_trade_weight"),
+            on=["portfolio_id", "asset_class"],
+            how="left",
+        )
+    else:
+        alloc = alloc.with_columns(pl.lit(None, pl.Decimal(38, 12)).alias("post_trade_weight"))
+    post = (
+        pl.when(pl.col("portfolio_breached") & pl.col("post_trade_weight").is_not_null())
+        .then(pl.col("post_trade_weight"))
+        .otherwise(pl.col("weight"))
+    )
+    if c.proposal is None:
+        post = pl.lit(None, pl.Decimal(38, 12))
+    return alloc.select(
+        "portfolio_id",
+        "asset_class",
+        _s(pl.col("market_value"), MONEY_OUT).alias("market_value"),
+        _s(pl.col("weight"), WEIGHT_OUT).alias("weight"),
+        _s(pl.col("target"), WEIGHT_OUT).alias("target"),
+        _s(pl.col("lower"), WEIGHT_OUT).alias("lower"),
+        _s(pl.col("upper"), WEIGHT_OUT).alias("upper"),
+        _s(pl.col("drift"), BP_OUT).alias("drift_bp"),
+        "breached",
+        _s(post, WEIGHT_OUT).alias("post_trade_weight"),
+    )
+
+
+def trade_rows(c: Computed) -> pl.DataFrame:
+    """Trades formatted as results.json and trades.csv want them."""
+    if c.proposal is None:
+        return pl.DataFrame(schema={"portfolio_id": pl.String})
+    t = c.proposal.trades
+    gains = [
+        pl.col(g) if g in t.columns else pl.lit(None, MONEY_OUT).alias(g)
+        for g in ("realized_gain_short_term", "realized_gain_long_term")
+    ]
+    return t.with_columns(gains).select(
+        "portfolio_id",
+        "account_id",
+        "security_id",
+        "side",
+        _trim(pl.col("quantity"), 0).alias("quantity"),
+        _trim(pl.col("price"), 2).alias("price"),
+        _s(pl.col("amount"), MONEY_OUT).alias("amount"),
+        "reason",
+        _s(pl.col("realized_gain_short_term"), MONEY_OUT).alias("realized_gain_short_term"),
+        _s(pl.col("realized_gain_long_term"), MONEY_OUT).alias("realized_gain_long_term"),
+        _s(pl.col("estimated_cost"), MONEY_OUT).alias("estimated_cost"),
+    )
+
+
+def _grouped(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    rows = frame.to_dicts()
+    return {
+        k: [{f: v for f, v in r.items() if f != "portfolio_id"} for r in g]
+        for k, g in groupby(rows, key=lambda r: r["portfolio_id"])
+    }
+
+
+def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[dict[str, Any]]:
+    """One results.json entry per portfolio, in portfolio id order."""
+    classes = _grouped(class_rows(c).sort("portfolio_id", maintain_order=True))
+    trades = _grouped(trade_rows(c).sort("portfolio_id", maintain_order=True))
+    errors = _grouped(c.errors.sort("portfolio_id", maintain_order=True))
+    warnings = _grouped(c.warnings.sort("portfolio_id", maintain_order=True))
+    totals = dict(
+        c.allocation.group_by("portfolio_id")
+        .agg(_s(pl.col("total_value").first(), MONEY_OUT))
+        .iter_rows()
+    )
+    currency = {p.id: p.base_currency for p in c.policies.policies}
+    out = []
+    for pid in c.policies.ids:
+        errs = [e["message"] for e in errors.get(pid, [])]
+        cls = [] if errs else classes.get(pid, [])
+        breached = any(r["breached"] for r in cls)
+        entry = {
+            "portfolio_id": pid,
+            "status": "data_invalid" if errs else "ok",
+            "errors": errs,
+            "base_currency": currency.get(pid),
+            "total_value": None if errs else totals.get(pid),
+            "breached": breached,
+            "action": "rebalance" if breached else "none",
+            "asset_classes": cls,
+            "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
+            "warnings": [w["message"] for w in warnings.get(pid, [])],
+        }
+        out.append(entry)
+    return out
+
+
+def results_document(run: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """The text of results.json (stable key order, two-space indent, trailing newline)."""
+    doc = {
+        "run_id": run["run_id"],
+        "as_of": run["as_of"],
+        "kind": run["kind"],
+        "trigger": run["trigger"],
+        "portfolios": entries,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+TRADE_COLUMNS = (
+    "portfolio_id",
+    "account_id",
+    "security_id",
+    "side",
+    "quantity",
+    "price",
+    "amount",
+    "estimated_cost",
+    "realized_gain_short_term",
+    "realized_gain_long_term",
+    "reason",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell that no spreadsheet will run as a formula; numbers stay numbers."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        try:
+            float(text)
+            return text
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def trades_csv(entries: list[dict[str, Any]]) -> str:
+    """trades.csv for all portfolios, in the order of results.json."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TRADE_COLUMNS)
+    for e in entries:
+        for t in e["trades"]:
+            row = {**t, "portfolio_id": e["portfolio_id"]}
+            w.writerow(csv_safe(row.get(c)) for c in TRADE_COLUMNS)
+    return buf.getvalue()

@@ -1,0 +1,219 @@
+"""A review as plain functions: load policies, check data, compute drift and trades.
+
+Everything here works on all the portfolios given at once; a caller may pass one shard of
+portfolios, and shards can run in parallel (their outputs are merged by portfolio id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from ballast import checks, snapshot
+from ballast import policy_frames as pf
+from ballast.drift import allocation
+from ballast.errors import BallastError, PolicyError
+from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.policy import Policy, content_hash, load_policy
+from ballast.proposal import Proposal, propose
+from ballast.workspace import Workspace
+
+
+@dataclass
+class PolicySet:
+    """The IPS files of a review: the valid policies and why the others were refused."""
+
+    policies: list[Policy] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted([p.id for p in self.policies] + list(self.errors))
+
+    def split(self, size: int) -> list[PolicySet]:
+        """Shards of at most ``size`` valid policies; refused IPS files go with the first."""
+        chunks = [self.policies[i : i + size] for i in range(0, len(self.policies), size)]
+        shards = []
+        for i, chunk in enumerate(chunks):
+            ids = [p.id for p in chunk] + (list(self.errors) if i == 0 else [])
+            shards.append(
+                PolicySet(
+                    chunk,
+                    self.errors if i == 0 else {},
+                    {k: self.hashes[k] for k in ids},
+                    {k: self.texts[k] for k in ids},
+                )
+            )
+        return shards
+
+
+def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
+    """Every IPS in ``ips/`` (or just ``only``); a bad file is recorded, not raised."""
+    files = {p.stem: p for p in ws.ips.glob("*.yaml")} | {p.stem: p for p in ws.ips.glob("*.yml")}
+    if only:
+        unknown = sorted(set(only) - set(files))
+        if unknown:
+            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
+        files = {k: v for k, v in files.items() if k in set(only)}
+    out = PolicySet()
+    for pid in sorted(files):
+        text = files[pid].read_text(encoding="utf-8")
+        out.hashes[pid] = content_hash(text)
+        out.texts[pid] = text
+        try:
+            out.policies.append(load_policy(files[pid], text))
+        except PolicyError as exc:
+            out.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
+    return out
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The outcome of the review maths for a set of portfolios."""
+
+    as_of: dt.date
+    policies: PolicySet
+    allocation: pl.DataFrame
+    proposal: Proposal | None
+    errors: pl.DataFrame  # portfolio_id, message
+    warnings: pl.DataFrame  # portfolio_id, message
+    holdings: pl.DataFrame
+    snapshot: snapshot.Snapshot
+
+
+def holdings_frame(
+    snap: snapshot.Snapshot, accounts: pl.DataFrame, settings: pl.DataFrame
+) -> pl.DataFrame:
+    """Positions with their portfolio, tax status and asset class."""
+    classes = snap.securities.select("security_id", "asset_class")
+    return (
+        snap.positions.join(accounts, on="account_id", how="inner")
+        .join(classes, on="security_id", how="left")
+        .with_columns(
+            pl.when(pl.col("security_id") == CASH_SECURITY)
+            .then(pl.lit(CASH_CLASS))
+            .otherwise(pl.col("asset_class"))
+            .alias("asset_class")
+        )
+        .join(settings.select("portfolio_id", "base_currency"), on="portfolio_id")
+    )
+
+
+def buy_candidates(snap: snapshot.Snapshot) -> pl.DataFrame:
+    """Securities of the master that have a price on or before the review date."""
+    return snap.securities.join(snap.prices, on="security_id", how="inner").select(
+        "security_id", "asset_class", "price"
+    )
+
+
+def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = True) -> Computed:
+    """Checks, allocation, drift, breaches and (optionally) trades for every portfolio."""
+    policies = pset.policies
+    accounts = pf.accounts_frame(policies)
+    settings = pf.settings_frame(policies)
+    holdings = holdings_frame(snap, accounts, settings)
+    portfolios = settings.select("portfolio_id")
+    as_of = snap.as_of.isoformat()
+    no_master = snap.securities.is_empty()
+    errors = pl.concat(
+        [
+            pl.DataFrame(
+                {"portfolio_id": list(pset.errors), "message": list(pset.errors.values())},
+                schema=checks.ERRORS_SCHEMA,
+            ),
+            checks.duplicate_accounts(accounts),
+            checks.missing_accounts(accounts, snap.positions, snap.quarantined, as_of),
+            portfolios.with_columns(
+                pl.lit("no valid security master (reference/securities.csv)").alias("message")
+            )
+            if no_master
+            else checks.unknown_securities(holdings),
+            checks.foreign_currency(holdings),
+            checks.bad_cash(holdings),
+            checks.empty_portfolios(holdings, portfolios),
+        ]
+    ).unique(maintain_order=True)
+    valid = portfolios.join(errors, on="portfolio_id", how="anti")
+    holdings_ok = holdings.join(valid, on="portfolio_id", how="semi")
+    targets = pf.targets_frame(policies).join(valid, on="portfolio_id", how="semi")
+    alloc = allocation(holdings_ok, targets)
+    warnings = alloc.filter(pl.col("unplanned_class")).select(
+        "portfolio_id",
+        pl.format(
+            "holdings in asset class {} are not in the IPS: counted in the total, never traded",
+            pl.col("asset_class"),
+        ).alias("message"),
+    )
+    proposal = None
+    if with_trades:
+        proposal = propose(
+            alloc,
+            holdings_ok,
+            settings,
+            accounts,
+            buy_candidates(snap),
+            pf.restrictions_frame(policies),
+            pf.costs_frame(policies),
+        )
+        warnings = pl.concat([warnings, proposal.warnings])
+    return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap)
+
+
+def merge(parts: list[Computed]) -> Computed:
+    """One result from the results of several shards of the same review."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    pset = PolicySet()
+    for p in parts:
+        pset.policies += p.policies.policies
+        pset.errors |= p.policies.errors
+        pset.hashes |= p.policies.hashes
+        pset.texts |= p.policies.texts
+
+    def cat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(frames, how="vertical_relaxed")
+
+    proposal = None
+    if first.proposal is not None:
+        proposal = Proposal(
+            *(
+                cat([getattr(p.proposal, f) for p in parts])
+                for f in ("trades", "classes", "warnings")
+            )
+        )
+    snap = snapshot.Snapshot(
+        first.as_of,
+        cat([p.snapshot.positions for p in parts]),
+        cat([p.snapshot.lots for p in parts]),
+        first.snapshot.securities,
+        first.snapshot.prices,
+        cat([p.snapshot.quarantined for p in parts]).unique(),
+    )
+    return Computed(
+        first.as_of,
+        pset,
+        cat([p.allocation for p in parts]),
+        proposal,
+        cat([p.errors for p in parts]),
+        cat([p.warnings for p in parts]),
+        cat([p.holdings for p in parts]),
+        snap,
+    )
+
+
+def accounts_of(pset: PolicySet) -> list[str]:
+    return sorted({a.id for p in pset.policies for a in p.accounts})
+
+
+def review(
+    con: duckdb.DuckDBPyConnection, pset: PolicySet, as_of: dt.date, *, with_trades: bool = True
+) -> Computed:
+    """Snapshot the warehouse for these policies and compute the review."""
+    snap = snapshot.take(con, as_of, accounts_of(pset))
+    return compute(snap, pset, with_trades=with_trades)

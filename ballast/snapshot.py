@@ -1,0 +1,36 @@
+"""What the warehouse says about a set of portfolios on one date, as Polars frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from ballast import warehouse
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Positions, lots, prices and the security master as of one date."""
+
+    as_of: dt.date
+    positions: pl.DataFrame
+    lots: pl.DataFrame
+    securities: pl.DataFrame
+    prices: pl.DataFrame
+    quarantined: pl.DataFrame
+
+
+def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
+    """Read everything a review of these accounts needs (the latest version of each file)."""
+    params = {"as_of": as_of, "accounts": accounts}
+    return Snapshot(
+        as_of=as_of,
+        positions=warehouse.query(con, "snapshot/positions", params),
+        lots=warehouse.query(con, "snapshot/lots", params),
+        securities=warehouse.query(con, "snapshot/securities"),
+        prices=warehouse.query(con, "snapshot/prices", {"as_of": as_of}),
+        quarantined=warehouse.query(con, "snapshot/quarantined", {"accounts": accounts}),
+    )

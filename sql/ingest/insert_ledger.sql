@@ -1,0 +1,9 @@
+insert into file_ledger (
+    sha256, original_name, size_bytes, kind, rows, status, reason, accounts, as_of_dates,
+    archive_path, loaded_at
+)
+values (
+    $sha256, $original_name, $size_bytes, $kind, $rows, $status, $reason, $accounts,
+    $as_of_dates, $archive_path, $loaded_at
+)
+returning file_id

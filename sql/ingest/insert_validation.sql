@@ -1,0 +1,2 @@
+insert into validation_results (file_id, kind, success, evaluated, failures, result_json)
+values ($file_id, $kind, $success, $evaluated, $failures, $result_json)

@@ -1,0 +1,2 @@
+insert into runs (run_id, kind, as_of, trigger, who, reason, code_version, started_at, status)
+values ($run_id, $kind, $as_of, $trigger, $who, $reason, $code_version, $started_at, 'running')

@@ -1,0 +1,4 @@
+-- past runs, newest first
+select run_id, kind, as_of, trigger, who, reason, status, started_at, ended_at, report_dir
+from runs
+order by started_at desc, run_id desc

@@ -1,0 +1,28 @@
+-- tax lots on the review date, from the latest lots file that reports each account that day
+with lots_on_date as (
+    select *
+    from lots
+    where as_of_date = $as_of
+      and list_contains($accounts, account_id)
+),
+
+latest_file as (
+    select account_id, max(file_id) as file_id
+    from lots_on_date
+    group by account_id
+),
+
+final as (
+    select
+        l.account_id,
+        l.security_id,
+        l.lot_id,
+        l.acquired_date,
+        l.quantity,
+        l.cost_basis
+    from lots_on_date as l
+    inner join latest_file as f using (account_id, file_id)
+)
+
+select * from final
+order by account_id, security_id, acquired_date, lot_id

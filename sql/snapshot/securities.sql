@@ -1,0 +1,18 @@
+-- the current security master: the rows of the latest loaded securities file
+with latest as (
+    select max(file_id) as file_id from securities
+),
+
+final as (
+    select
+        s.security_id,
+        s.symbol,
+        s.name,
+        s.asset_class,
+        s.identical_group
+    from securities as s
+    inner join latest as l using (file_id)
+)
+
+select * from final
+order by security_id

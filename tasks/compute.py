@@ -1,0 +1,28 @@
+"""Compute stage: checks, drift, breaches and trades for one shard of portfolios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ballast import review, warehouse
+from ballast.workspace import Workspace
+
+
+@task(name="load-policies", cache_policy=NO_CACHE)
+def load_policies(workspace: str, portfolios: list[str] | None) -> review.PolicySet:
+    """Read and validate the IPS files of the portfolios under review."""
+    return review.load_policies(Workspace(Path(workspace)), portfolios)
+
+
+@task(name="compute", cache_policy=NO_CACHE)
+def compute(
+    workspace: str, as_of: str, policies: review.PolicySet, with_trades: bool
+) -> review.Computed:
+    """Snapshot the warehouse and compute the review for this shard of portfolios."""
+    ws = Workspace(Path(workspace))
+    with warehouse.connect(ws.warehouse) as con:
+        return review.review(con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades)

@@ -1,0 +1,88 @@
+"""Small builders of the frames the portfolio maths takes, for tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from ballast import policy_frames as pf
+from ballast.drift import allocation
+from ballast.policy import Policy
+from ballast.proposal import Proposal, propose
+
+HOLDING_SCHEMA = {
+    "portfolio_id": pl.String,
+    "account_id": pl.String,
+    "security_id": pl.String,
+    "asset_class": pl.String,
+    "quantity": pl.Decimal(18, 6),
+    "price": pl.Decimal(18, 6),
+    "market_value": pl.Decimal(18, 4),
+    "tax_status": pl.String,
+}
+
+
+def policy(pid: str = "p1", **fields: Any) -> Policy:
+    """A policy with sensible defaults; ``fields`` override the IPS keys."""
+    raw: dict[str, Any] = {
+        "id": pid,
+        "name": pid,
+        "accounts": [{"id": f"{pid}-A", "tax_status": "tax_exempt"}],
+        "default_band": "500bp",
+        "asset_classes": {"equity": {"target": "60%"}, "bonds": {"target": "40%"}},
+    }
+    raw.update(fields)
+    return Policy.model_validate(raw)
+
+
+def holdings(policies: list[Policy], rows: list[tuple]) -> pl.DataFrame:
+    """Rows of (portfolio, account, security, class, quantity, price); value = q × p."""
+    status = {a.id: a.tax_status.value for p in policies for a in p.accounts}
+    data = [
+        (
+            pid,
+            acct,
+            sec,
+            cls,
+            Decimal(str(q)),
+            Decimal(str(px)),
+            Decimal(str(q)) * Decimal(str(px)),
+            status[acct],
+        )
+        for pid, acct, sec, cls, q, px in rows
+    ]
+    return pl.DataFrame(data, orient="row", schema=HOLDING_SCHEMA)
+
+
+def run(
+    policies: list[Policy], rows: list[tuple], candidates: list[tuple] = ()
+) -> tuple[pl.DataFrame, Proposal]:
+    """Allocation and proposal for these holdings; candidates are (security, class, price)."""
+    h = holdings(policies, rows)
+    alloc = allocation(h, pf.targets_frame(policies))
+    cands = pl.DataFrame(
+        [(s, c, Decimal(str(p))) for s, c, p in candidates],
+        orient="row",
+        schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)},
+    )
+    prop = propose(
+        alloc,
+        h,
+        pf.settings_frame(policies),
+        pf.accounts_frame(policies),
+        cands,
+        pf.restrictions_frame(policies),
+        pf.costs_frame(policies),
+    )
+    return alloc, prop
+
+
+def row(frame: pl.DataFrame, **match: Any) -> dict[str, Any]:
+    """The single row of ``frame`` matching all ``match`` values."""
+    sel = frame
+    for k, v in match.items():
+        sel = sel.filter(pl.col(k) == v)
+    assert sel.height == 1, f"expected one row for {match}, got {sel.height}"
+    return sel.row(0, named=True)
