@@ -7,8 +7,10 @@ a half-written run.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,39 @@ def report_contexts(
     return contexts
 
 
+PARALLEL_FROM = 1000  # below this many reports, a process pool costs more than it saves
+
+
+def _render_chunk(folder: str, contexts: list[dict[str, Any]]) -> dict[str, str]:
+    """Render and write some reports; returns their file names and hashes."""
+    env = make_environment()
+    hashes = {}
+    for ctx in contexts:
+        name = f"{ctx['portfolio']['portfolio_id']}.html"
+        html = render_portfolio_report(ctx, env)
+        (Path(folder) / name).write_text(html, encoding="utf-8")
+        hashes[name] = sha256_text(html)
+    return hashes
+
+
+def render_reports(
+    folder: Path, contexts: list[dict[str, Any]], workers: int | None = None
+) -> dict[str, str]:
+    """Every portfolio's report, rendered on all cores when there are many."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(contexts) < PARALLEL_FROM:
+        return _render_chunk(str(folder), contexts)
+    size = -(-len(contexts) // (workers * 4))
+    chunks = [contexts[i : i + size] for i in range(0, len(contexts), size)]
+    # spawn, not fork: the calling process runs Prefect's threads
+    ctx = multiprocessing.get_context("spawn")
+    hashes: dict[str, str] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        for part in pool.map(_render_chunk, [str(folder)] * len(chunks), chunks):
+            hashes |= part
+    return hashes
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -144,9 +179,7 @@ def write_run(
     if run["kind"] != "monitor":
         put("trades.csv", results.trades_csv(entries))
     if html:
-        env = make_environment()
-        for ctx in contexts:
-            put(f"{ctx['portfolio']['portfolio_id']}.html", render_portfolio_report(ctx, env))
-        put("index.html", render_run_index(run, entries, env))
+        outputs |= render_reports(tmp, contexts)
+        put("index.html", render_run_index(run, entries))
     os.replace(tmp, final)
     return final, outputs

@@ -125,6 +125,40 @@ def _result_frames(run_id: str, entries: list[dict]) -> dict[str, pl.DataFrame]:
     return {"run_portfolios": portfolios, "run_allocations": allocations, "run_trades": trades}
 
 
+def _inputs(
+    con: duckdb.DuckDBPyConnection, run_id: str, policies: PolicySet | None, rendered: dict | None
+) -> pl.DataFrame:
+    """One row per input of the run: each IPS version and each custodian or reference file."""
+    rows = []
+    if policies is not None:
+        rows += [
+            {"run_id": run_id, "role": "ips", "name": f"{pid}.yaml", "sha256": sha, "file_id": None}
+            for pid, sha in sorted(policies.hashes.items())
+        ]
+    if rendered is not None:
+        used = warehouse.query(con, "runs/used_files", {"file_ids": rendered["file_ids"]})
+        rows += [
+            {
+                "run_id": run_id,
+                "role": f["kind"] or "file",
+                "name": f["original_name"],
+                "sha256": f["sha256"],
+                "file_id": f["file_id"],
+            }
+            for f in used.iter_rows(named=True)
+        ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "run_id": pl.String,
+            "role": pl.String,
+            "name": pl.String,
+            "sha256": pl.String,
+            "file_id": pl.Int32,
+        },
+    )
+
+
 def finish(
     con: duckdb.DuckDBPyConnection,
     ws: Workspace,
@@ -140,33 +174,8 @@ def finish(
         archive_policies(ws, policies)
     con.execute("begin transaction")
     try:
-        if policies is not None:
-            for pid, sha in sorted(policies.hashes.items()):
-                warehouse.execute(
-                    con,
-                    "runs/insert_input",
-                    {
-                        "run_id": run_id,
-                        "role": "ips",
-                        "name": f"{pid}.yaml",
-                        "sha256": sha,
-                        "file_id": None,
-                    },
-                )
+        warehouse.append(con, "run_inputs", _inputs(con, run_id, policies, rendered))
         if rendered is not None:
-            used = warehouse.query(con, "runs/used_files", {"file_ids": rendered["file_ids"]})
-            for f in used.iter_rows(named=True):
-                warehouse.execute(
-                    con,
-                    "runs/insert_input",
-                    {
-                        "run_id": run_id,
-                        "role": f["kind"] or "file",
-                        "name": f["original_name"],
-                        "sha256": f["sha256"],
-                        "file_id": f["file_id"],
-                    },
-                )
             for table, frame in _result_frames(run_id, rendered["entries"]).items():
                 warehouse.append(con, table, frame)
             warehouse.append(
@@ -176,7 +185,8 @@ def finish(
                     [
                         {"run_id": run_id, "name": k, "sha256": v}
                         for k, v in sorted(rendered["outputs"].items())
-                    ]
+                    ],
+                    schema={"run_id": pl.String, "name": pl.String, "sha256": pl.String},
                 ),
             )
         warehouse.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from ballast.workspace import Workspace
 from tasks.ingest import load_files, stage_inbox
@@ -16,4 +17,4 @@ def ingest_inbox(workspace: str) -> dict:
     """Load every new file in the inbox; quarantine the bad ones with their reasons."""
     ws = Workspace(Path(workspace)).check()
     staged = stage_inbox(str(ws.root))
-    return load_files(str(ws.root), validate_files(staged))
+    return load_files(str(ws.root), quote(validate_files(quote(staged))))

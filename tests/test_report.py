@@ -204,7 +204,8 @@ def test_money_groups_thousands_and_can_show_the_currency():
     """Money has two decimals, thousands separators, and the currency code when asked."""
     assert money("11300000.00") == "11,300,000.00"
     assert money("11300000", "USD") == "USD 11,300,000.00"
-    assert money("-1234.005") == "-1,234.01"
+    assert money("-1234.005") == "-1,234.00"  # half to even, the project's one rounding rule
+    assert money("-1234.015") == "-1,234.02"
     assert money("-0.001") == "0.00"
     assert money(None) == "—"
 

@@ -3,7 +3,7 @@ with lots_on_date as (
     select *
     from lots
     where as_of_date = $as_of
-      and list_contains($accounts, account_id)
+      and account_id in (select unnest($accounts))
 ),
 
 latest_file as (

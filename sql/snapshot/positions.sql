@@ -4,7 +4,7 @@ with positions_on_date as (
     select *
     from positions
     where as_of_date = $as_of
-      and list_contains($accounts, account_id)
+      and account_id in (select unnest($accounts))
 ),
 
 latest_file as (

@@ -12,7 +12,7 @@ with mentions as (
 final as (
     select account_id, file_id, original_name, reason
     from mentions
-    where list_contains($accounts, account_id)
+    where account_id in (select unnest($accounts))
 )
 
 select * from final
