@@ -239,12 +239,21 @@ def runs(ws_path: WorkspaceOpt = None) -> None:
     out.print(table)
 
 
+EXTENSIONS = ("ballast.cli_simulate", "ballast.cli_audit", "ballast.cli_serve")
+
+
 def _register_extensions() -> None:
-    try:
-        from ballast.cli_simulate import register
-    except ImportError:
-        return
-    register(app)
+    """Commands that live in their own modules (simulate, audit, serve) add themselves."""
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
 
 
 _register_extensions()

@@ -65,6 +65,8 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             p.trading.min_trade,
             p.trading.min_trade_pct,
             p.tax.lot_method.value,
+            p.tax.short_term_rate,
+            p.tax.long_term_rate,
         )
         for p in policies
     ]
@@ -82,6 +84,8 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             "min_trade": MONEY,
             "min_trade_pct": FRACTION,
             "lot_method": pl.String,
+            "short_term_rate": FRACTION,
+            "long_term_rate": FRACTION,
         },
     )
 

@@ -72,7 +72,7 @@ def trade_rows(c: Computed) -> pl.DataFrame:
     t = c.proposal.trades
     gains = [
         pl.col(g) if g in t.columns else pl.lit(None, MONEY_OUT).alias(g)
-        for g in ("realized_gain_short_term", "realized_gain_long_term")
+        for g in ("realized_gain_short_term", "realized_gain_long_term", "estimated_tax")
     ]
     return t.with_columns(gains).select(
         "portfolio_id",
@@ -86,6 +86,7 @@ def trade_rows(c: Computed) -> pl.DataFrame:
         _s(pl.col("realized_gain_short_term"), MONEY_OUT).alias("realized_gain_short_term"),
         _s(pl.col("realized_gain_long_term"), MONEY_OUT).alias("realized_gain_long_term"),
         _s(pl.col("estimated_cost"), MONEY_OUT).alias("estimated_cost"),
+        _s(pl.col("estimated_tax"), MONEY_OUT).alias("estimated_tax"),
     )
 
 
@@ -153,6 +154,7 @@ TRADE_COLUMNS = (
     "estimated_cost",
     "realized_gain_short_term",
     "realized_gain_long_term",
+    "estimated_tax",
     "reason",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

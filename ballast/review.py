@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, snapshot
+from ballast import checks, lots, snapshot
 from ballast import policy_frames as pf
 from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
@@ -160,7 +160,11 @@ def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = Tru
             pf.restrictions_frame(policies),
             pf.costs_frame(policies),
         )
-        warnings = pl.concat([warnings, proposal.warnings])
+        trades, lot_warnings = lots.annotate_trades(
+            proposal.trades, snap.lots, settings, accounts, snap.as_of
+        )
+        proposal = Proposal(trades, proposal.classes, proposal.warnings)
+        warnings = pl.concat([warnings, proposal.warnings, lot_warnings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap)
 
 

@@ -192,3 +192,19 @@ def test_hostile_text_is_escaped(tmp_path) -> None:
     html = (Path(summary["report_dir"]) / "seed-60-40.html").read_text()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_household_sells_in_the_ira(demo_run) -> None:
+    """Taxable account with large gains plus an IRA: the sale is in the IRA, no gain realised.
+
+    By hand: $1,655,000 at 77.14% equities; 65% is $1,075,750, so sell $200,850 = 818.1 shares
+    of USEQ at $245.50, rounded up to 819 ($201,064.50), all in the IRA. Bonds need $205,330;
+    the IRA's $202,744.50 and the taxable account's $2,800 of cash buy 2,058 and 28 AGGB.
+    """
+    _, summary = demo_run
+    hh = entry(results(summary), "okafor-household")
+    trades = [(t["account_id"], t["side"], t["security_id"], t["quantity"]) for t in hh["trades"]]
+    assert trades == [("HH-IRA", "sell", "USEQ", "819"), ("HH-IRA", "buy", "AGGB", "2058"),
+                      ("HH-TAX", "buy", "AGGB", "28")]
+    assert all(t["realized_gain_short_term"] == t["realized_gain_long_term"] == "0.00"
+               for t in hh["trades"])

@@ -1,0 +1,214 @@
+"""Tax lots: holding periods, the order lots are relieved in, and realised gains (pure Polars).
+
+Holding period (IRS Publication 550): a lot is long-term when sold *after* the first
+anniversary of its acquisition, trade dates counted; bought 2023-03-01 and sold 2024-03-01 is
+still short-term. A lot bought on the last day of a month has its anniversary on the last day of
+that month a year later (bought 2024-02-29: long-term from 2025-03-01).
+
+Relief order per IPS ``lot_method``:
+- ``fifo``: oldest first;
+- ``hifo``: highest cost per share first;
+- ``min_tax``: short-term losses (largest first), long-term losses (largest first), zero-gain
+  lots, long-term gains (smallest first), short-term gains last (smallest first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+GAIN = pl.Decimal(38, 12)
+MIN_TAX_CATEGORY = {"st_loss": 0, "lt_loss": 1, "zero": 2, "lt_gain": 3, "st_gain": 4}
+
+
+def anniversary(acquired: pl.Expr) -> pl.Expr:
+    """The first anniversary; a month-end acquisition's is the month end a year later."""
+    year_on = acquired.dt.offset_by("1y")
+    return (
+        pl.when(acquired == acquired.dt.month_end()).then(year_on.dt.month_end()).otherwise(year_on)
+    )
+
+
+def is_long_term(acquired: pl.Expr, sold: pl.Expr) -> pl.Expr:
+    """True when a lot acquired on ``acquired`` and sold on ``sold`` is held long-term."""
+    return sold > anniversary(acquired)
+
+
+def _order_key(
+    method: pl.Expr, per_share_gain: pl.Expr, long_term: pl.Expr, per_share_cost: pl.Expr
+) -> list[pl.Expr]:
+    """Sort keys that put lots in relief order for each row's method."""
+    category = (
+        pl.when(per_share_gain < 0)
+        .then(pl.when(long_term).then(1).otherwise(0))
+        .when(per_share_gain == 0)
+        .then(2)
+        .otherwise(pl.when(long_term).then(3).otherwise(4))
+    )
+    # losses: most negative first; gains: smallest first -> per-share gain ascending in both
+    first = pl.when(method == "min_tax").then(category).when(method == "hifo").then(0).otherwise(0)
+    second = (
+        pl.when(method == "min_tax")
+        .then(per_share_gain)
+        .when(method == "hifo")
+        .then(-per_share_cost)
+        .otherwise(0)
+        .cast(GAIN)
+    )
+    return [first, second]
+
+
+def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.DataFrame:
+    """Which lots each sell relieves, in its method's order, and the gain on each.
+
+    ``sells``: trade_id, account_id, security_id, quantity, price, lot_method.
+    ``lots``: account_id, security_id, lot_id, acquired_date, quantity, cost_basis.
+    Returns one row per (sell, lot relieved) with relieved quantity, gain and long_term.
+    """
+    sold = pl.lit(sale_date)
+    frame = (
+        sells.join(lots.rename({"quantity": "lot_quantity"}), on=["account_id", "security_id"])
+        .with_columns(
+            (pl.col("cost_basis").cast(GAIN) / pl.col("lot_quantity")).alias("cost_per_share"),
+            is_long_term(pl.col("acquired_date"), sold).alias("long_term"),
+        )
+        .with_columns(
+            (pl.col("price").cast(GAIN) - pl.col("cost_per_share")).alias("gain_per_share")
+        )
+    )
+    keys = _order_key(
+        pl.col("lot_method"),
+        pl.col("gain_per_share"),
+        pl.col("long_term"),
+        pl.col("cost_per_share"),
+    )
+    frame = frame.with_columns(keys[0].alias("_k1"), keys[1].alias("_k2")).sort(
+        "trade_id", "_k1", "_k2", "acquired_date", "lot_id"
+    )
+    q = pl.col("lot_quantity").cast(GAIN)
+    before = (q.cum_sum() - q).over("trade_id")
+    relieved = pl.min_horizontal(
+        q, pl.max_horizontal(pl.col("quantity").cast(GAIN) - before, pl.lit(0).cast(GAIN))
+    )
+    return (
+        frame.with_columns(relieved.alias("relieved"))
+        .filter(pl.col("relieved") > 0)
+        .with_columns(
+            # cost relieved pro rata to the lot's total cost, proceeds at the trade price
+            (
+                pl.col("relieved") * pl.col("price")
+                - pl.col("cost_basis").cast(GAIN) * pl.col("relieved") / q
+            ).alias("gain")
+        )
+        .drop("_k1", "_k2")
+    )
+
+
+def realized_gains(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.DataFrame:
+    """Per sell: short- and long-term realised gain, and how many shares the lots covered."""
+    relieved = relieve(sells, lots, sale_date)
+    zero = pl.lit(0).cast(GAIN)
+    totals = relieved.group_by("trade_id").agg(
+        pl.when(~pl.col("long_term"))
+        .then(pl.col("gain"))
+        .otherwise(zero)
+        .sum()
+        .alias("realized_gain_short_term"),
+        pl.when(pl.col("long_term"))
+        .then(pl.col("gain"))
+        .otherwise(zero)
+        .sum()
+        .alias("realized_gain_long_term"),
+        pl.col("relieved").sum().alias("covered"),
+    )
+    return (
+        sells.select("trade_id", "quantity")
+        .join(totals, on="trade_id", how="left")
+        .with_columns(pl.col("covered").fill_null(zero))
+    )
+
+
+def _plain(quantity: pl.Expr) -> pl.Expr:
+    """A quantity as text without trailing zeros: 600.000000 → 600."""
+    return quantity.cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", "")
+
+
+def annotate_trades(
+    trades: pl.DataFrame,
+    lots: pl.DataFrame,
+    settings: pl.DataFrame,
+    accounts: pl.DataFrame,
+    sale_date: dt.date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add realised gains and estimated tax to trades; warn where lots cannot tell.
+
+    Sells in tax-exempt or tax-deferred accounts realise no taxable gain (0). A taxable sale
+    whose lots do not cover it gets no estimate (null) and a warning. Buys realise nothing.
+    """
+    zero = pl.lit(0).cast(GAIN)
+    frame = (
+        trades.with_row_index("trade_id")
+        .join(
+            accounts.select("portfolio_id", "account_id", "tax_status"),
+            on=["portfolio_id", "account_id"],
+            how="left",
+        )
+        .join(
+            settings.select("portfolio_id", "lot_method", "short_term_rate", "long_term_rate"),
+            on="portfolio_id",
+            how="left",
+        )
+    )
+    taxable_sells = frame.filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
+    gains = realized_gains(
+        taxable_sells.select(
+            "trade_id", "account_id", "security_id", "quantity", "price", "lot_method"
+        ),
+        lots,
+        sale_date,
+    )
+    frame = frame.join(gains.drop("quantity"), on="trade_id", how="left")
+    covered = pl.col("covered").fill_null(zero) >= pl.col("quantity")
+    estimable = (pl.col("side") == "buy") | (pl.col("tax_status") != "taxable") | covered
+    st, lt = pl.col("realized_gain_short_term"), pl.col("realized_gain_long_term")
+    frame = (
+        frame.with_columns(
+            pl.when(pl.col("tax_status") == "taxable")
+            .then(st)
+            .otherwise(zero)
+            .alias("realized_gain_short_term"),
+            pl.when(pl.col("tax_status") == "taxable")
+            .then(lt)
+            .otherwise(zero)
+            .alias("realized_gain_long_term"),
+        )
+        .with_columns(
+            pl.when(estimable & (pl.col("side") == "sell"))
+            .then(pl.col(c).fill_null(zero))
+            .when(pl.col("side") == "buy")
+            .then(zero)
+            .alias(c)
+            for c in ("realized_gain_short_term", "realized_gain_long_term")
+        )
+        .with_columns(
+            (
+                pl.col("realized_gain_short_term") * pl.col("short_term_rate")
+                + pl.col("realized_gain_long_term") * pl.col("long_term_rate")
+            )
+            .cast(GAIN)
+            .alias("estimated_tax"),
+        )
+    )
+    warnings = frame.filter(~estimable).select(
+        "portfolio_id",
+        pl.format(
+            "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
+            pl.col("security_id"),
+            pl.col("account_id"),
+            _plain(pl.col("covered").fill_null(zero)),
+            _plain(pl.col("quantity")),
+        ).alias("message"),
+    )
+    keep = [*trades.columns, "realized_gain_short_term", "realized_gain_long_term", "estimated_tax"]
+    return frame.sort("trade_id").select(keep), warnings
