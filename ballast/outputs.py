@@ -19,7 +19,7 @@ import polars as pl
 from ballast import results
 from ballast.policy import Policy
 from ballast.report import make_environment, render_portfolio_report, render_run_index
-from ballast.review import Computed
+from ballast.review import Computed, used_files
 
 
 def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:
@@ -41,8 +41,7 @@ def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:
 
 
 def _files_by_portfolio(c: Computed, info: pl.DataFrame) -> dict[str, list[dict]]:
-    used = c.holdings.select("portfolio_id", "file_id").unique()
-    rows = used.join(info, on="file_id").sort("portfolio_id", "file_id").to_dicts()
+    rows = used_files(c).join(info, on="file_id").sort("portfolio_id", "file_id").to_dicts()
     out: dict[str, list[dict]] = {}
     for r in rows:
         out.setdefault(r["portfolio_id"], []).append(r)

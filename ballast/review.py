@@ -211,6 +211,18 @@ def merge(parts: list[Computed]) -> Computed:
     )
 
 
+def used_files(c: Computed) -> pl.DataFrame:
+    """(portfolio_id, file_id) of every custodian file a portfolio's review read."""
+    positions = c.holdings.select("portfolio_id", "file_id")
+    owners = c.holdings.select("portfolio_id", "account_id").unique()
+    lot_files = c.snapshot.lots.select("account_id", "file_id").join(owners, on="account_id")
+    return (
+        pl.concat([positions, lot_files.select("portfolio_id", "file_id")])
+        .unique()
+        .sort("portfolio_id", "file_id")
+    )
+
+
 def accounts_of(pset: PolicySet) -> list[str]:
     return sorted({a.id for p in pset.policies for a in p.accounts})
 

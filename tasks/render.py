@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast import outputs, records, results, warehouse
-from ballast.review import Computed
+from ballast.review import Computed, used_files
 from ballast.workspace import Workspace
 
 
@@ -17,7 +17,7 @@ def render(workspace: str, run: dict, computed: Computed, html: bool = True) -> 
     """Write the run folder; returns its path, output hashes and the results entries."""
     ws = Workspace(Path(workspace))
     entries = results.portfolio_entries(computed, kind=run["kind"])
-    file_ids = computed.holdings["file_id"].unique().to_list()
+    file_ids = used_files(computed)["file_id"].unique().sort().to_list()
     with warehouse.connect(ws.warehouse) as con:
         info = records.file_info(con, file_ids)
     contexts = outputs.report_contexts(run, computed, entries, info) if html else []

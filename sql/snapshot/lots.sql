@@ -19,7 +19,8 @@ final as (
         l.lot_id,
         l.acquired_date,
         l.quantity,
-        l.cost_basis
+        l.cost_basis,
+        l.file_id
     from lots_on_date as l
     inner join latest_file as f using (account_id, file_id)
 )
