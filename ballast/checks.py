@@ -54,8 +54,8 @@ def unknown_securities(holdings: pl.DataFrame) -> pl.DataFrame:
 
 
 def foreign_currency(holdings: pl.DataFrame) -> pl.DataFrame:
-    """Positions not in the portfolio's base currency (no FX conversion yet)."""
-    return holdings.filter(pl.col("currency") != pl.col("base_currency")).select(
+    """Positions in another currency for which no FX rate to the base currency is known."""
+    return holdings.filter(pl.col("fx_rate").is_null()).select(
         "portfolio_id",
         pl.format(
             "security {} (account {}, {}) is in {}, not the base currency {}, and no "
@@ -72,7 +72,8 @@ def foreign_currency(holdings: pl.DataFrame) -> pl.DataFrame:
 def bad_cash(holdings: pl.DataFrame) -> pl.DataFrame:
     """Cash positions whose market value differs from their quantity (price must be 1)."""
     return holdings.filter(
-        (pl.col("security_id") == CASH_SECURITY) & (pl.col("market_value") != pl.col("quantity"))
+        (pl.col("security_id") == CASH_SECURITY)
+        & (pl.col("local_market_value") != pl.col("quantity"))
     ).select(
         "portfolio_id",
         pl.format(

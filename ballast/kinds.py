@@ -113,7 +113,14 @@ SECURITIES = Kind(
     optional={"isin": T, "cusip": T},
 )
 
-CUSTODIAN_KINDS: tuple[Kind, ...] = (POSITIONS, LOTS, TRANSACTIONS, CASH_FLOWS, PRICES)
+FX_RATES = Kind(
+    "fx_rates",
+    # one unit of ``currency`` is worth ``rate`` units of ``quote_currency`` on ``as_of_date``
+    {"as_of_date": D, "currency": T, "quote_currency": T, "rate": P},
+    key=("as_of_date", "currency", "quote_currency"),
+)
+
+CUSTODIAN_KINDS: tuple[Kind, ...] = (POSITIONS, LOTS, TRANSACTIONS, CASH_FLOWS, PRICES, FX_RATES)
 ALL_KINDS: dict[str, Kind] = {k.name: k for k in (*CUSTODIAN_KINDS, SECURITIES)}
 
 TRANSACTION_TYPES = (

@@ -21,6 +21,7 @@ class Snapshot:
     securities: pl.DataFrame
     prices: pl.DataFrame
     quarantined: pl.DataFrame
+    fx_rates: pl.DataFrame
 
 
 def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
@@ -33,4 +34,5 @@ def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) ->
         securities=warehouse.query(con, "snapshot/securities"),
         prices=warehouse.query(con, "snapshot/prices", {"as_of": as_of}),
         quarantined=warehouse.query(con, "snapshot/quarantined", {"accounts": accounts}),
+        fx_rates=warehouse.query(con, "snapshot/fx_rates", {"as_of": as_of}),
     )

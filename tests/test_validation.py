@@ -133,6 +133,10 @@ CLEAN: dict[str, list[dict[str, str | None]]] = {
             "description": None,
         },
     ],
+    "fx_rates": [
+        {"as_of_date": "2026-09-30", "currency": "CHF", "quote_currency": "USD", "rate": "1.2512"},
+        {"as_of_date": "2026-09-30", "currency": "EUR", "quote_currency": "USD", "rate": "1.0831"},
+    ],
     "prices": [
         {"as_of_date": "2026-09-30", "security_id": "GEQ", "price": "100.00", "currency": "USD"},
         {"as_of_date": "2026-09-30", "security_id": "IGB", "price": "0.000001", "currency": "USD"},
@@ -216,6 +220,15 @@ KEY = {k: ", ".join(ALL_KINDS[k].key) for k in ALL_KINDS}
 
 FAILING = [
     # kind, line, changes, expectation, column, text in the message
+    ("fx_rates", 3, {"rate": "0"}, BETWEEN, "rate", "> 0 (found 0; 1 row"),
+    (
+        "fx_rates",
+        2,
+        {"quote_currency": "usd"},
+        "expect_column_values_to_match_regex",
+        "quote_currency",
+        "3-letter upper-case currency code",
+    ),
     ("positions", 3, {"account_id": None}, NOT_NULL, "account_id", "must not be empty (1 row"),
     ("positions", 2, {"as_of_date": None}, NOT_NULL, "as_of_date", "as-of date must be present"),
     ("positions", 3, {"price": "0", "market_value": "0"}, BETWEEN, "price", "> 0 (found 0; 1 row"),

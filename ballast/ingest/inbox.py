@@ -1,46 +1,58 @@
 """The three ingest stages over plain data: stage (read), validate (GX), commit (load/quarantine).
 
 Each stage is a plain function so the Prefect tasks stay thin and tests need no Prefect.
-A file is committed in one DuckDB transaction: it is loaded whole, or not at all.
+A file may hold several canonical parts (a Flex statement has positions, lots, trades and FX
+rates); it is committed in one DuckDB transaction: loaded whole, or not at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from ballast import warehouse
+from ballast import adapters, warehouse
 from ballast.errors import DataError
 from ballast.ingest import files
-from ballast.ingest.reader import mentioned, parse_bytes
-from ballast.kinds import SECURITIES, Kind
+from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
+from ballast.kinds import SECURITIES
 from ballast.workspace import Workspace
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class StagedFile:
-    """One file on its way in; exactly one of ``frame`` and ``error`` is set unless duplicate."""
+    """One file on its way in: its canonical parts, or the error that keeps it out."""
 
     path: Path
     name: str
     sha256: str
     size: int
-    kind: Kind | None = None
-    frame: pl.DataFrame | None = None
+    format: str | None = None  # the adapter's name, or the canonical kind
+    parts: tuple[ParsedFile, ...] = ()
     error: str | None = None
     duplicate_of: int | None = None
-    validation: object | None = None  # ballast.validation.ValidationOutcome
+    validations: tuple[Any, ...] = ()  # ballast.validation.ValidationOutcome per part
     consume: bool = True  # remove from inbox once committed (not for reference files)
 
     @property
     def rows(self) -> int | None:
-        return None if self.frame is None else self.frame.height
+        return sum(p.frame.height for p in self.parts) if self.parts else None
+
+    def column_values(self, column: str) -> list:
+        """Distinct values of ``column`` across the parts that have it."""
+        values = set()
+        for p in self.parts:
+            if column in p.frame.columns:
+                values |= set(p.frame[column].drop_nulls().unique().to_list())
+        return sorted(values)
 
 
 @dataclass
@@ -74,7 +86,18 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(zip(rows["sha256"].to_list(), rows["file_id"].to_list(), strict=True))
 
 
-def stage(paths: list[Path], known: dict[str, int], *, consume: bool = True) -> list[StagedFile]:
+def parse_file(data: bytes, name: str, ctx: adapters.Context) -> tuple[str, list[ParsedFile]]:
+    """(format, parts): a known custodian format through its adapter, else canonical CSV."""
+    adapter = adapters.find(name, data[:HEAD_BYTES])
+    if adapter is not None:
+        return adapter.name, adapter.parse(data, name, ctx)
+    parsed = parse_bytes(data, name)
+    return parsed.kind.name, [parsed]
+
+
+def stage(
+    paths: list[Path], known: dict[str, int], ctx: adapters.Context, *, consume: bool = True
+) -> list[StagedFile]:
     """Hash and parse each file; byte-identical repeats are marked, not parsed."""
     staged = []
     for path in paths:
@@ -84,51 +107,46 @@ def stage(paths: list[Path], known: dict[str, int], *, consume: bool = True) -> 
             staged.append(replace(base, duplicate_of=known[sha]))
             continue
         try:
-            parsed = parse_bytes(path.read_bytes(), path.name)
-            staged.append(replace(base, kind=parsed.kind, frame=parsed.frame))
+            fmt, parts = parse_file(path.read_bytes(), path.name, ctx)
+            staged.append(replace(base, format=fmt, parts=tuple(parts)))
         except DataError as exc:
             staged.append(replace(base, error=str(exc)))
     return staged
 
 
 def validate(staged: list[StagedFile]) -> list[StagedFile]:
-    """Run each parsed file's GX suite; a failed suite turns into the file's error."""
+    """Run each part's GX suite; the first failure becomes the file's error."""
     from ballast.validation import validate_frame
 
     out = []
     for s in staged:
-        if s.frame is None or s.kind is None:
+        if not s.parts or s.error:
             out.append(s)
             continue
-        outcome = validate_frame(s.kind.name, s.frame, s.name)
+        outcomes = tuple(validate_frame(p.kind.name, p.frame, s.name) for p in s.parts)
+        failures = [f for o in outcomes for f in o.failures]
         error = None
-        if not outcome.success:
-            more = len(outcome.failures) - 1
-            error = outcome.failures[0].message + (f" (and {more} more)" if more > 0 else "")
-        out.append(replace(s, validation=outcome, error=error))
+        if failures:
+            more = len(failures) - 1
+            error = failures[0].message + (f" (and {more} more)" if more > 0 else "")
+        out.append(replace(s, validations=outcomes, error=error))
     return out
 
 
 def _ledger_row(s: StagedFile, status: str, archive_path: Path) -> dict:
-    frame = s.frame
-    accounts: list[str] = []
-    dates: list[dt.date] = []
-    if frame is not None and "account_id" in frame.columns:
-        accounts = sorted(frame["account_id"].drop_nulls().unique().to_list())
-    elif frame is None:
-        accounts = mentioned(s.path.read_bytes(), "account_id")
-    if frame is not None and "as_of_date" in frame.columns:
-        dates = sorted(frame["as_of_date"].drop_nulls().unique().to_list())
+    accounts = (
+        s.column_values("account_id") if s.parts else mentioned(s.path.read_bytes(), "account_id")
+    )
     return {
         "sha256": s.sha256,
         "original_name": s.name,
         "size_bytes": s.size,
-        "kind": s.kind.name if s.kind else None,
+        "kind": s.format,
         "rows": s.rows,
         "status": status,
         "reason": s.error,
         "accounts": accounts,
-        "as_of_dates": dates,
+        "as_of_dates": s.column_values("as_of_date"),
         "archive_path": str(archive_path),
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
@@ -140,8 +158,7 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
     con.execute("begin transaction")
     try:
         file_id = warehouse.scalar(con, "ingest/insert_ledger", _ledger_row(s, status, archived))
-        if s.validation is not None:
-            v = s.validation
+        for v in s.validations:
             warehouse.execute(
                 con,
                 "ingest/insert_validation",
@@ -151,14 +168,16 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
                     "success": v.success,
                     "evaluated": v.evaluated,
                     "failures": [f.message for f in v.failures],
-                    "result_json": _json(v.result),
+                    "result_json": json.dumps(v.result, sort_keys=True, default=str),
                 },
             )
         if status == "loaded":
-            assert s.frame is not None and s.kind is not None
-            warehouse.append(
-                con, s.kind.name, s.frame.with_columns(pl.lit(file_id, pl.Int32).alias("file_id"))
-            )
+            for p in s.parts:
+                warehouse.append(
+                    con,
+                    p.kind.name,
+                    p.frame.with_columns(pl.lit(file_id, pl.Int32).alias("file_id")),
+                )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -167,19 +186,13 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
         "file": s.name,
         "file_id": file_id,
         "sha256": s.sha256,
-        "kind": s.kind.name if s.kind else None,
+        "kind": s.format,
         "rows": s.rows,
     }
     if status == "quarantined":
         dest = files.quarantine(s.path, file_id, s.error or "", ws.quarantine)
         entry |= {"reason": s.error, "quarantine_path": str(dest)}
     return entry
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFile]) -> IngestReport:
@@ -198,20 +211,34 @@ def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFil
     return report
 
 
+def _master(con: duckdb.DuckDBPyConnection, staged_master: StagedFile | None) -> pl.DataFrame:
+    """The security master adapters map against: a newly staged one, else the current one."""
+    if staged_master is not None and staged_master.parts and not staged_master.error:
+        frame = staged_master.parts[0].frame
+        for col in ("isin", "cusip"):
+            if col not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
+        return frame.select("security_id", "symbol", "isin", "cusip", "asset_class")
+    return warehouse.query(con, "snapshot/securities").select(
+        "security_id", "symbol", "isin", "cusip", "asset_class"
+    )
+
+
 def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[StagedFile]:
     """Stage the security master (when it changed) and every inbox file."""
     known = known_files(con)
-    staged = []
+    master: StagedFile | None = None
     if ws.securities.exists():
-        ref = stage([ws.securities], known, consume=False)
-        staged += [s for s in ref if s.duplicate_of is None]
-        if staged and staged[0].kind is not None and staged[0].kind is not SECURITIES:
-            staged[0] = replace(
-                staged[0],
-                frame=None,
+        ref = stage([ws.securities], known, adapters.Context(pl.DataFrame()), consume=False)
+        master = ref[0] if ref[0].duplicate_of is None else None
+        if master and master.parts and master.parts[0].kind is not SECURITIES:
+            master = replace(
+                master,
+                parts=(),
                 error=(
                     f"{ws.securities.name}: is not a security master (its header is "
-                    f"{staged[0].kind.name})"
+                    f"{master.parts[0].kind.name})"
                 ),
             )
-    return staged + stage(inbox_files(ws), known)
+    ctx = adapters.Context(_master(con, master))
+    return ([master] if master else []) + stage(inbox_files(ws), known, ctx)

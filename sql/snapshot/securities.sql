@@ -9,7 +9,9 @@ final as (
         s.symbol,
         s.name,
         s.asset_class,
-        s.identical_group
+        s.identical_group,
+        s.isin,
+        s.cusip
     from securities as s
     inner join latest as l using (file_id)
 )
