@@ -17,25 +17,36 @@ def _file_ref() -> pl.Expr:
 
 
 def missing_accounts(
-    accounts: pl.DataFrame, positions: pl.DataFrame, quarantined: pl.DataFrame, as_of: str
+    accounts: pl.DataFrame,
+    positions: pl.DataFrame,
+    quarantined: pl.DataFrame,
+    as_of: str,
+    previous: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Accounts with no positions on the review date, with any quarantined file that names them."""
+    """Accounts with no positions on the review date: why (a quarantined file that names them)
+    or what there is instead (the latest earlier date with positions)."""
     missing = accounts.join(positions.select("account_id").unique(), on="account_id", how="anti")
     why = quarantined.group_by("account_id").agg(pl.col("reason").last().alias("why"))
+    if previous is not None and not previous.is_empty():
+        latest = previous.group_by("account_id").agg(pl.col("as_of_date").max().alias("latest"))
+        missing = missing.join(latest, on="account_id", how="left")
+    else:
+        missing = missing.with_columns(pl.lit(None, pl.Date).alias("latest"))
+    head = pl.format("account {}: no positions as of {}", pl.col("account_id"), pl.lit(as_of))
     return missing.join(why, on="account_id", how="left").select(
         "portfolio_id",
         pl.when(pl.col("why").is_not_null())
+        .then(pl.format("{}; quarantined: {}", head, pl.col("why")))
+        .when(pl.col("latest").is_not_null())
         .then(
             pl.format(
-                "account {}: no positions as of {}; quarantined: {}",
-                pl.col("account_id"),
+                "{} (the latest are as of {}: is the file for {} missing?)",
+                head,
+                pl.col("latest"),
                 pl.lit(as_of),
-                pl.col("why"),
             )
         )
-        .otherwise(
-            pl.format("account {}: no positions as of {}", pl.col("account_id"), pl.lit(as_of))
-        )
+        .otherwise(head)
         .alias("message"),
     )
 

@@ -225,7 +225,13 @@ def _run(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"errors": [], "warnings": [], "asset_classes": [], "trades": []}
+    out: dict[str, Any] = {
+        "errors": [],
+        "warnings": [],
+        "asset_classes": [],
+        "trades": [],
+        "checks": [],
+    }
     out.update(total_value=None, base_currency="", breached=False, action="none")
     out.update(portfolio)
     for key in ("errors", "warnings"):

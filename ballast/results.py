@@ -104,6 +104,7 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
     trades = _grouped(trade_rows(c).sort("portfolio_id", maintain_order=True))
     errors = _grouped(c.errors.sort("portfolio_id", maintain_order=True))
     warnings = _grouped(c.warnings.sort("portfolio_id", maintain_order=True))
+    checks = _grouped(c.checks.sort("portfolio_id", maintain_order=True))
     totals = dict(
         c.allocation.group_by("portfolio_id")
         .agg(_s(pl.col("total_value").first(), MONEY_OUT))
@@ -126,6 +127,7 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
             "asset_classes": cls,
             "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
             "warnings": [w["message"] for w in warnings.get(pid, [])],
+            "checks": checks.get(pid, []),
         }
         out.append(entry)
     return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, lots, snapshot
+from ballast import checks, lots, reconcile, snapshot
 from ballast import policy_frames as pf
 from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
@@ -86,6 +86,7 @@ class Computed:
     warnings: pl.DataFrame  # portfolio_id, message
     holdings: pl.DataFrame
     snapshot: snapshot.Snapshot
+    checks: pl.DataFrame  # portfolio_id, check, status, messages (reconciliation outcomes)
 
 
 def fx_pairs(fx_rates: pl.DataFrame) -> pl.DataFrame:
@@ -155,7 +156,53 @@ def buy_candidates(snap: snapshot.Snapshot) -> pl.DataFrame:
     )
 
 
-def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = True) -> Computed:
+def reconciliation(
+    snap: snapshot.Snapshot,
+    accounts: pl.DataFrame,
+    holdings: pl.DataFrame,
+    portfolios: pl.DataFrame,
+    stale_after: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(failures, outcomes) of the reconciliation checks for every portfolio."""
+    failures = pl.concat(
+        [
+            reconcile.lots_vs_positions(snap.positions, snap.lots, accounts),
+            reconcile.roll_forward(
+                snap.previous_positions, snap.positions, snap.transactions, accounts
+            ),
+            reconcile.stale_prices(holdings, snap.prices, snap.as_of, stale_after),
+            reconcile.duplicate_transactions(snap.transactions, accounts),
+        ]
+    )
+    with_lots = accounts.join(snap.lots.select("account_id").unique(), on="account_id", how="semi")
+    rolled = accounts.join(
+        snap.previous_positions.select("account_id").unique(), on="account_id", how="semi"
+    ).join(snap.transactions.select("account_id").unique(), on="account_id", how="semi")
+    skipped = pl.concat(
+        [
+            portfolios.join(with_lots, on="portfolio_id", how="anti").with_columns(
+                pl.lit("lots_match_positions").alias("check")
+            ),
+            portfolios.join(rolled, on="portfolio_id", how="anti").with_columns(
+                pl.lit("roll_forward").alias("check")
+            ),
+            portfolios.join(
+                snap.transactions.join(accounts, on="account_id").select("portfolio_id").unique(),
+                on="portfolio_id",
+                how="anti",
+            ).with_columns(pl.lit("duplicate_transactions").alias("check")),
+        ]
+    )
+    return failures, reconcile.outcomes(portfolios, failures, skipped)
+
+
+def compute(
+    snap: snapshot.Snapshot,
+    pset: PolicySet,
+    *,
+    with_trades: bool = True,
+    stale_after: int = reconcile.STALE_AFTER_SESSIONS,
+) -> Computed:
     """Checks, allocation, drift, breaches and (optionally) trades for every portfolio."""
     policies = pset.policies
     accounts = pf.accounts_frame(policies)
@@ -164,6 +211,7 @@ def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = Tru
     portfolios = settings.select("portfolio_id")
     as_of = snap.as_of.isoformat()
     no_master = snap.securities.is_empty()
+    failures, outcomes = reconciliation(snap, accounts, holdings, portfolios, stale_after)
     errors = pl.concat(
         [
             pl.DataFrame(
@@ -171,7 +219,9 @@ def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = Tru
                 schema=checks.ERRORS_SCHEMA,
             ),
             checks.duplicate_accounts(accounts),
-            checks.missing_accounts(accounts, snap.positions, snap.quarantined, as_of),
+            checks.missing_accounts(
+                accounts, snap.positions, snap.quarantined, as_of, snap.previous_positions
+            ),
             portfolios.with_columns(
                 pl.lit("no valid security master (reference/securities.csv)").alias("message")
             )
@@ -180,6 +230,7 @@ def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = Tru
             checks.foreign_currency(holdings),
             checks.bad_cash(holdings),
             checks.empty_portfolios(holdings, portfolios),
+            failures.select("portfolio_id", "message"),
         ]
     ).unique(maintain_order=True)
     valid = portfolios.join(errors, on="portfolio_id", how="anti")
@@ -209,7 +260,7 @@ def compute(snap: snapshot.Snapshot, pset: PolicySet, *, with_trades: bool = Tru
         )
         proposal = Proposal(trades, proposal.classes, proposal.warnings)
         warnings = pl.concat([warnings, proposal.warnings, lot_warnings])
-    return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap)
+    return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
 
 
 def merge(parts: list[Computed]) -> Computed:
@@ -243,6 +294,8 @@ def merge(parts: list[Computed]) -> Computed:
         first.snapshot.prices,
         cat([p.snapshot.quarantined for p in parts]).unique(),
         first.snapshot.fx_rates,
+        cat([p.snapshot.previous_positions for p in parts]),
+        cat([p.snapshot.transactions for p in parts]),
     )
     return Computed(
         first.as_of,
@@ -253,6 +306,7 @@ def merge(parts: list[Computed]) -> Computed:
         cat([p.warnings for p in parts]),
         cat([p.holdings for p in parts]),
         snap,
+        cat([p.checks for p in parts]),
     )
 
 

@@ -22,6 +22,8 @@ class Snapshot:
     prices: pl.DataFrame
     quarantined: pl.DataFrame
     fx_rates: pl.DataFrame
+    previous_positions: pl.DataFrame
+    transactions: pl.DataFrame
 
 
 def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
@@ -35,4 +37,6 @@ def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) ->
         prices=warehouse.query(con, "snapshot/prices", {"as_of": as_of}),
         quarantined=warehouse.query(con, "snapshot/quarantined", {"accounts": accounts}),
         fx_rates=warehouse.query(con, "snapshot/fx_rates", {"as_of": as_of}),
+        previous_positions=warehouse.query(con, "snapshot/previous_positions", params),
+        transactions=warehouse.query(con, "snapshot/transactions", params),
     )
