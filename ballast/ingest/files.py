@@ -43,10 +43,20 @@ def archive(src: Path, sha256: str, archive_dir: Path) -> Path:
     return dest
 
 
-def quarantine(src: Path, file_id: int, reason: str, quarantine_dir: Path) -> Path:
-    """Copy ``src`` into quarantine beside a ``.reason.txt`` that says what is wrong."""
+def quarantine(src: Path, file_id: int, reason: str, quarantine_dir: Path, *,
+               move: bool = False) -> Path:
+    """Put ``src`` in quarantine beside a ``.reason.txt`` that says what is wrong.
+
+    ``move`` renames an inbox file there (cheap for a huge file); otherwise it is copied.
+    """
     dest = quarantine_dir / f"{file_id:06d}-{safe_name(src.name)}"
-    _atomic_copy(src, dest)
+    if move:
+        try:
+            os.replace(src, dest)
+        except OSError:  # another file system: copy instead
+            _atomic_copy(src, dest)
+    else:
+        _atomic_copy(src, dest)
     dest.with_name(dest.name + ".reason.txt").write_text(
         f"{reason}\n\noriginal name: {src.name}\n", encoding="utf-8"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,19 @@ import polars as pl
 
 from ballast import adapters, warehouse
 from ballast.errors import DataError
-from ballast.ingest import files
+from ballast.ingest import containers, files
 from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
 from ballast.kinds import SECURITIES
 from ballast.workspace import Workspace
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_MB = 512  # larger files are refused unread ($BALLAST_MAX_FILE_MB overrides)
+
+
+def max_file_bytes() -> int:
+    """The largest file ingest reads, in bytes."""
+    return int(float(os.environ.get("BALLAST_MAX_FILE_MB", DEFAULT_MAX_MB)) * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,13 @@ def stage(
             staged.append(replace(base, duplicate_of=known[sha]))
             continue
         try:
-            fmt, parts = parse_file(path.read_bytes(), path.name, ctx)
+            limit = max_file_bytes()
+            if size > limit:
+                raise DataError(path.name, f"is {size / 2**20:,.1f} MB, larger than the "
+                                           f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)")
+            data = path.read_bytes()
+            containers.refuse(data, path.name)
+            fmt, parts = parse_file(data, path.name, ctx)
             staged.append(replace(base, format=fmt, parts=tuple(parts)))
         except DataError as exc:
             staged.append(replace(base, error=str(exc)))
@@ -190,7 +203,7 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
         "rows": s.rows,
     }
     if status == "quarantined":
-        dest = files.quarantine(s.path, file_id, s.error or "", ws.quarantine)
+        dest = files.quarantine(s.path, file_id, s.error or "", ws.quarantine, move=s.consume)
         entry |= {"reason": s.error, "quarantine_path": str(dest)}
     return entry
 
