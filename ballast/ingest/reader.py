@@ -43,7 +43,10 @@ def decode(data: bytes, name: str) -> str:
 
 
 def read_header(text: str, name: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text)), [])
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:
+        raise DataError(name, f"the header cannot be read as CSV ({exc})", line=1) from None
     header = [h.strip().lower() for h in first]
     if not any(header):
         raise DataError(name, "no header row", line=1)
@@ -67,11 +70,15 @@ def recognise(header: list[str], name: str) -> Kind:
     )
 
 
-def _ragged_row(text: str, width: int) -> tuple[int, int] | None:
+def _ragged_row(text: str, width: int, name: str) -> tuple[int, int] | None:
     """Slow path: the first row whose field count differs from the header's."""
-    for i, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and len(row) != width:
-            return i, len(row)
+    rows = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for i, row in enumerate(rows, start=1):
+            if row and len(row) != width:
+                return i, len(row)
+    except csv.Error as exc:
+        raise DataError(name, f"cannot be read as CSV ({exc})", line=rows.line_num) from None
     return None
 
 
@@ -88,7 +95,7 @@ def _raw_frame(text: str, header: list[str], name: str) -> pl.DataFrame:
             raise_if_empty=False,
         )
     except pl.exceptions.PolarsError as exc:
-        ragged = _ragged_row(text, len(header))
+        ragged = _ragged_row(text, len(header), name)
         if ragged:
             line, n = ragged
             raise DataError(
@@ -98,7 +105,7 @@ def _raw_frame(text: str, header: list[str], name: str) -> pl.DataFrame:
     if frame.is_empty():
         raise DataError(name, "has a header but no data rows")
     if frame[header[-1]].null_count():  # a short row is padded with nulls: find it exactly
-        ragged = _ragged_row(text, len(header))
+        ragged = _ragged_row(text, len(header), name)
         if ragged:
             raise DataError(
                 name, f"has {ragged[1]} fields, the header has {len(header)}", line=ragged[0]
