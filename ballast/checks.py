@@ -118,3 +118,20 @@ def duplicate_accounts(accounts: pl.DataFrame) -> pl.DataFrame:
             "message"
         ),
     )
+
+
+def refused_restatements(
+    positions: pl.DataFrame, quarantined: pl.DataFrame, accounts: pl.DataFrame
+) -> pl.DataFrame:
+    """A newer file for an account and date was quarantined: the loaded data may be stale."""
+    used = positions.group_by("account_id").agg(pl.col("file_id").max().alias("used"))
+    newer = quarantined.join(used, on="account_id").filter(pl.col("file_id") > pl.col("used"))
+    return newer.join(accounts.select("portfolio_id", "account_id"), on="account_id").select(
+        "portfolio_id",
+        pl.format(
+            "account {}: a newer file for this date was quarantined, so the loaded data "
+            "may be out of date: {}",
+            pl.col("account_id"),
+            pl.col("reason"),
+        ).alias("message"),
+    )

@@ -92,8 +92,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             err.print(f"[red]{e['portfolio_id']}[/]: {msg}", markup=True, highlight=False)
     loaded, dup = len(ingest["loaded"]), len(ingest["duplicates"])
     out.print(
-        f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already "
-        f"loaded · run {summary['run_id']} ({summary['status']})",
+        f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen "
+        f"· run {summary['run_id']} ({summary['status']})",
         highlight=False,
     )
     out.print(f"reports: {summary['report_dir']}", highlight=False)
@@ -174,8 +174,9 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     for e in report["loaded"]:
         out.print(f"loaded {e['file']} ({e['kind']}, {e['rows']} rows)", highlight=False)
     for e in report["duplicates"]:
+        seen = "quarantined" if e.get("status") == "quarantined" else "loaded"
         out.print(
-            f"already loaded {e['file']} (same bytes as file #{e['file_id']})", highlight=False
+            f"already {seen}: {e['file']} (same bytes as file #{e['file_id']})", highlight=False
         )
     for e in report["quarantined"]:
         err.print(f"quarantined {e['reason']}", highlight=False)

@@ -199,7 +199,7 @@ def _min_trade_filter(
         pl.format(
             "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
             pl.col("side"),
-            pl.col("quantity").cast(pl.Decimal(38, 6)).cast(pl.String),
+            pl.col("quantity").cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", ""),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("amount").cast(pl.Decimal(38, 2)),

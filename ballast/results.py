@@ -111,6 +111,7 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
         .iter_rows()
     )
     currency = {p.id: p.base_currency for p in c.policies.policies}
+    policies = {p.id: p for p in c.policies.policies}
     out = []
     for pid in c.policies.ids:
         errs = [e["message"] for e in errors.get(pid, [])]
@@ -128,6 +129,11 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
             "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
             "warnings": [w["message"] for w in warnings.get(pid, [])],
             "checks": checks.get(pid, []),
+            "accounts": [
+                {"id": a.id, "tax_status": a.tax_status.value} for a in policies[pid].accounts
+            ]
+            if pid in policies
+            else [],
         }
         out.append(entry)
     return out

@@ -230,6 +230,7 @@ def compute(
             checks.foreign_currency(holdings),
             checks.bad_cash(holdings),
             checks.empty_portfolios(holdings, portfolios),
+            checks.refused_restatements(snap.positions, snap.quarantined, accounts),
             failures.select("portfolio_id", "message"),
         ]
     ).unique(maintain_order=True)

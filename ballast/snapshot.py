@@ -35,7 +35,7 @@ def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) ->
         lots=warehouse.query(con, "snapshot/lots", params),
         securities=warehouse.query(con, "snapshot/securities"),
         prices=warehouse.query(con, "snapshot/prices", {"as_of": as_of}),
-        quarantined=warehouse.query(con, "snapshot/quarantined", {"accounts": accounts}),
+        quarantined=warehouse.query(con, "snapshot/quarantined", params),
         fx_rates=warehouse.query(con, "snapshot/fx_rates", {"as_of": as_of}),
         previous_positions=warehouse.query(con, "snapshot/previous_positions", params),
         transactions=warehouse.query(con, "snapshot/transactions", params),

@@ -135,3 +135,57 @@ def test_bad_security_master_keeps_previous(empty_ws: Workspace) -> None:
     with warehouse.connect(empty_ws.warehouse) as con:
         master = warehouse.query(con, "snapshot/securities")
     assert master["security_id"].to_list() == ["GEQ", "IGB"]
+
+
+def test_quarantined_restatement_blocks_portfolio(empty_ws: Workspace) -> None:
+    """A re-sent file that is quarantined leaves the older data loaded but blocks trading."""
+    import datetime as dt
+
+    from ballast import review
+
+    empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
+    (empty_ws.ips / "p1.yaml").write_text(
+        'id: p1\nname: p1\naccounts: [{id: "A1", tax_status: tax_exempt}]\n'
+        "asset_classes: {eq: {target: 60%}, fi: {target: 40%}}\n",
+        encoding="utf-8",
+    )
+    drop(
+        empty_ws,
+        "v1.csv",
+        HEADER + "2026-09-30,A1,GEQ,60,100.00,6000.00,USD\n"
+        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
+    )
+    ingest(empty_ws)
+    drop(empty_ws, "v2.csv", HEADER + "2026-09-30,A1,GEQ,6O,100.00,6000.00,USD\n")
+    ingest(empty_ws)
+    with warehouse.connect(empty_ws.warehouse) as con:
+        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+    (msg,) = c.errors["message"].to_list()
+    assert msg.startswith("account A1: a newer file for this date was quarantined")
+    assert "v2.csv, row 2, column quantity" in msg
+
+
+def test_quarantine_of_another_date_is_ignored(empty_ws: Workspace) -> None:
+    """A file quarantined for another date does not explain or block this date's review."""
+    drop(empty_ws, "old.csv", HEADER + "2026-06-30,A1,GEQ,x,100.00,6000.00,USD\n")
+    ingest(empty_ws)
+    with warehouse.connect(empty_ws.warehouse) as con:
+        q = snapshot.take(con, dt.date(2026, 9, 30), ["A1"]).quarantined
+    assert q.is_empty()
+
+
+def test_security_master_in_inbox_refused(empty_ws: Workspace) -> None:
+    """A security master dropped in the inbox is quarantined, not made current."""
+    drop(empty_ws, "sec.csv", SECURITIES)
+    (q,) = ingest(empty_ws).quarantined
+    assert "belongs in reference/securities.csv" in q["reason"]
+
+
+def test_repeat_of_quarantined_file_says_so(empty_ws: Workspace) -> None:
+    """Re-sending a quarantined file's exact bytes is recognised as that quarantined file."""
+    bad = HEADER + "2026-09-30,A1,GEQ,x,100.00,1000.00,USD\n"
+    drop(empty_ws, "bad.csv", bad)
+    ingest(empty_ws)
+    drop(empty_ws, "bad-again.csv", bad)
+    (dup,) = ingest(empty_ws).duplicates
+    assert dup["status"] == "quarantined"

@@ -46,6 +46,7 @@ class StagedFile:
     parts: tuple[ParsedFile, ...] = ()
     error: str | None = None
     duplicate_of: int | None = None
+    seen_as: str | None = None  # for a duplicate: loaded or quarantined the first time
     validations: tuple[Any, ...] = ()  # ballast.validation.ValidationOutcome per part
     consume: bool = True  # remove from inbox once committed (not for reference files)
 
@@ -87,10 +88,10 @@ def inbox_files(ws: Workspace) -> list[Path]:
     )
 
 
-def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """SHA-256 → file id of everything already in the ledger."""
+def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """SHA-256 → (file id, status) of everything already in the ledger."""
     rows = warehouse.query(con, "ingest/known_files")
-    return dict(zip(rows["sha256"].to_list(), rows["file_id"].to_list(), strict=True))
+    return {r["sha256"]: (r["file_id"], r["status"]) for r in rows.iter_rows(named=True)}
 
 
 def parse_file(data: bytes, name: str, ctx: adapters.Context) -> tuple[str, list[ParsedFile]]:
@@ -111,16 +112,24 @@ def stage(
         sha, size = files.sha256_file(path)
         base = StagedFile(path=path, name=path.name, sha256=sha, size=size, consume=consume)
         if sha in known:
-            staged.append(replace(base, duplicate_of=known[sha]))
+            staged.append(replace(base, duplicate_of=known[sha][0], seen_as=known[sha][1]))
             continue
         try:
             limit = max_file_bytes()
             if size > limit:
-                raise DataError(path.name, f"is {size / 2**20:,.1f} MB, larger than the "
-                                           f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)")
+                raise DataError(
+                    path.name,
+                    f"is {size / 2**20:,.1f} MB, larger than the "
+                    f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)",
+                )
             data = path.read_bytes()
             containers.refuse(data, path.name)
             fmt, parts = parse_file(data, path.name, ctx)
+            if consume and any(p.kind is SECURITIES for p in parts):
+                raise DataError(
+                    path.name,
+                    "is a security master: it belongs in reference/securities.csv, not the inbox",
+                )
             staged.append(replace(base, format=fmt, parts=tuple(parts)))
         except DataError as exc:
             staged.append(replace(base, error=str(exc)))
@@ -147,9 +156,11 @@ def validate(staged: list[StagedFile]) -> list[StagedFile]:
 
 
 def _ledger_row(s: StagedFile, status: str, archive_path: Path) -> dict:
-    accounts = (
-        s.column_values("account_id") if s.parts else mentioned(s.path.read_bytes(), "account_id")
-    )
+    accounts, dates = s.column_values("account_id"), s.column_values("as_of_date")
+    if not s.parts and s.size <= max_file_bytes():  # best effort for a file that did not parse
+        data = s.path.read_bytes()
+        accounts = mentioned(data, "account_id")
+        dates = _dates(mentioned(data, "as_of_date"))
     return {
         "sha256": s.sha256,
         "original_name": s.name,
@@ -159,10 +170,20 @@ def _ledger_row(s: StagedFile, status: str, archive_path: Path) -> dict:
         "status": status,
         "reason": s.error,
         "accounts": accounts,
-        "as_of_dates": s.column_values("as_of_date"),
+        "as_of_dates": dates,
         "archive_path": str(archive_path),
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
+
+
+def _dates(texts: list[str]) -> list[dt.date]:
+    out = []
+    for t in texts:
+        try:
+            out.append(dt.date.fromisoformat(t))
+        except ValueError:
+            continue
+    return out
 
 
 def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) -> dict:
@@ -214,7 +235,7 @@ def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFil
     for s in staged:
         if s.duplicate_of is not None:
             report.duplicates.append(
-                {"file": s.name, "file_id": s.duplicate_of, "sha256": s.sha256}
+                {"file": s.name, "file_id": s.duplicate_of, "sha256": s.sha256, "status": s.seen_as}
             )
         else:
             entry = _commit_one(con, ws, s)

@@ -1,4 +1,4 @@
--- every file already recorded, by content hash (the first record of each hash)
-select sha256, min(file_id) as file_id
+-- every file already recorded, by content hash: its first record and what became of it
+select sha256, arg_min(file_id, file_id) as file_id, arg_min(status, file_id) as status
 from file_ledger
 group by sha256

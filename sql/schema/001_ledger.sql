@@ -1,4 +1,4 @@
--- every file ballast has seen: loaded, quarantined, or a byte-identical duplicate
+-- every file ballast has seen, loaded or quarantined (a byte-identical repeat is not recorded)
 create sequence if not exists file_id_seq start 1;
 
 create table if not exists file_ledger (

@@ -15,7 +15,7 @@ create table if not exists runs (
 
 create table if not exists run_inputs (
     run_id   varchar not null,
-    role     varchar not null,          -- custodian_file | ips | securities
+    role     varchar not null,          -- ips, or the file kind: positions | lots | securities | ...
     name     varchar not null,
     sha256   varchar not null,
     file_id  integer

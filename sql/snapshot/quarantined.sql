@@ -1,12 +1,15 @@
--- quarantined files that mention the given accounts (to explain missing data in a review)
+-- quarantined files that mention the given accounts for the review date (or whose dates could
+-- not be read), to explain missing data and to block portfolios whose restatement was refused
 with mentions as (
     select
         file_id,
         original_name,
         reason,
+        as_of_dates,
         unnest(accounts) as account_id
     from file_ledger
     where status = 'quarantined'
+      and (len(coalesce(as_of_dates, [])) = 0 or list_contains(as_of_dates, $as_of))
 ),
 
 final as (
