@@ -161,6 +161,7 @@ class AssetClassPolicy(_Strict):
 
 class CashPolicy(_Strict):
     reserve: Money = Decimal(0)  # kept uninvested, per account
+    planning_days: int = Field(default=31, ge=0)  # planned flows this far ahead are used
 
 
 class TradingPolicy(_Strict):

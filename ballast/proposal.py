@@ -48,15 +48,19 @@ def _pos(expr: pl.Expr) -> pl.Expr:
 
 
 def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame) -> pl.DataFrame:
-    """Destination value and trade amount per (portfolio, class) for breached portfolios."""
-    kept = cash.group_by("portfolio_id").agg(pl.col("kept_cash").sum())
+    """Destination value and trade amount per (portfolio, class) for every portfolio that is
+    breached or has planned cash flows (a flow-only portfolio trades only what the flows need)."""
+    kept = cash.group_by("portfolio_id").agg(pl.col("kept_cash").sum(), pl.col("planned").sum())
     frame = (
-        alloc.filter(pl.col("portfolio_breached"))
-        .join(settings, on="portfolio_id", how="left")
+        alloc.join(settings, on="portfolio_id", how="left")
         .join(kept, on="portfolio_id", how="left")
-        .with_columns(pl.col("kept_cash").fill_null(0), pl.col("market_value").cast(AMT))
+        .with_columns(pl.col("kept_cash", "planned").fill_null(0), pl.col("market_value").cast(AMT))
+        .filter(pl.col("portfolio_breached") | (pl.col("planned") != 0))
+        .with_columns(
+            (pl.col("total_value") + pl.col("planned")).cast(AMT).alias("total_after_flows")
+        )
     )
-    v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_value")
+    v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_after_flows")
     unplanned = ~pl.col("has_target") & (pl.col("asset_class") != CASH_CLASS)
     untargeted = pl.when(unplanned).then(v).otherwise(0).sum().over("portfolio_id")
     base = (
@@ -74,7 +78,8 @@ def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame
         .then((t + edge) / 2)
         .otherwise(t)
     )
-    mode_all = pl.col("trade_classes") == "all"
+    # a portfolio that is not breached only invests or raises its planned flows
+    mode_all = (pl.col("trade_classes") == "all") & pl.col("portfolio_breached")
     frame = frame.with_columns(base.alias("base")).with_columns(
         pl.when(~pl.col("has_target"))
         .then(v)
@@ -142,7 +147,7 @@ def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame
 
 def _reason(side: str) -> pl.Expr:
     cls, w, t = pl.col("asset_class"), _pct(pl.col("weight")), _pct(pl.col("target"))
-    dest = _pct(pl.col("dest") / pl.col("total_value"))
+    dest = _pct(pl.col("dest") / pl.col("total_after_flows"))
     over = side == "sell"
     breach = pl.format(
         "{} at {} is {} its band ({} {}): {} toward {}",
@@ -209,7 +214,9 @@ def _min_trade_filter(
     return trades.filter(~small).drop("account_value", "minimum"), dropped
 
 
-def _sells(dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFrame) -> pl.DataFrame:
+def _sells(
+    dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFrame, cash: pl.DataFrame
+) -> pl.DataFrame:
     need = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
     blocked = restrictions.filter(pl.col("rule") == "do_not_sell")
     cands = (
@@ -226,6 +233,7 @@ def _sells(dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFram
                 "target",
                 "dest",
                 "total_value",
+                "total_after_flows",
                 "breached",
                 "trade_classes",
                 "whole_shares",
@@ -233,15 +241,25 @@ def _sells(dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFram
             on=["portfolio_id", "asset_class"],
             how="inner",
         )
-        .with_columns(pl.col("tax_status").replace_strict(TAX_PREFERENCE).alias("tax_rank"))
+        .join(
+            cash.select("portfolio_id", "account_id", "idle_cash"),
+            on=["portfolio_id", "account_id"],
+            how="left",
+        )
+        .with_columns(
+            pl.col("tax_status").replace_strict(TAX_PREFERENCE).alias("tax_rank"),
+            # an account that must raise cash for a planned withdrawal sells first
+            (pl.col("idle_cash").fill_null(0) >= 0).alias("has_cash"),
+        )
         .sort(
             "portfolio_id",
             "asset_class",
+            "has_cash",
             "tax_rank",
             "market_value",
             "account_id",
             "security_id",
-            descending=[False, False, False, True, False, False],
+            descending=[False, False, False, False, True, False, False],
         )
     )
     mv = pl.col("market_value").cast(AMT)
@@ -366,14 +384,20 @@ def propose(
     candidates: pl.DataFrame,
     restrictions: pl.DataFrame,
     costs: pl.DataFrame,
+    flows: pl.DataFrame | None = None,
 ) -> Proposal:
-    """Trades that bring every breached portfolio back inside its policy.
+    """Trades that bring every breached portfolio back inside its policy, and invest or raise
+    planned cash flows (``flows``: portfolio_id, account_id, planned: net signed amount).
 
     ``holdings``: portfolio_id, account_id, security_id, asset_class, quantity, price,
     market_value, tax_status. ``candidates``: securities that may be bought when a class holds
     nothing (security_id, asset_class, price).
     """
     reserve = settings.select("portfolio_id", "reserve")
+    if flows is None:
+        flows = pl.DataFrame(
+            schema={"portfolio_id": pl.String, "account_id": pl.String, "planned": AMT}
+        )
     cash = (
         accounts.join(
             holdings.filter(pl.col("security_id") == CASH_SECURITY)
@@ -383,7 +407,11 @@ def propose(
             how="left",
         )
         .join(reserve, on="portfolio_id")
-        .with_columns(pl.col("market_value").fill_null(0).cast(AMT).alias("cash"))
+        .join(flows, on=["portfolio_id", "account_id"], how="left")
+        .with_columns(pl.col("planned").fill_null(0).cast(AMT))
+        .with_columns(
+            (pl.col("market_value").fill_null(0).cast(AMT) + pl.col("planned")).alias("cash")
+        )
         .with_columns(
             pl.min_horizontal(_pos(pl.col("cash")), pl.col("reserve").cast(AMT)).alias("kept_cash")
         )
@@ -412,7 +440,7 @@ def propose(
         )
 
     sells, small_sells = _min_trade_filter(
-        priced(_sells(dest, holdings, restrictions)), account_values
+        priced(_sells(dest, holdings, restrictions, cash)), account_values
     )
     proceeds = sells.group_by("portfolio_id", "account_id").agg(
         (pl.col("amount") - pl.col("estimated_cost")).sum().alias("proceeds")
@@ -470,15 +498,24 @@ def propose(
         .sort("portfolio_id", "side_order", "account_id", "security_id")
         .drop("side_order", "cost_rate", "min_trade", "min_trade_pct")
     )
-    classes = _post_trade(alloc, dest, trades)
+    classes = _post_trade(alloc, dest, trades, cash)
     warnings = pl.concat(
-        [small_sells, small_buys, _unfunded(wanted, vehicles), _post_trade_checks(classes)]
+        [
+            small_sells,
+            small_buys,
+            _unfunded(wanted, vehicles),
+            _post_trade_checks(classes),
+            _short_accounts(cash, trades),
+        ]
     )
     return Proposal(trades=trades, classes=classes, warnings=warnings)
 
 
-def _post_trade(alloc: pl.DataFrame, dest: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
-    """Class values and weights after the trades (costs leave the portfolio)."""
+def _post_trade(
+    alloc: pl.DataFrame, dest: pl.DataFrame, trades: pl.DataFrame, cash: pl.DataFrame
+) -> pl.DataFrame:
+    """Class values and weights after the trades and planned flows (costs leave the portfolio)."""
+    planned = cash.group_by("portfolio_id").agg(pl.col("planned").sum())
     signed = pl.when(pl.col("side") == "buy").then(pl.col("amount")).otherwise(-pl.col("amount"))
     by_class = trades.group_by("portfolio_id", "asset_class").agg(signed.sum().alias("traded"))
     cash_change = trades.group_by("portfolio_id").agg(
@@ -488,24 +525,47 @@ def _post_trade(alloc: pl.DataFrame, dest: pl.DataFrame, trades: pl.DataFrame) -
     frame = (
         alloc.join(by_class, on=["portfolio_id", "asset_class"], how="left")
         .join(cash_change, on="portfolio_id", how="left")
+        .join(planned, on="portfolio_id", how="left")
         .join(
             dest.select("portfolio_id", "asset_class", "dest"),
             on=["portfolio_id", "asset_class"],
             how="left",
         )
-        .with_columns(pl.col("traded", "cash_change", "costs").fill_null(0).cast(AMT))
+        .with_columns(pl.col("traded", "cash_change", "costs", "planned").fill_null(0).cast(AMT))
     )
     post_value = (
         pl.col("market_value").cast(AMT)
         + pl.col("traded")
-        + pl.when(pl.col("asset_class") == CASH_CLASS).then(pl.col("cash_change")).otherwise(0)
+        + pl.when(pl.col("asset_class") == CASH_CLASS)
+        .then(pl.col("cash_change") + pl.col("planned"))
+        .otherwise(0)
     )
-    post_total = pl.col("total_value").cast(AMT) - pl.col("costs")
+    post_total = pl.col("total_value").cast(AMT) + pl.col("planned") - pl.col("costs")
     return frame.with_columns(post_value.cast(AMT).alias("post_trade_value")).with_columns(
         pl.when(post_total > 0)
         .then(pl.col("post_trade_value").cast(pl.Decimal(38, 12)) / post_total)
         .alias("post_trade_weight"),
         post_total.alias("post_trade_total"),
+    )
+
+
+def _short_accounts(cash: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
+    """Accounts that would end below zero cash (a planned withdrawal the sales cannot fund)."""
+    signed = pl.when(pl.col("side") == "sell").then(pl.col("amount")).otherwise(-pl.col("amount"))
+    moved = trades.group_by("portfolio_id", "account_id").agg(
+        (signed - pl.col("estimated_cost")).sum().alias("moved")
+    )
+    end = cash.join(moved, on=["portfolio_id", "account_id"], how="left").with_columns(
+        (pl.col("cash") + pl.col("moved").fill_null(0)).alias("end_cash")
+    )
+    return end.filter(pl.col("end_cash") < 0).select(
+        "portfolio_id",
+        pl.format(
+            "account {} would be {} short of cash after its planned flows and the "
+            "trades: fund it by hand or move money into it",
+            pl.col("account_id"),
+            (-pl.col("end_cash")).cast(pl.Decimal(38, 2)),
+        ).alias("message"),
     )
 
 

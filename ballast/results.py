@@ -124,7 +124,9 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
             "base_currency": currency.get(pid),
             "total_value": None if errs else totals.get(pid),
             "breached": breached,
-            "action": "rebalance" if breached else "none",
+            "action": "rebalance"
+            if breached or (trades.get(pid) and kind != "monitor")
+            else "none",
             "asset_classes": cls,
             "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
             "warnings": [w["message"] for w in warnings.get(pid, [])],

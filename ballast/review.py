@@ -156,6 +156,24 @@ def buy_candidates(snap: snapshot.Snapshot) -> pl.DataFrame:
     )
 
 
+def planned_flows(snap: snapshot.Snapshot, pset: PolicySet, accounts: pl.DataFrame) -> pl.DataFrame:
+    """Planned flows inside each IPS's planning horizon: one row per flow, with its portfolio."""
+    horizon = pl.DataFrame(
+        [(p.id, p.cash.planning_days) for p in pset.policies],
+        orient="row",
+        schema={"portfolio_id": pl.String, "planning_days": pl.Int64},
+    )
+    return (
+        snap.cash_flows.join(accounts.select("portfolio_id", "account_id"), on="account_id")
+        .join(horizon, on="portfolio_id")
+        .filter(
+            pl.col("effective_date")
+            <= pl.lit(snap.as_of) + pl.duration(days=pl.col("planning_days"))
+        )
+        .drop("planning_days")
+    )
+
+
 def reconciliation(
     snap: snapshot.Snapshot,
     accounts: pl.DataFrame,
@@ -255,6 +273,9 @@ def compute(
             buy_candidates(snap),
             pf.restrictions_frame(policies),
             pf.costs_frame(policies),
+            planned_flows(snap, pset, accounts)
+            .group_by("portfolio_id", "account_id")
+            .agg(pl.col("amount").sum().alias("planned")),
         )
         trades, lot_warnings = lots.annotate_trades(
             proposal.trades, snap.lots, settings, accounts, snap.as_of
@@ -297,6 +318,7 @@ def merge(parts: list[Computed]) -> Computed:
         first.snapshot.fx_rates,
         cat([p.snapshot.previous_positions for p in parts]),
         cat([p.snapshot.transactions for p in parts]),
+        cat([p.snapshot.cash_flows for p in parts]),
     )
     return Computed(
         first.as_of,

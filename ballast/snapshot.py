@@ -24,6 +24,7 @@ class Snapshot:
     fx_rates: pl.DataFrame
     previous_positions: pl.DataFrame
     transactions: pl.DataFrame
+    cash_flows: pl.DataFrame
 
 
 def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
@@ -39,4 +40,5 @@ def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) ->
         fx_rates=warehouse.query(con, "snapshot/fx_rates", {"as_of": as_of}),
         previous_positions=warehouse.query(con, "snapshot/previous_positions", params),
         transactions=warehouse.query(con, "snapshot/transactions", params),
+        cash_flows=warehouse.query(con, "snapshot/cash_flows", params),
     )

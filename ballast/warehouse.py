@@ -70,8 +70,8 @@ def query(
 
 def scalar(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> Any:
     """Run ``sql/<name>.sql`` (e.g. an insert ... returning) and return the first value."""
-    row = con.execute(sql_text(name), params or {}).fetchone()
-    return None if row is None else row[0]
+    rows = con.execute(sql_text(name), params or {}).fetchall()  # drain: frees the connection
+    return rows[0][0] if rows else None
 
 
 def execute(

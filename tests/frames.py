@@ -57,15 +57,24 @@ def holdings(policies: list[Policy], rows: list[tuple]) -> pl.DataFrame:
 
 
 def run(
-    policies: list[Policy], rows: list[tuple], candidates: list[tuple] = ()
+    policies: list[Policy],
+    rows: list[tuple],
+    candidates: list[tuple] = (),
+    flows: list[tuple] = (),
 ) -> tuple[pl.DataFrame, Proposal]:
-    """Allocation and proposal for these holdings; candidates are (security, class, price)."""
+    """Allocation and proposal for these holdings; candidates are (security, class, price),
+    planned flows (portfolio, account, signed amount)."""
     h = holdings(policies, rows)
     alloc = allocation(h, pf.targets_frame(policies))
     cands = pl.DataFrame(
         [(s, c, Decimal(str(p))) for s, c, p in candidates],
         orient="row",
         schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)},
+    )
+    planned = pl.DataFrame(
+        [(p, a, Decimal(str(x))) for p, a, x in flows],
+        orient="row",
+        schema={"portfolio_id": pl.String, "account_id": pl.String, "planned": pl.Decimal(38, 12)},
     )
     prop = propose(
         alloc,
@@ -75,6 +84,7 @@ def run(
         cands,
         pf.restrictions_frame(policies),
         pf.costs_frame(policies),
+        planned,
     )
     return alloc, prop
 

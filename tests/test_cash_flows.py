@@ -1,0 +1,95 @@
+"""Cash flows first: planned contributions buy underweights, withdrawals are raised from
+overweights, and only what flows cannot fix is traded (domain.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import polars as pl
+
+from ballast import review, warehouse
+from ballast.ingest import inbox
+from ballast.workspace import Workspace
+from tests.frames import policy, row, run
+
+INSIDE = [("p1", "p1-A", "E", "equity", 6200, 1), ("p1", "p1-A", "B", "bonds", 3800, 1)]
+
+
+def test_contribution_buys_only_the_underweight() -> None:
+    """Inside its bands at 62/38 with $1,000 coming in, the total becomes $11,000 and both
+    classes are below their targets (6,600 / 4,400): buy 400 equities and 600 bonds, no sale."""
+    _, prop = run([policy()], INSIDE, flows=[("p1", "p1-A", 1000)])
+    assert sorted(prop.trades.select("side", "security_id", "quantity").rows()) == [
+        ("buy", "B", 600),
+        ("buy", "E", 400),
+    ]
+
+
+def test_withdrawal_raised_from_the_overweight() -> None:
+    """A $1,000 withdrawal with no cash: the total becomes $9,000 (targets 5,400 / 3,600), so
+    800 of equities and 200 of bonds are sold, each down to its target."""
+    _, prop = run([policy()], INSIDE, flows=[("p1", "p1-A", -1000)])
+    assert sorted(prop.trades.select("side", "security_id", "quantity").rows()) == [
+        ("sell", "B", 200),
+        ("sell", "E", 800),
+    ]
+    assert prop.warnings.is_empty()
+
+
+def test_withdrawal_sold_in_the_account_that_pays_it() -> None:
+    """The account making the withdrawal sells first, even if it is taxable."""
+    p = policy(
+        accounts=[
+            {"id": "TAX", "tax_status": "taxable"},
+            {"id": "IRA", "tax_status": "tax_deferred"},
+        ]
+    )
+    rows = [
+        ("p1", "TAX", "E", "equity", 3100, 1),
+        ("p1", "TAX", "B", "bonds", 1900, 1),
+        ("p1", "IRA", "E", "equity", 3100, 1),
+        ("p1", "IRA", "B", "bonds", 1900, 1),
+    ]
+    _, prop = run([p], rows, flows=[("p1", "TAX", -500)])
+    sells = prop.trades.filter(pl.col("side") == "sell")
+    assert sells["account_id"].to_list() == ["TAX"]
+    assert not any("short of cash" in m for m in prop.warnings["message"])
+
+
+def test_unfundable_withdrawal_is_reported() -> None:
+    """A withdrawal bigger than what can be sold is flagged, never overdrawn silently."""
+    _, prop = run(
+        [policy(restrictions={"do_not_sell": ["E", "B"]})], INSIDE, flows=[("p1", "p1-A", -1000)]
+    )
+    assert prop.trades.is_empty()
+    assert any("would be 1000.00 short of cash" in m for m in prop.warnings["message"])
+
+
+def test_flows_within_the_planning_horizon(empty_ws: Workspace) -> None:
+    """Planned flows in the next 31 days count; later ones and past ones do not."""
+    empty_ws.securities.write_text(
+        "security_id,symbol,name,asset_class,identical_group\nE,E,E,equity,\nB,B,B,bonds,\n"
+    )
+    (empty_ws.ips / "p1.yaml").write_text(
+        'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
+        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
+    )
+    (empty_ws.inbox / "a.csv").write_text(
+        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
+        "2026-09-30,A,E,6200,1,6200.00,USD\n2026-09-30,A,B,3800,1,3800.00,USD\n"
+    )
+    (empty_ws.inbox / "b.csv").write_text(
+        "account_id,effective_date,amount,currency,description\n"
+        "A,2026-10-15,1000.00,USD,quarterly contribution\n"
+        "A,2026-12-15,5000.00,USD,next quarter\nA,2026-09-01,7000.00,USD,already received\n"
+    )
+    with warehouse.connect(empty_ws.warehouse) as con:
+        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
+        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+    t = c.proposal.trades
+    assert sorted(t.select("side", "security_id", "quantity").rows()) == [
+        ("buy", "B", 600),
+        ("buy", "E", 400),
+    ]
+    assert row(c.proposal.classes, asset_class="bonds")["post_trade_weight"] == D("0.4")
