@@ -11,6 +11,7 @@ Dates are NYSE session dates (``datetime.date``); times are tz-aware.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -33,15 +34,16 @@ def _calendar():
     """
     import exchange_calendars as xc
 
-    return xc.get_calendar(EXCHANGE, start=FIRST_DAY.isoformat(), end=LAST_DAY.isoformat())
+    with warnings.catch_warnings():  # pandas 3 deprecation noise from inside the library
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return xc.get_calendar(EXCHANGE, start=FIRST_DAY.isoformat(), end=LAST_DAY.isoformat())
 
 
 def _check(*days: dt.date) -> None:
     for day in days:
         if not FIRST_DAY <= day <= LAST_DAY:
             raise BallastError(
-                f"{day}: outside the NYSE calendar range ballast knows "
-                f"({FIRST_DAY} to {LAST_DAY})"
+                f"{day}: outside the NYSE calendar range ballast knows ({FIRST_DAY} to {LAST_DAY})"
             )
 
 

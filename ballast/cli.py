@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ballast import workspace
 from ballast.errors import BallastError
+from ballast.pdf import PdfChoice
 from ballast.settings import prefect_runtime, quiet_prefect
 
 app = typer.Typer(
@@ -116,6 +117,7 @@ def _run_flow(
     reason: str | None,
     verbose: bool,
     trigger: str = "manual",
+    **options: Any,
 ) -> dict[str, Any]:
     _check_portfolios(ws, portfolios)
     quiet_prefect(verbose)
@@ -130,6 +132,7 @@ def _run_flow(
                 portfolios=portfolios,
                 reason=reason,
                 trigger=trigger,
+                **options,
             )
 
 
@@ -190,11 +193,21 @@ def review(
     portfolio: PortfolioOpt = None,
     ws_path: WorkspaceOpt = None,
     reason: ReasonOpt = None,
+    pdf: Annotated[
+        PdfChoice,
+        typer.Option(
+            "--pdf",
+            help="PDF copies of the reports: none, action (portfolios to "
+            "rebalance or with invalid data) or all. About 0.2 s a page.",
+        ),
+    ] = PdfChoice.NONE,
     verbose: VerboseOpt = False,
 ) -> None:
     """Ingest, validate, compute drift, breaches and trades, and render reports."""
     ws = workspace.resolve(ws_path).check()
-    summary = _run_flow("quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose)
+    summary = _run_flow(
+        "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value
+    )
     _print_summary(summary)
     if summary["invalid"]:
         raise typer.Exit(1)

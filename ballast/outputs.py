@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from ballast import results
+from ballast.pdf import PdfChoice, html_to_pdf, wanted
 from ballast.policy import Policy
 from ballast.report import make_environment, render_portfolio_report, render_run_index
 from ballast.review import Computed, used_files
@@ -121,32 +122,42 @@ def report_contexts(
 PARALLEL_FROM = 1000  # below this many reports, a process pool costs more than it saves
 
 
-def _render_chunk(folder: str, contexts: list[dict[str, Any]]) -> dict[str, str]:
-    """Render and write some reports; returns their file names and hashes."""
+def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
+    """Render and write some reports (and their PDFs where wanted); returns names and hashes."""
     env = make_environment()
+    choice = PdfChoice(pdf)
     hashes = {}
     for ctx in contexts:
-        name = f"{ctx['portfolio']['portfolio_id']}.html"
+        pid = ctx["portfolio"]["portfolio_id"]
         html = render_portfolio_report(ctx, env)
-        (Path(folder) / name).write_text(html, encoding="utf-8")
-        hashes[name] = sha256_text(html)
+        (Path(folder) / f"{pid}.html").write_text(html, encoding="utf-8")
+        hashes[f"{pid}.html"] = sha256_text(html)
+        if wanted(choice, ctx["portfolio"]):
+            data = html_to_pdf(html, Path(folder))
+            (Path(folder) / f"{pid}.pdf").write_bytes(data)
+            hashes[f"{pid}.pdf"] = hashlib.sha256(data).hexdigest()
     return hashes
 
 
 def render_reports(
-    folder: Path, contexts: list[dict[str, Any]], workers: int | None = None
+    folder: Path,
+    contexts: list[dict[str, Any]],
+    workers: int | None = None,
+    pdf: PdfChoice = PdfChoice.NONE,
 ) -> dict[str, str]:
     """Every portfolio's report, rendered on all cores when there are many."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(contexts) < PARALLEL_FROM:
-        return _render_chunk(str(folder), contexts)
+        return _render_chunk(str(folder), contexts, pdf.value)
     size = -(-len(contexts) // (workers * 4))
     chunks = [contexts[i : i + size] for i in range(0, len(contexts), size)]
     # spawn, not fork: the calling process runs Prefect's threads
     ctx = multiprocessing.get_context("spawn")
     hashes: dict[str, str] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for part in pool.map(_render_chunk, [str(folder)] * len(chunks), chunks):
+        for part in pool.map(
+            _render_chunk, [str(folder)] * len(chunks), chunks, [pdf.value] * len(chunks)
+        ):
             hashes |= part
     return hashes
 
@@ -162,6 +173,7 @@ def write_run(
     contexts: list[dict[str, Any]],
     *,
     html: bool = True,
+    pdf: PdfChoice = PdfChoice.NONE,
 ) -> tuple[Path, dict[str, str]]:
     """Write the run folder ``reports/<as_of>/<run_id>/``; returns it and its files' hashes."""
     final = reports_root / run["as_of"] / run["run_id"]
@@ -178,7 +190,7 @@ def write_run(
     if run["kind"] != "monitor":
         put("trades.csv", results.trades_csv(entries))
     if html:
-        outputs |= render_reports(tmp, contexts)
+        outputs |= render_reports(tmp, contexts, pdf=pdf)
         put("index.html", render_run_index(run, entries))
     os.replace(tmp, final)
     return final, outputs

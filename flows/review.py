@@ -43,6 +43,7 @@ def run_review(
     kind: str = "quarterly_review",
     html: bool = True,
     shard_size: int | None = None,
+    pdf: str = "none",
 ) -> dict[str, Any]:
     """The body shared by both flows: ingest, compute, render and record one run."""
     ws = Workspace(Path(workspace)).check()
@@ -73,7 +74,7 @@ def run_review(
     try:
         staged = timed("ingest", stage_inbox, str(ws.root))
         staged = timed("validate", validate_files, quote(staged))
-        ingest = timed("load", load_files, str(ws.root), quote(staged))
+        ingest = timed("load", load_files, str(ws.root), quote(staged), run["run_id"])
         pset = timed("policies", load_policies, str(ws.root), portfolios)
         shards = _shards(pset, shard_size)
         t0 = time.perf_counter()
@@ -81,7 +82,7 @@ def run_review(
         computed = merge([f.result() for f in futures])
         seconds["compute"] = time.perf_counter() - t0
         run_meta = {**run, "started_at": run["started_at"].isoformat() + "Z"}
-        rendered = timed("render", render, str(ws.root), run_meta, quote(computed), html)
+        rendered = timed("render", render, str(ws.root), run_meta, quote(computed), html, pdf)
         invalid = [e["portfolio_id"] for e in rendered["entries"] if e["status"] != "ok"]
         status = "completed_with_errors" if invalid else "completed"
     finally:
@@ -121,10 +122,12 @@ def quarterly_review(
     trigger: str = "manual",
     html: bool = True,
     shard_size: int | None = None,
+    pdf: str = "none",
 ) -> dict[str, Any]:
-    """Ingest, validate, compute drift, breaches and trades, and render the reports."""
+    """Ingest, validate, compute drift, breaches and trades, and render the reports (PDF copies
+    for ``pdf``: none, action (portfolios to rebalance or with invalid data) or all)."""
     return run_review(
-        workspace, as_of, portfolios, reason, trigger, "quarterly_review", html, shard_size
+        workspace, as_of, portfolios, reason, trigger, "quarterly_review", html, shard_size, pdf
     )
 
 

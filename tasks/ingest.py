@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import warehouse
+from ballast import audit, runs, warehouse
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
 
@@ -21,8 +21,11 @@ def stage_inbox(workspace: str) -> list[inbox.StagedFile]:
 
 
 @task(name="load-files", cache_policy=NO_CACHE)
-def load_files(workspace: str, staged: list[inbox.StagedFile]) -> dict:
-    """Load valid files into the warehouse; quarantine the others with their reasons."""
+def load_files(workspace: str, staged: list[inbox.StagedFile], run_id: str | None = None) -> dict:
+    """Load valid files into the warehouse; quarantine the others with their reasons; record
+    every load, restatement and quarantine in the audit trail."""
     ws = Workspace(Path(workspace))
     with warehouse.connect(ws.warehouse) as con:
-        return inbox.commit(con, ws, staged).as_dict()
+        report = inbox.commit(con, ws, staged).as_dict()
+        audit.record_ingest(con, ws, report, actor=runs.who(), run_id=run_id)
+        return report

@@ -1,4 +1,5 @@
-"""Record stage: the run's row, inputs, results and outputs in the warehouse."""
+"""Record stage: the run's row, inputs, results and outputs in the warehouse, and the
+hash-chained audit trail (appended only after each record has been committed)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import records, warehouse
+from ballast import audit, records, warehouse
 from ballast.review import PolicySet
 from ballast.workspace import Workspace
 
@@ -15,8 +16,10 @@ from ballast.workspace import Workspace
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(workspace: str, run: dict) -> None:
     """Record that the run has started (so a crash leaves a trace)."""
-    with warehouse.connect(Workspace(Path(workspace)).warehouse) as con:
+    ws = Workspace(Path(workspace))
+    with warehouse.connect(ws.warehouse) as con:
         records.start(con, run)
+        audit.record_run_started(con, ws, run)
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)
@@ -32,3 +35,4 @@ def finish_run(
     ws = Workspace(Path(workspace))
     with warehouse.connect(ws.warehouse) as con:
         records.finish(con, ws, run, policies, rendered, ingest, status)
+        audit.record_run_finished(con, ws, run["run_id"])

@@ -8,18 +8,24 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast import outputs, records, results, warehouse
+from ballast.pdf import PdfChoice
 from ballast.review import Computed, used_files
 from ballast.workspace import Workspace
 
 
 @task(name="render", cache_policy=NO_CACHE)
-def render(workspace: str, run: dict, computed: Computed, html: bool = True) -> dict:
-    """Write the run folder; returns its path, output hashes and the results entries."""
+def render(
+    workspace: str, run: dict, computed: Computed, html: bool = True, pdf: str = "none"
+) -> dict:
+    """Write the run folder (PDFs too where ``pdf`` asks); returns its path, output hashes and
+    the results entries."""
     ws = Workspace(Path(workspace))
     entries = results.portfolio_entries(computed, kind=run["kind"])
     file_ids = used_files(computed)["file_id"].unique().sort().to_list()
     with warehouse.connect(ws.warehouse) as con:
         info = records.file_info(con, file_ids)
     contexts = outputs.report_contexts(run, computed, entries, info) if html else []
-    folder, hashes = outputs.write_run(ws.reports, run, entries, contexts, html=html)
+    folder, hashes = outputs.write_run(
+        ws.reports, run, entries, contexts, html=html, pdf=PdfChoice(pdf)
+    )
     return {"folder": str(folder), "outputs": hashes, "entries": entries, "file_ids": file_ids}

@@ -1,0 +1,110 @@
+"""Schedule settings: the ``schedule:`` section of ``<workspace>/ballast.yaml`` (optional).
+
+```yaml
+schedule:
+  timezone: America/New_York          # zone of review_time (and of the times ballast prints)
+  monitor_after_close_minutes: 30     # the monitor runs this long after the 16:00 NYSE close
+  review_business_days_after_quarter_end: 3   # the review runs on the Nth session after it (1-15)
+  review_time: "07:00"                # wall-clock time of the review run, in `timezone`
+  enabled: true                       # false: deployments are created with paused schedules
+```
+
+Every key is optional; a missing file or section means these defaults. The monitor's time is
+always exchange time (New York), because it follows the NYSE close; on early-close days
+(13:00) it still runs at the regular time, which is after the early close. Quote times in YAML:
+an unquoted ``7:00`` is read by YAML as the number 420 (minutes), which is accepted too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ballast.calendar import REGULAR_CLOSE
+from ballast.errors import BallastError
+
+FILE_NAME = "ballast.yaml"
+# The review runs within three weeks of the quarter end, so always in the quarter's first month
+# (tests/test_calendar.py checks this for every year of the calendar): its cron fires only then.
+MAX_REVIEW_DAYS = 15
+REVIEW_MONTHS = "1,4,7,10"
+
+
+class ScheduleConfig(BaseModel):
+    """When the scheduled deployments run (defaults match issue 6)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "America/New_York"
+    monitor_after_close_minutes: int = Field(30, ge=0, le=420)
+    review_business_days_after_quarter_end: int = Field(3, ge=1, le=MAX_REVIEW_DAYS)
+    review_time: dt.time = dt.time(7, 0)
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"{value!r} is not an IANA time zone (e.g. America/New_York)"
+            raise ValueError(msg) from None
+        return value
+
+    @field_validator("review_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):  # YAML read 7:00 as 420
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f'{value} is not a time of day (write it as "HH:MM")')
+            return dt.time(value // 60, value % 60)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def monitor_time(self) -> dt.time:
+        """When the monitor fires, New York time: the regular close plus the offset."""
+        close = dt.datetime.combine(dt.date(2000, 1, 1), REGULAR_CLOSE)
+        return (close + dt.timedelta(minutes=self.monitor_after_close_minutes)).time()
+
+    def monitor_cron(self) -> str:
+        """Weekdays at ``monitor_time`` (to be read in America/New_York)."""
+        t = self.monitor_time
+        return f"{t.minute} {t.hour} * * 1-5"
+
+    def review_cron(self) -> str:
+        """Weekdays of Jan, Apr, Jul and Oct at ``review_time`` (to be read in ``timezone``)."""
+        return f"{self.review_time.minute} {self.review_time.hour} * {REVIEW_MONTHS} 1-5"
+
+
+def load(workspace: Path) -> ScheduleConfig:
+    """The workspace's schedule settings; defaults when ``ballast.yaml`` is absent."""
+    path = Path(workspace) / FILE_NAME
+    if not path.exists():
+        return ScheduleConfig()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError:
+        raise BallastError(f"{path}: cannot read it") from None
+    except yaml.YAMLError:
+        raise BallastError(f"{path}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise BallastError(f"{path}: must be a YAML mapping")
+    section = raw.get("schedule") or {}
+    if not isinstance(section, dict):
+        raise BallastError(f"{path}: field schedule: must be a mapping")
+    try:
+        return ScheduleConfig.model_validate(section)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(["schedule", *(str(p) for p in first["loc"])])
+        msg = first["msg"].removeprefix("Value error, ")
+        raise BallastError(f"{path}: field {loc}: {msg}") from None

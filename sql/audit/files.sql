@@ -1,0 +1,5 @@
+-- ledger facts of the given files
+select file_id, original_name, sha256, kind, status, reason, loaded_at
+from file_ledger
+where list_contains($file_ids, file_id)
+order by file_id

@@ -1,0 +1,2 @@
+insert into audit_log (seq, "at", event, actor, run_id, subject, payload, prev_hash, row_hash)
+values ($seq, $at, $event, $actor, $run_id, $subject, $payload, $prev_hash, $row_hash)

@@ -1,0 +1,4 @@
+-- the security master file current when only files up to $max_file_id existed
+select max(file_id) as file_id
+from securities
+where file_id <= $max_file_id

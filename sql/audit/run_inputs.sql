@@ -1,0 +1,5 @@
+-- what one run read: its IPS versions and custodian / reference files
+select role, name, sha256, file_id
+from run_inputs
+where run_id = $run_id
+order by role, name, file_id

@@ -1,0 +1,5 @@
+-- the hashes of the files one run wrote
+select name, sha256
+from run_outputs
+where run_id = $run_id
+order by name

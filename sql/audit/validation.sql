@@ -1,0 +1,12 @@
+-- the validation outcome of the given files
+select
+    l.file_id,
+    l.original_name,
+    l.status,
+    v.success,
+    v.evaluated,
+    v.failures
+from file_ledger as l
+left join validation_results as v using (file_id)
+where list_contains($file_ids, l.file_id)
+order by l.file_id

@@ -1,0 +1,30 @@
+-- cash_flows.sql as a past run saw it: only files up to $max_file_id
+with planned as (
+    select *
+    from cash_flows
+    where effective_date >= $as_of
+      and file_id <= $max_file_id
+      and account_id in (select unnest($accounts))
+),
+
+latest_file as (
+    select account_id, max(file_id) as file_id
+    from cash_flows
+    where file_id <= $max_file_id
+      and account_id in (select unnest($accounts))
+    group by account_id
+),
+
+final as (
+    select
+        p.account_id,
+        p.effective_date,
+        p.amount,
+        p.currency,
+        p.description
+    from planned as p
+    inner join latest_file as f using (account_id, file_id)
+)
+
+select * from final
+order by account_id, effective_date, amount

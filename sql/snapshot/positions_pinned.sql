@@ -1,0 +1,35 @@
+-- positions on the review date from exactly the given files (the ones a past run used);
+-- among them, the latest file that reports each account, as in positions.sql
+with positions_on_date as (
+    select *
+    from positions
+    where as_of_date = $as_of
+      and account_id in (select unnest($accounts))
+      and list_contains($file_ids, file_id)
+),
+
+latest_file as (
+    select account_id, max(file_id) as file_id
+    from positions_on_date
+    group by account_id
+),
+
+final as (
+    select
+        -- ids
+        p.account_id,
+        p.security_id,
+        -- numerics
+        p.quantity,
+        p.price,
+        p.market_value,
+        p.currency,
+        -- lineage
+        p.file_id,
+        p.line
+    from positions_on_date as p
+    inner join latest_file as f using (account_id, file_id)
+)
+
+select * from final
+order by account_id, security_id, line
