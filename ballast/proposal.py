@@ -142,6 +142,8 @@ def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame
         .alias("dest"),
     ).with_columns(
         (pl.col("dest") - v).alias("class_trade"),
+        # the most a class may sell, rounding included, without passing its mirror image
+        pl.when(targeted).then(v - lo).otherwise(0).cast(AMT).alias("max_sell"),
     )
 
 
@@ -232,6 +234,7 @@ def _sells(
                 "lower",
                 "target",
                 "dest",
+                "max_sell",
                 "total_value",
                 "total_after_flows",
                 "breached",
@@ -267,7 +270,8 @@ def _sells(
     fill = pl.min_horizontal(_pos(-pl.col("class_trade") - before), mv)
     units = fill / pl.col("price")
     up, down = _round_qty(units, up=True), _round_qty(units, up=False)
-    qty = pl.when(up * pl.col("price") <= 2 * fill).then(up).otherwise(down)
+    room = pl.min_horizontal(2 * fill, pl.col("max_sell") - before)
+    qty = pl.when(up * pl.col("price") <= room).then(up).otherwise(down)
     qty = pl.min_horizontal(qty, pl.col("quantity").cast(pl.Decimal(38, 6)))
     return (
         cands.with_columns(qty.alias("quantity_traded"))

@@ -180,3 +180,21 @@ def test_portfolio_inside_bands_gets_no_trades() -> None:
         [policy()], [("p1", "p1-A", "E", "equity", 630, 1), ("p1", "p1-A", "B", "bonds", 370, 1)]
     )
     assert prop.trades.is_empty()
+
+
+def test_rounding_up_never_passes_the_mirror() -> None:
+    """Found by hypothesis: equities 65 of 223 (29.15% vs 24%), $44 reserve. The base is 179, so
+    the destination is 42.96 (sell 22.04); rounding up to 23 would leave 42 = 18.83%, further
+    from 24% than 29.15% is. The sale is rounded down to 22 instead (19.28%)."""
+    p = policy(
+        asset_classes={
+            "equity": {"target": "24%"},
+            "bonds": {"target": "66%"},
+            "real": {"target": "10%"},
+        },
+        cash={"reserve": 44},
+    )
+    _, prop = run(
+        [p], [("p1", "p1-A", "S", "equity", 65, 1), ("p1", "p1-A", "CASH", "cash", 158, 1)]
+    )
+    assert trade(prop, side="sell")["quantity"] == 22

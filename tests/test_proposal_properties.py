@@ -45,7 +45,7 @@ def cases(draw):
     return p, rows
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_never_short_never_overdrawn(case) -> None:
     """No sale exceeds its holding; every account ends with at least min(cash, reserve)."""
@@ -72,7 +72,7 @@ def test_never_short_never_overdrawn(case) -> None:
     assert (t["quantity"] > 0).all()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_breached_classes_move_toward_target(case) -> None:
     """A breached class never ends further from its target (beyond what costs take away)."""
