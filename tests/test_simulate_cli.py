@@ -160,3 +160,33 @@ def test_user_mistakes_are_one_line(app, tmp_path, args, message):
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_simulation_report_in_chromium(app, tmp_path):
+    """The simulation report renders in headless Chromium with its charts, not blank."""
+    from PIL import Image
+
+    from tests.browser import dump_dom, screenshot
+
+    res = invoke(
+        app,
+        "--ips",
+        IPS,
+        "--config",
+        CONFIG,
+        "--paths",
+        200,
+        "--years",
+        10,
+        "--seed",
+        3,
+        "--out",
+        tmp_path,
+    )
+    assert res.exit_code == 0, res.output
+    html = tmp_path / "simulation.html"
+    png = screenshot(html, tmp_path / "sim.png", size=(1200, 2400))
+    assert len(Image.open(png).convert("RGB").getcolors(maxcolors=1 << 20) or []) > 50
+    dom = dump_dom(html, tmp_path)
+    assert dom.count("<svg") >= 4 and "Wealth fan per policy" in dom
