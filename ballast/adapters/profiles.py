@@ -57,7 +57,7 @@ SCHWAB_POSITIONS = CsvProfile(
     name="schwab_positions",
     kind="positions",
     markers=(
-        r'\A\W*(Balances|Positions)\s+for\s+account\s.+\sas\s+of\s',
+        r"\A\W*(Balances|Positions)\s+for\s+account\s.+\sas\s+of\s",
         r'^"?Symbol"?,"?Description"?,"?Quantity"?,"?Price"?',
     ),
     header=("symbol", "description", "quantity", "price"),
