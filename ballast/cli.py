@@ -61,8 +61,20 @@ def _as_of(text: str) -> str:
         ) from None
 
 
+def _print_restated(entry: dict[str, Any]) -> None:
+    """One line per account and date whose earlier file a newly loaded file supersedes."""
+    for r in entry.get("restates", []):
+        out.print(
+            f"restated: {entry['file']} supersedes {r['file']} (file #{r['file_id']}) "
+            f"for {r['kind']} of account {r['account_id']} as of {r['as_of_date']}",
+            highlight=False,
+        )
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     ingest = summary["ingest"]
+    for e in ingest["loaded"]:
+        _print_restated(e)
     for q in ingest["quarantined"]:
         err.print(f"[yellow]quarantined[/] {q['reason']}", markup=True, highlight=False)
     results = Path(summary["report_dir"]) / "results.json"
@@ -176,6 +188,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
             report = ingest_inbox(workspace=str(ws.root))
     for e in report["loaded"]:
         out.print(f"loaded {e['file']} ({e['kind']}, {e['rows']} rows)", highlight=False)
+        _print_restated(e)
     for e in report["duplicates"]:
         seen = "quarantined" if e.get("status") == "quarantined" else "loaded"
         out.print(

@@ -114,6 +114,8 @@ def archived_policies(ws: Workspace, run: RunRecord) -> review.PolicySet:
 # -- pinned inputs ---------------------------------------------------------------------------
 
 # snapshot field → the parameters of ``sql/snapshot/<field>_pinned.sql``
+# snapshot fields computed from other inputs: a change shows up as the input it derives from
+DERIVED = frozenset({"restatements"})
 PINNED: dict[str, tuple[str, ...]] = {
     "positions": ("as_of", "accounts", "file_ids"),
     "lots": ("as_of", "accounts", "max_file_id"),
@@ -124,6 +126,7 @@ PINNED: dict[str, tuple[str, ...]] = {
     "previous_positions": ("as_of", "accounts", "max_file_id"),
     "transactions": ("as_of", "accounts", "max_file_id"),
     "cash_flows": ("as_of", "accounts", "max_file_id"),
+    "restatements": ("as_of", "accounts", "max_file_id"),
 }
 
 
@@ -306,7 +309,10 @@ def _find(
     found += [
         _Found(name, "", None, None)
         for name in now
-        if name not in named and name in then and not then[name].equals(now[name])
+        if name not in named
+        and name not in DERIVED
+        and name in then
+        and not then[name].equals(now[name])
     ]
     return found
 

@@ -263,6 +263,22 @@ def compute(
             pl.col("asset_class"),
         ).alias("message"),
     )
+    restated = snap.restatements.join(
+        accounts.select("portfolio_id", "account_id"), on="account_id"
+    ).select(
+        "portfolio_id",
+        pl.format(
+            "{} of account {} as of {} come from the restated file {} (file #{}), which "
+            "replaces {}",
+            pl.col("kind"),
+            pl.col("account_id"),
+            pl.lit(as_of),
+            pl.col("used_file"),
+            pl.col("used_file_id"),
+            pl.col("replaced"),
+        ).alias("message"),
+    )
+    warnings = pl.concat([warnings, restated])
     proposal = None
     if with_trades:
         proposal = propose(
@@ -319,6 +335,7 @@ def merge(parts: list[Computed]) -> Computed:
         cat([p.snapshot.previous_positions for p in parts]),
         cat([p.snapshot.transactions for p in parts]),
         cat([p.snapshot.cash_flows for p in parts]),
+        cat([p.snapshot.restatements for p in parts]),
     )
     return Computed(
         first.as_of,

@@ -25,6 +25,7 @@ class Snapshot:
     previous_positions: pl.DataFrame
     transactions: pl.DataFrame
     cash_flows: pl.DataFrame
+    restatements: pl.DataFrame
 
 
 def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
@@ -41,4 +42,5 @@ def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) ->
         previous_positions=warehouse.query(con, "snapshot/previous_positions", params),
         transactions=warehouse.query(con, "snapshot/transactions", params),
         cash_flows=warehouse.query(con, "snapshot/cash_flows", params),
+        restatements=warehouse.query(con, "snapshot/restatements", params),
     )

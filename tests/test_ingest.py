@@ -189,3 +189,44 @@ def test_repeat_of_quarantined_file_says_so(empty_ws: Workspace) -> None:
     drop(empty_ws, "bad-again.csv", bad)
     (dup,) = ingest(empty_ws).duplicates
     assert dup["status"] == "quarantined"
+
+
+def test_restatement_reported_by_ingest_and_review(empty_ws: Workspace) -> None:
+    """Ingest names the file a restatement supersedes; the review says it used the new one."""
+    from ballast import review
+
+    empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
+    (empty_ws.ips / "p1.yaml").write_text(
+        'id: p1\nname: p1\naccounts: [{id: "A1", tax_status: tax_exempt}]\n'
+        "asset_classes: {eq: {target: 60%}, fi: {target: 40%}}\n",
+        encoding="utf-8",
+    )
+    drop(
+        empty_ws,
+        "v1.csv",
+        HEADER + "2026-09-30,A1,GEQ,60,100.00,6000.00,USD\n"
+        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
+    )
+    ingest(empty_ws)
+    drop(
+        empty_ws,
+        "v2.csv",
+        HEADER + "2026-09-30,A1,GEQ,61,100.00,6100.00,USD\n"
+        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
+    )
+    (entry,) = ingest(empty_ws).loaded
+    assert entry["restates"] == [
+        {
+            "file": "v1.csv",
+            "file_id": 2,  # file #1 is the security master
+            "kind": "positions",
+            "account_id": "A1",
+            "as_of_date": "2026-09-30",
+        }
+    ]
+    with warehouse.connect(empty_ws.warehouse) as con:
+        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+    assert c.warnings["message"].to_list() == [
+        "positions of account A1 as of 2026-09-30 come from the restated file v2.csv (file #3), "
+        "which replaces v1.csv (file #2)"
+    ]

@@ -223,10 +223,31 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
         "kind": s.format,
         "rows": s.rows,
     }
+    if status == "loaded":
+        entry |= _restates(con, file_id)
     if status == "quarantined":
         dest = files.quarantine(s.path, file_id, s.error or "", ws.quarantine, move=s.consume)
         entry |= {"reason": s.error, "quarantine_path": str(dest)}
     return entry
+
+
+def _restates(con: duckdb.DuckDBPyConnection, file_id: int) -> dict:
+    """``{"restates": [...]}`` naming earlier files this one supersedes, or nothing."""
+    replaced = warehouse.query(con, "audit/superseded_files", {"file_id": file_id})
+    if replaced.is_empty():
+        return {}
+    return {
+        "restates": [
+            {
+                "file": r["original_name"],
+                "file_id": r["file_id"],
+                "kind": r["kind"],
+                "account_id": r["account_id"],
+                "as_of_date": r["as_of_date"].isoformat(),
+            }
+            for r in replaced.iter_rows(named=True)
+        ]
+    }
 
 
 def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFile]) -> IngestReport:
