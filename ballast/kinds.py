@@ -68,6 +68,7 @@ POSITIONS = Kind(
         "currency": T,
     },
     key=("as_of_date", "account_id", "security_id"),
+    optional={"short": T},  # "true" declares a short position (negative quantity)
 )
 LOTS = Kind(
     "lots",
@@ -81,6 +82,7 @@ LOTS = Kind(
         "cost_basis": M,
     },
     key=("as_of_date", "account_id", "security_id", "lot_id"),
+    optional={"short": T},
 )
 TRANSACTIONS = Kind(
     "transactions",

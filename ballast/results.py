@@ -72,7 +72,12 @@ def trade_rows(c: Computed) -> pl.DataFrame:
     t = c.proposal.trades
     gains = [
         pl.col(g) if g in t.columns else pl.lit(None, MONEY_OUT).alias(g)
-        for g in ("realized_gain_short_term", "realized_gain_long_term", "estimated_tax")
+        for g in (
+            "realized_gain_short_term",
+            "realized_gain_long_term",
+            "estimated_tax",
+            "wash_sale_disallowed",
+        )
     ]
     return t.with_columns(gains).select(
         "portfolio_id",
@@ -87,6 +92,7 @@ def trade_rows(c: Computed) -> pl.DataFrame:
         _s(pl.col("realized_gain_long_term"), MONEY_OUT).alias("realized_gain_long_term"),
         _s(pl.col("estimated_cost"), MONEY_OUT).alias("estimated_cost"),
         _s(pl.col("estimated_tax"), MONEY_OUT).alias("estimated_tax"),
+        _s(pl.col("wash_sale_disallowed"), MONEY_OUT).alias("wash_sale_disallowed"),
     )
 
 
@@ -165,6 +171,7 @@ TRADE_COLUMNS = (
     "realized_gain_short_term",
     "realized_gain_long_term",
     "estimated_tax",
+    "wash_sale_disallowed",
     "reason",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

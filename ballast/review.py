@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, lots, reconcile, snapshot
+from ballast import checks, lots, reconcile, snapshot, wash_sales
 from ballast import policy_frames as pf
 from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
@@ -296,8 +296,19 @@ def compute(
         trades, lot_warnings = lots.annotate_trades(
             proposal.trades, snap.lots, settings, accounts, snap.as_of
         )
+        trades, wash_findings = wash_sales.check_proposal(
+            trades,
+            wash_sales.relieved_lots(proposal.trades, snap.lots, settings, accounts, snap.as_of),
+            snap.transactions,
+            accounts,
+            snap.securities,
+            snap.as_of,
+            wash_sales.wash_settings(policies),
+            candidates=buy_candidates(snap),
+            restrictions=pf.restrictions_frame(policies),
+        )
         proposal = Proposal(trades, proposal.classes, proposal.warnings)
-        warnings = pl.concat([warnings, proposal.warnings, lot_warnings])
+        warnings = pl.concat([warnings, proposal.warnings, lot_warnings, wash_findings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
 
 

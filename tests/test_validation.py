@@ -246,7 +246,7 @@ FAILING = [
         {"quantity": "-1234.5", "market_value": "-4115.00"},
         BETWEEN,
         "quantity",
-        "short positions are not supported yet",
+        "unless the row declares a short position",
     ),
     ("positions", 4, {"security_id": "GEQ"}, COMPOUND, KEY["positions"], "also on row 4"),
     (
@@ -266,8 +266,22 @@ FAILING = [
         "currency code such as USD (found usd",
     ),
     ("lots", 3, {"lot_id": None}, NOT_NULL, "lot_id", "must not be empty"),
-    ("lots", 4, {"quantity": "-50"}, BETWEEN, "quantity", "must be >= 0: short positions"),
-    ("lots", 3, {"cost_basis": "-0.01"}, BETWEEN, "cost_basis", "must be >= 0 (found -0.01;"),
+    (
+        "lots",
+        4,
+        {"quantity": "-50"},
+        BETWEEN,
+        "quantity",
+        "must be >= 0 unless the row declares a short",
+    ),
+    (
+        "lots",
+        3,
+        {"cost_basis": "-0.01"},
+        BETWEEN,
+        "cost_basis",
+        "must be >= 0 unless the lot is a declared short",
+    ),
     (
         "lots",
         4,
@@ -504,7 +518,7 @@ def test_positions_tolerance_is_stated_in_meta() -> None:
     tolerance = meta["tolerance"]["market_value"]
     assert Decimal(tolerance["absolute"]) == Decimal("0.01")
     assert Decimal(tolerance["relative"]) == Decimal("0.0005")
-    assert "not supported" in meta["shorts"]
+    assert "declared short position" in meta["shorts"]
 
 
 def test_resource_dirs_point_at_the_checkout() -> None:

@@ -212,6 +212,7 @@ def _position(el: Element, st: Statement, name: str) -> dict[str, Any]:
         "account_id": _account(el, st),
         **_security(el),
         "quantity": quantity,
+        "short": "true" if quantity < 0 else None,  # IBKR reports shorts explicitly
         "price": (mark * multiplier).quantize(Decimal("0.000001"), ROUND_HALF_EVEN),
         "market_value": _num(el, "positionValue", name, 4),
         "currency": el.attrs.get("currency", ""),
@@ -389,7 +390,7 @@ def _lot_ids(lots: list[dict[str, Any]]) -> None:
 
 
 def _frame(rows: list[dict[str, Any]], kind: Kind) -> pl.DataFrame:
-    schema = {"line": pl.Int64, **{c: POLARS_TYPES[t] for c, t in kind.columns.items()}}
+    schema = {"line": pl.Int64, **{c: POLARS_TYPES[t] for c, t in kind.all_columns.items()}}
     return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema, orient="row")
 
 
