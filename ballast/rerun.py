@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from ballast.outputs import sha256_text
 from ballast.policy import content_hash, load_policy
 from ballast.workspace import Workspace
 
-LATEST = 2**31 - 1  # a high-water mark above every file id
+LATEST = snapshot.LATEST
 MAX_DIFF_LINES = 20
 
 
@@ -113,21 +113,8 @@ def archived_policies(ws: Workspace, run: RunRecord) -> review.PolicySet:
 
 # -- pinned inputs ---------------------------------------------------------------------------
 
-# snapshot field → the parameters of ``sql/snapshot/<field>_pinned.sql``
 # snapshot fields computed from other inputs: a change shows up as the input it derives from
 DERIVED = frozenset({"restatements"})
-PINNED: dict[str, tuple[str, ...]] = {
-    "positions": ("as_of", "accounts", "file_ids"),
-    "lots": ("as_of", "accounts", "max_file_id"),
-    "securities": ("file_id", "max_file_id"),
-    "prices": ("as_of", "max_file_id"),
-    "quarantined": ("as_of", "accounts", "max_file_id"),
-    "fx_rates": ("as_of", "max_file_id"),
-    "previous_positions": ("as_of", "accounts", "max_file_id"),
-    "transactions": ("as_of", "accounts", "max_file_id"),
-    "cash_flows": ("as_of", "accounts", "max_file_id"),
-    "restatements": ("as_of", "accounts", "max_file_id"),
-}
 
 
 @dataclass(frozen=True)
@@ -157,36 +144,17 @@ def frames(snap: snapshot.Snapshot) -> dict[str, pl.DataFrame]:
     return {f.name: getattr(snap, f.name) for f in fields(snap) if f.name != "as_of"}
 
 
-def unpinned(snap: snapshot.Snapshot) -> list[str]:
-    """Snapshot fields this module has no pinned query for (read as of today)."""
-    return [name for name in frames(snap) if name not in PINNED]
-
-
 def pinned_snapshot(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
     accounts: list[str],
     pinned: Pins,
-    latest: snapshot.Snapshot | None = None,
+    latest: snapshot.Snapshot | None = None,  # kept for callers; the bound query is enough
 ) -> snapshot.Snapshot:
-    """The warehouse as a past run saw it: ``snapshot.take`` with every field that has a
-    ``<field>_pinned.sql`` query replaced by its pinned version (see ``unpinned``)."""
-    latest = latest or snapshot.take(con, as_of, accounts)
-    values = {
-        "as_of": as_of,
-        "accounts": accounts,
-        "file_ids": pinned.positions,
-        "file_id": pinned.securities,
-        "max_file_id": pinned.high_water,
-    }
-    return replace(
-        latest,
-        **{
-            name: warehouse.query(con, f"snapshot/{name}_pinned", {p: values[p] for p in params})
-            for name, params in PINNED.items()
-            if name in frames(latest)
-        },
-    )
+    """The warehouse as a past run saw it: every snapshot query bounded by the run's
+    high-water file id (file ids only grow, so the latest version among those files is
+    exactly the version the run read)."""
+    return snapshot.take(con, as_of, accounts, max_file_id=pinned.high_water)
 
 
 # -- what changed since the run --------------------------------------------------------------
@@ -375,7 +343,6 @@ class Rebuilt:
     entries: list[dict[str, Any]]
     documents: dict[str, str]  # file name → text, with the original run's metadata
     pins: Pins | None  # None when rebuilt from today's data
-    unpinned: list[str]  # snapshot fields read as of today even when pinned
 
 
 def documents(meta: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, str]:
@@ -402,8 +369,7 @@ def rebuild(
     )
     computed = review.compute(snap, pset, with_trades=run.kind != "monitor")
     entries = results.portfolio_entries(computed, kind=run.kind)
-    loose = unpinned(snap) if pinned else []
-    return Rebuilt(entries, documents(run.meta(), entries), pinned, loose)
+    return Rebuilt(entries, documents(run.meta(), entries), pinned)
 
 
 def _key(item: Any) -> str | None:
@@ -579,6 +545,4 @@ def rerun(
     changes = changed_inputs(con, ws, run_id)
     mode = "latest" if latest else "pinned"
     notes = _notes(run, files)
-    if rebuilt.unpinned:
-        notes.append(f"read as of today (no pinned query): {', '.join(rebuilt.unpinned)}")
     return RerunOutcome(run, mode, files, changes, rebuilt.entries, notes)

@@ -28,17 +28,33 @@ class Snapshot:
     restatements: pl.DataFrame
 
 
-def take(con: duckdb.DuckDBPyConnection, as_of: dt.date, accounts: list[str]) -> Snapshot:
-    """Read everything a review of these accounts needs (the latest version of each file)."""
-    params = {"as_of": as_of, "accounts": accounts}
+LATEST = 2**31 - 1  # a file id above every file: "today's data"
+
+
+def take(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    accounts: list[str],
+    *,
+    max_file_id: int = LATEST,
+) -> Snapshot:
+    """Read everything a review of these accounts needs: the latest version of each file among
+    the files up to ``max_file_id``.
+
+    File ids only grow, so a past run's view of the warehouse is exactly this with the last
+    file id loaded before it ended (``ballast.rerun``): no second set of queries is needed.
+    """
+    bound = {"max_file_id": max_file_id}
+    dated = {"as_of": as_of, **bound}
+    params = {**dated, "accounts": accounts}
     return Snapshot(
         as_of=as_of,
         positions=warehouse.query(con, "snapshot/positions", params),
         lots=warehouse.query(con, "snapshot/lots", params),
-        securities=warehouse.query(con, "snapshot/securities"),
-        prices=warehouse.query(con, "snapshot/prices", {"as_of": as_of}),
+        securities=warehouse.query(con, "snapshot/securities", bound),
+        prices=warehouse.query(con, "snapshot/prices", dated),
         quarantined=warehouse.query(con, "snapshot/quarantined", params),
-        fx_rates=warehouse.query(con, "snapshot/fx_rates", {"as_of": as_of}),
+        fx_rates=warehouse.query(con, "snapshot/fx_rates", dated),
         previous_positions=warehouse.query(con, "snapshot/previous_positions", params),
         transactions=warehouse.query(con, "snapshot/transactions", params),
         cash_flows=warehouse.query(con, "snapshot/cash_flows", params),

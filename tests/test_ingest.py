@@ -133,7 +133,7 @@ def test_bad_security_master_keeps_previous(empty_ws: Workspace) -> None:
     report = ingest(empty_ws)
     assert report.quarantined and report.quarantined[0]["file"] == "securities.csv"
     with warehouse.connect(empty_ws.warehouse) as con:
-        master = warehouse.query(con, "snapshot/securities")
+        master = warehouse.query(con, "snapshot/securities", {"max_file_id": snapshot.LATEST})
     assert master["security_id"].to_list() == ["GEQ", "IGB"]
 
 

@@ -22,6 +22,7 @@ from ballast.errors import DataError
 from ballast.ingest import containers, files
 from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
 from ballast.kinds import SECURITIES
+from ballast.snapshot import LATEST
 from ballast.workspace import Workspace
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
@@ -274,7 +275,7 @@ def _master(con: duckdb.DuckDBPyConnection, staged_master: StagedFile | None) ->
             if col not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
         return frame.select("security_id", "symbol", "isin", "cusip", "asset_class")
-    return warehouse.query(con, "snapshot/securities").select(
+    return warehouse.query(con, "snapshot/securities", {"max_file_id": LATEST}).select(
         "security_id", "symbol", "isin", "cusip", "asset_class"
     )
 

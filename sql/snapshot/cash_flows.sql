@@ -5,12 +5,14 @@ with planned as (
     from cash_flows
     where effective_date >= $as_of
       and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 latest_file as (
     select account_id, max(file_id) as file_id
     from cash_flows
     where account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
     group by account_id
 ),
 

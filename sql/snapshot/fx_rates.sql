@@ -11,6 +11,7 @@ with candidates as (
         ) as recency
     from fx_rates
     where as_of_date <= $as_of
+      and file_id <= $max_file_id
 ),
 
 final as (

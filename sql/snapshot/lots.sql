@@ -4,6 +4,7 @@ with lots_on_date as (
     from lots
     where as_of_date = $as_of
       and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 latest_file as (

@@ -5,6 +5,7 @@ with positions_on_date as (
     from positions
     where as_of_date = $as_of
       and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 latest_file as (

@@ -5,6 +5,7 @@ with earlier as (
     from positions
     where as_of_date < $as_of
       and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 last_date as (

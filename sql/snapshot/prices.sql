@@ -10,6 +10,7 @@ with candidates as (
         ) as recency
     from prices
     where as_of_date <= $as_of
+      and file_id <= $max_file_id
 ),
 
 final as (

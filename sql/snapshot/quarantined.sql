@@ -9,6 +9,7 @@ with mentions as (
         unnest(accounts) as account_id
     from file_ledger
     where status = 'quarantined'
+      and file_id <= $max_file_id
       and (len(coalesce(as_of_dates, [])) = 0 or list_contains(as_of_dates, $as_of))
 ),
 

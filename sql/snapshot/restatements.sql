@@ -4,10 +4,12 @@ with versions as (
     select 'positions' as kind, account_id, file_id
     from positions
     where as_of_date = $as_of and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
     union
     select 'lots' as kind, account_id, file_id
     from lots
     where as_of_date = $as_of and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 ranked as (

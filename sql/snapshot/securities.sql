@@ -1,6 +1,6 @@
 -- the current security master: the rows of the latest loaded securities file
 with latest as (
-    select max(file_id) as file_id from securities
+    select max(file_id) as file_id from securities where file_id <= $max_file_id
 ),
 
 final as (

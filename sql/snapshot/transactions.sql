@@ -6,6 +6,7 @@ with ranked as (
     from transactions
     where trade_date <= $as_of
       and account_id in (select unnest($accounts))
+      and file_id <= $max_file_id
 ),
 
 final as (
