@@ -57,6 +57,10 @@ EVENTS = frozenset(
         "file_restated",
         "approval",
         "audit_anomaly",
+        "run_crashed",
+        "purge",
+        "legal_hold",
+        "hold_released",
     }
 )
 _LOCK = threading.Lock()  # threads of one process share the database: one append at a time

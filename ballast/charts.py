@@ -122,3 +122,105 @@ def band_chart(asset_classes: list[Mapping[str, Any]]) -> dict[str, Any]:
         "any_breach": any(r["breached"] for r in rows),
         "any_untargeted": any(not r["has_target"] for r in rows),
     }
+
+
+# --- drift history: drift per asset class across past reviews (partials/drift_history) ------
+
+HIST_LABEL_W = 150  # class name and drift-axis labels on the left
+HIST_RIGHT = 96  # room for the last value label
+HIST_PANEL_H = 96  # plot height of one asset class
+HIST_GAP = 50  # between panels: date labels of the panel above and the next title
+HIST_TOP = 58  # chart title, then the first panel's class name
+_BP_STEPS = (25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000)
+
+
+def _bp_limit(values: Iterable[Decimal]) -> Decimal:
+    """The half-height of the drift axis: a round number of bp with 20% headroom over |values|."""
+    top = max((abs(v) for v in values), default=Decimal(0)) * Decimal("1.2")
+    for step in _BP_STEPS:
+        if top <= step:
+            return Decimal(step)
+    return (top / 1000).to_integral_value(ROUND_CEILING) * 1000
+
+
+def _bp_label(value: Decimal) -> str:
+    q = value.quantize(_CENT)
+    sign = "+" if q > 0 else ""
+    return f"{sign}{q.normalize():f} bp" if q != 0 else "0 bp"
+
+
+def _hist_point(p: Mapping[str, Any], x: float, y_of: Any) -> dict[str, Any]:
+    drift, lo, hi = (_dec(p.get(k)) for k in ("drift_bp", "lower_bp", "upper_bp"))
+    return {
+        "as_of": str(p["as_of"]),
+        "x": x,
+        "y": y_of(drift) if drift is not None else None,
+        "band_y0": y_of(hi) if hi is not None else None,
+        "band_y1": y_of(lo) if lo is not None else None,
+        "breached": bool(p.get("breached")),
+        "label": _bp_label(drift) if drift is not None else "n/a",
+        "band_label": (
+            f"band {_bp_label(lo)} to {_bp_label(hi)}" if lo is not None and hi is not None else ""
+        ),
+    }
+
+
+def _hist_panel(
+    i: int, label: str, points: list[Mapping[str, Any]], xs: dict[str, float], right: float
+) -> dict[str, Any]:
+    top = HIST_TOP + i * (HIST_PANEL_H + HIST_GAP)
+    keys = ("drift_bp", "lower_bp", "upper_bp")
+    limit = _bp_limit(d for p in points for k in keys if (d := _dec(p.get(k))) is not None)
+
+    def y_of(value: Decimal) -> float:
+        value = min(max(value, -limit), limit)
+        frac = (limit - value) / (2 * limit)
+        return float((top + frac * HIST_PANEL_H).quantize(_CENT))
+
+    pts = [_hist_point(p, xs[str(p["as_of"])], y_of) for p in points]
+    drawn = [p for p in pts if p["y"] is not None]
+    banded = [p for p in pts if p["band_y0"] is not None]
+    band_path = ""
+    if len(banded) >= 2:
+        upper = [f"{p['x']} {p['band_y0']}" for p in banded]
+        lower = [f"{p['x']} {p['band_y1']}" for p in reversed(banded)]
+        band_path = "M " + " L ".join(upper + lower) + " Z"
+    return {
+        "label": label,
+        "short_label": label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…",
+        "top": top,
+        "bottom": top + HIST_PANEL_H,
+        "zero_y": y_of(Decimal(0)),
+        "limit_label": _bp_label(limit),
+        "neg_limit_label": _bp_label(-limit),
+        "band_path": band_path,
+        "line": " ".join(f"{p['x']},{p['y']}" for p in drawn),
+        "points": pts,
+        "last": drawn[-1] if drawn else None,
+        "right": right,
+    }
+
+
+def drift_history_chart(points: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Small multiples, one panel per asset class: drift (bp) at each review date, with the band
+    limits (target ± half-width, in bp) shaded. None with fewer than two review dates."""
+    dates = sorted({str(p["as_of"]) for p in points})
+    if len(dates) < 2:
+        return None
+    x0, x1 = HIST_LABEL_W, WIDTH - HIST_RIGHT
+    step = (x1 - x0) / (len(dates) - 1)
+    xs = {d: round(x0 + k * step, 2) for k, d in enumerate(dates)}
+    classes: dict[str, list[Mapping[str, Any]]] = {}
+    for p in sorted(points, key=lambda p: str(p["as_of"])):
+        classes.setdefault(str(p["asset_class"]), []).append(p)
+    panels = [_hist_panel(i, k, v, xs, x1) for i, (k, v) in enumerate(classes.items())]
+    height = HIST_TOP + len(panels) * (HIST_PANEL_H + HIST_GAP)
+    return {
+        "width": WIDTH,
+        "height": height + 20,
+        "plot_x0": x0,
+        "plot_x1": x1,
+        "dates": [{"label": d, "x": xs[d]} for d in dates],
+        "panels": panels,
+        "legend_y": height + 6,
+    }

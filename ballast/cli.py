@@ -121,6 +121,19 @@ def _check_portfolios(ws: workspace.Workspace, portfolios: list[str] | None) -> 
             raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
 
 
+def _take_run_lock(ws: workspace.Workspace) -> None:
+    """Wait for another run on this workspace before starting Prefect, so a timeout is one
+    clean line (the flow takes the same lock again: it is re-entrant within a process)."""
+    from ballast import recovery, warehouse
+
+    timeout = warehouse.lock_timeout_for(ws.warehouse)
+    if timeout > 1:
+        with out.status(f"waiting for another ballast run on {ws.root} (up to {timeout:.0f} s)…"):
+            recovery.acquire(ws, timeout)
+    else:
+        recovery.acquire(ws, timeout)
+
+
 def _run_flow(
     kind: str,
     ws: workspace.Workspace,
@@ -132,6 +145,7 @@ def _run_flow(
     **options: Any,
 ) -> dict[str, Any]:
     _check_portfolios(ws, portfolios)
+    _take_run_lock(ws)
     quiet_prefect(verbose)
     with out.status(f"[bold]{kind.replace('_', ' ')}[/] as of {as_of}: starting Prefect…"):
         from flows.review import monitor, quarterly_review
@@ -181,6 +195,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     """Load every new file in inbox/ (validated, archived, or quarantined with reasons)."""
     quiet_prefect(verbose)
     ws = workspace.resolve(ws_path).check()
+    _take_run_lock(ws)
     with out.status("ingesting inbox…"):
         from flows.ingest import ingest_inbox
 

@@ -1,4 +1,6 @@
-"""Commands over the audit trail: ``audit verify``, ``rerun``, ``show`` and ``approve``."""
+"""Commands over the audit trail: ``audit verify``, ``audit retention``, ``audit hold`` and
+``release``, ``rerun``, ``show``, ``approve`` and ``report`` (a report with its approval state).
+"""
 
 from __future__ import annotations
 
@@ -272,8 +274,155 @@ def approve(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``audit verify``, ``rerun``, ``show`` and ``approve`` to the ``ballast`` app."""
+    """Add ``audit verify|retention|hold|release``, ``rerun``, ``show``, ``approve`` and
+    ``report`` to the ``ballast`` app."""
     app.add_typer(audit_app, name="audit")
     app.command("rerun")(rerun_cmd)
     app.command("show")(show)
     app.command("approve")(approve)
+    app.command("report")(report_cmd)
+
+
+# -- the report with its approval state ------------------------------------------------------
+
+_BEGIN, _END = "<!-- ballast:approval:begin -->", "<!-- ballast:approval:end -->"
+_FOOTER = '<footer class="colophon">'
+
+
+def _approval_context(state: audit.ApprovalState, now: dt.datetime) -> dict[str, Any]:
+    at = f"{state.approved_at:%Y-%m-%d %H:%M}" if state.approved_at else None
+    return {
+        "status": state.status,
+        "approved_by": state.approved_by,
+        "approved_at": at,
+        "note": state.note,
+        "changes": list(state.changes),
+        "flagged": state.flagged,
+        "as_of_render": f"{now:%Y-%m-%d %H:%M}",
+    }
+
+
+def approval_section(
+    run: dict[str, Any], entry: dict[str, Any], state: audit.ApprovalState, now: dt.datetime
+) -> str:
+    """The report's Approval section with the state recorded in the audit trail."""
+    from ballast import report
+
+    ctx = report.report_context(
+        {"run": run, "portfolio": entry, "approval": _approval_context(state, now)}
+    )
+    return report.make_environment().get_template("partials/approval.html.j2").render(ctx)
+
+
+def with_approval(original: str, section: str) -> str:
+    """The original report with its Approval section replaced (added before the footer when
+    the report predates the section)."""
+    if _BEGIN in original and _END in original:
+        head, rest = original.split(_BEGIN, 1)
+        return head + section.strip() + rest.split(_END, 1)[1]
+    if _FOOTER not in original:
+        raise BallastError("the report has no approval section and no footer to place one before")
+    head, rest = original.split(_FOOTER, 1)
+    return head + section.strip() + "\n" + _FOOTER + rest
+
+
+def _original_report(folder: Path, portfolio: str, recorded: dict[str, str]) -> str:
+    name = f"{portfolio}.html"
+    path = folder / name
+    if not path.is_file():
+        raise BallastError(f"{path}: no HTML report of {portfolio} in this run")
+    text = path.read_text(encoding="utf-8")
+    if recorded.get(name) and outputs.sha256_text(text) != recorded[name]:
+        raise BallastError(f"{path}: altered since the run (its SHA-256 is not the recorded one)")
+    return text
+
+
+def report_cmd(
+    run_id: RunIdArg,
+    portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
+    ws_path: WorkspaceOpt = None,
+) -> None:
+    """Write <portfolio>.approved.html: the run's report with its current approval state."""
+    ws = workspace.resolve(ws_path).check()
+    with warehouse.connect(ws.warehouse) as con:
+        summary = audit.run_summary(con, run_id)
+        states = {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+    if portfolio not in states:
+        raise BallastError(f"run {run_id} did not review portfolio {portfolio}")
+    folder = ws.reports / str(summary["as_of"]) / run_id
+    original = _original_report(folder, portfolio, summary["outputs"])
+    results_doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    entry = next(p for p in results_doc["portfolios"] if p["portfolio_id"] == portfolio)
+    run = {"run_id": run_id, "as_of": str(summary["as_of"]), "kind": summary["kind"]}
+    section = approval_section(run, entry, states[portfolio], _now())
+    dest = folder / f"{portfolio}.approved.html"
+    dest.write_text(with_approval(original, section), encoding="utf-8")
+    state = states[portfolio]
+    label = "approved, FLAGGED" if state.flagged else state.status.replace("_", " ")
+    out.print(f"{portfolio}: {label}; wrote {dest}", markup=False)
+
+
+# -- retention and legal holds ---------------------------------------------------------------
+
+
+def _print_plan(p: Any) -> None:
+    out.print(f"retention: records dated before {p.cutoff} are past retention", markup=False)
+    for r in p.runs:
+        what = f"{r['kind']} as of {r['as_of']}, {r['status']}"
+        out.print(f"  run {r['run_id']} ({what})", markup=False)
+    for f in p.folders:
+        out.print(f"  folder {f}", markup=False)
+    for f in p.files:
+        out.print(f"  file {f['sha256'][:16]}… {f['name']}", markup=False)
+    for h in p.held:
+        out.print(f"  kept, under legal hold: {h}", markup=False)
+    if p.empty:
+        out.print("  nothing to purge", markup=False)
+
+
+@audit_app.command("retention")
+def retention_cmd(
+    ws_path: WorkspaceOpt = None,
+    purge: Annotated[bool, typer.Option("--purge", help="Delete what is listed.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who authorises the purge.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the trail).")] = None,
+) -> None:
+    """List runs, report folders and archived files past retention; --purge deletes them."""
+    from ballast import retention
+
+    ws = workspace.resolve(ws_path).check()
+    limit = retention.cutoff(retention.load_config(ws.root))
+    if purge and not (by and reason):
+        raise BallastError("--purge needs --by NAME and --reason TEXT")
+    with warehouse.connect(ws.warehouse) as con:
+        p = retention.plan(con, ws, limit)
+        _print_plan(p)
+        if purge and not p.empty:
+            digest = retention.purge(con, ws, p, by=by or "", reason=reason or "", actor=runs.who())
+            out.print(f"purged; audit sha256 {_short(digest)}", markup=False)
+
+
+TargetArg = Annotated[str, typer.Argument(help="A run id or an archived file's SHA-256.")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")]
+
+
+@audit_app.command("hold")
+def hold_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
+    """Put a run or an archived file under legal hold: no purge removes it."""
+    from ballast import retention
+
+    ws = workspace.resolve(ws_path).check()
+    with warehouse.connect(ws.warehouse) as con:
+        retention.hold(con, ws, target, reason=reason, actor=runs.who())
+    out.print(f"{target}: under legal hold", markup=False)
+
+
+@audit_app.command("release")
+def release_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
+    """Release a legal hold."""
+    from ballast import retention
+
+    ws = workspace.resolve(ws_path).check()
+    with warehouse.connect(ws.warehouse) as con:
+        retention.hold(con, ws, target, reason=reason, actor=runs.who(), release=True)
+    out.print(f"{target}: hold released", markup=False)

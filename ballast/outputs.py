@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from ballast import results
+from ballast import drift_history, results
 from ballast.pdf import PdfChoice, html_to_pdf, wanted
 from ballast.policy import Policy
 from ballast.report import make_environment, render_portfolio_report, render_run_index
@@ -74,7 +74,11 @@ def _quarantined_by_portfolio(c: Computed) -> dict[str, list[dict]]:
 
 
 def report_contexts(
-    run: dict[str, Any], c: Computed, entries: list[dict[str, Any]], info: pl.DataFrame
+    run: dict[str, Any],
+    c: Computed,
+    entries: list[dict[str, Any]],
+    info: pl.DataFrame,
+    history: dict[str, list[dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
     """The context of each portfolio's report (see ``ballast.report``)."""
     policies = {p.id: p for p in c.policies.policies}
@@ -114,6 +118,7 @@ def report_contexts(
                     for f in used
                 ],
                 "quarantined": quarantined.get(pid, []),
+                "drift_history": drift_history.series(history, run, e),
             }
         )
     return contexts

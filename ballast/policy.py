@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -169,6 +169,7 @@ class TradingPolicy(_Strict):
     min_trade_pct: Percent = Decimal(0)  # of the account's value; the greater minimum applies
     whole_shares: bool = True
     cost_bp: dict[str, Decimal] = Field(default_factory=dict)
+    engine: Literal["heuristic", "optimizer"] = "heuristic"  # how trades are chosen
 
 
 class TaxPolicy(_Strict):

@@ -67,6 +67,7 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             p.tax.lot_method.value,
             p.tax.short_term_rate,
             p.tax.long_term_rate,
+            p.trading.engine,
         )
         for p in policies
     ]
@@ -86,6 +87,7 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             "lot_method": pl.String,
             "short_term_rate": FRACTION,
             "long_term_rate": FRACTION,
+            "engine": pl.String,
         },
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from ballast.charts import band_chart
+from ballast.charts import band_chart, drift_history_chart
 from ballast.resources import resource_dir
 
 DASH = "—"
@@ -254,6 +254,22 @@ def _policy(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def _approval(
+    approval: Mapping[str, Any] | None, portfolio: Mapping[str, Any], run: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The approval section's variables: pending unless the caller passes the recorded state."""
+    applicable = portfolio["status_key"] != "data_invalid" and run.get("kind") in (
+        None,
+        "",
+        "quarterly_review",
+    )
+    out: dict[str, Any] = {"status": "pending" if applicable else "not_applicable"}
+    out.update(approved_by=None, approved_at=None, note=None, changes=[], flagged=False)
+    out.update(as_of_render=None)
+    out.update(approval or {})
+    return out
+
+
 def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """The template's variables: the caller's context, defaults filled in, figures derived."""
     portfolio = _portfolio(context.get("portfolio") or {})
@@ -284,6 +300,9 @@ def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
         },
         "allocation_totals": allocation_totals(classes),
         "chart": band_chart(classes) if classes else None,
+        "drift_history": list(context.get("drift_history") or []),
+        "history_chart": drift_history_chart(list(context.get("drift_history") or [])),
+        "approval": _approval(context.get("approval"), portfolio, context.get("run") or {}),
     }
 
 

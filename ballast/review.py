@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, lots, reconcile, snapshot, wash_sales
+from ballast import checks, lots, optimizer, reconcile, snapshot, wash_sales
 from ballast import policy_frames as pf
 from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
@@ -214,6 +214,68 @@ def reconciliation(
     return failures, reconcile.outcomes(portfolios, failures, skipped)
 
 
+def trades_for(
+    snap: snapshot.Snapshot,
+    pset: PolicySet,
+    alloc: pl.DataFrame,
+    holdings: pl.DataFrame,
+    settings: pl.DataFrame,
+    accounts: pl.DataFrame,
+) -> tuple[Proposal, pl.DataFrame]:
+    """The proposal of every portfolio: the heuristic, or the LP optimiser where the IPS asks
+    (``trading.engine``), with realised gains, then the household wash-sale check."""
+    policies = pset.policies
+    flows = (
+        planned_flows(snap, pset, accounts)
+        .group_by("portfolio_id", "account_id")
+        .agg(pl.col("amount").sum().alias("planned"))
+    )
+    cands, restr, costs = (
+        buy_candidates(snap),
+        pf.restrictions_frame(policies),
+        pf.costs_frame(policies),
+    )
+    opt_ids = settings.filter(pl.col("engine") == "optimizer").select("portfolio_id")
+    h_alloc, h_hold = (f.join(opt_ids, on="portfolio_id", how="anti") for f in (alloc, holdings))
+    heur = propose(h_alloc, h_hold, settings, accounts, cands, restr, costs, flows)
+    trades, lot_warnings = lots.annotate_trades(
+        heur.trades, snap.lots, settings, accounts, snap.as_of
+    )
+    relieved = wash_sales.relieved_lots(heur.trades, snap.lots, settings, accounts, snap.as_of)
+    classes, warnings = heur.classes, pl.concat([heur.warnings, lot_warnings])
+    if not opt_ids.is_empty():
+        o_alloc, o_hold = (
+            f.join(opt_ids, on="portfolio_id", how="semi") for f in (alloc, holdings)
+        )
+        opt = optimizer.optimise(
+            o_alloc, o_hold, snap.lots, settings, accounts, cands, restr, costs, flows, snap.as_of
+        )
+        relieved = pl.concat(
+            [
+                relieved,
+                optimizer.relieved_lots(opt.trades, opt.lot_sales).with_columns(
+                    pl.col("trade_id") + trades.height
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
+        trades = pl.concat([trades, opt.trades], how="diagonal_relaxed")
+        classes = pl.concat([classes, opt.classes], how="diagonal_relaxed")
+        warnings = pl.concat([warnings, opt.warnings])
+    trades, wash_findings = wash_sales.check_proposal(
+        trades,
+        relieved,
+        snap.transactions,
+        accounts,
+        snap.securities,
+        snap.as_of,
+        wash_sales.wash_settings(policies),
+        candidates=cands,
+        restrictions=restr,
+    )
+    return Proposal(trades, classes, warnings), pl.concat([warnings, wash_findings])
+
+
 def compute(
     snap: snapshot.Snapshot,
     pset: PolicySet,
@@ -281,34 +343,8 @@ def compute(
     warnings = pl.concat([warnings, restated])
     proposal = None
     if with_trades:
-        proposal = propose(
-            alloc,
-            holdings_ok,
-            settings,
-            accounts,
-            buy_candidates(snap),
-            pf.restrictions_frame(policies),
-            pf.costs_frame(policies),
-            planned_flows(snap, pset, accounts)
-            .group_by("portfolio_id", "account_id")
-            .agg(pl.col("amount").sum().alias("planned")),
-        )
-        trades, lot_warnings = lots.annotate_trades(
-            proposal.trades, snap.lots, settings, accounts, snap.as_of
-        )
-        trades, wash_findings = wash_sales.check_proposal(
-            trades,
-            wash_sales.relieved_lots(proposal.trades, snap.lots, settings, accounts, snap.as_of),
-            snap.transactions,
-            accounts,
-            snap.securities,
-            snap.as_of,
-            wash_sales.wash_settings(policies),
-            candidates=buy_candidates(snap),
-            restrictions=pf.restrictions_frame(policies),
-        )
-        proposal = Proposal(trades, proposal.classes, proposal.warnings)
-        warnings = pl.concat([warnings, proposal.warnings, lot_warnings, wash_findings])
+        proposal, trade_warnings = trades_for(snap, pset, alloc, holdings_ok, settings, accounts)
+        warnings = pl.concat([warnings, trade_warnings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
 
 

@@ -7,6 +7,13 @@ schedule:
   review_business_days_after_quarter_end: 3   # the review runs on the Nth session after it (1-15)
   review_time: "07:00"                # wall-clock time of the review run, in `timezone`
   enabled: true                       # false: deployments are created with paused schedules
+  wait_for_files_minutes: 120         # scheduled review: wait this long for missing positions
+  poll_seconds: 60                    # ... looking again this often
+warehouse:
+  lock_timeout_seconds: 60            # wait for another run's lock ($BALLAST_LOCK_TIMEOUT)
+notify:
+  webhook_url: https://hooks.example.com/ballast   # optional: POST the run summary as JSON
+  timeout_seconds: 5
 ```
 
 Every key is optional; a missing file or section means these defaults. The monitor's time is
@@ -18,8 +25,9 @@ an unquoted ``7:00`` is read by YAML as the number 420 (minutes), which is accep
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -45,6 +53,8 @@ class ScheduleConfig(BaseModel):
     review_business_days_after_quarter_end: int = Field(3, ge=1, le=MAX_REVIEW_DAYS)
     review_time: dt.time = dt.time(7, 0)
     enabled: bool = True
+    wait_for_files_minutes: float = Field(120, ge=0, le=24 * 60)
+    poll_seconds: float = Field(60, gt=0, le=3600)
 
     @field_validator("timezone")
     @classmethod
@@ -85,11 +95,38 @@ class ScheduleConfig(BaseModel):
         return f"{self.review_time.minute} {self.review_time.hour} * {REVIEW_MONTHS} 1-5"
 
 
-def load(workspace: Path) -> ScheduleConfig:
-    """The workspace's schedule settings; defaults when ``ballast.yaml`` is absent."""
+class WarehouseConfig(BaseModel):
+    """The ``warehouse:`` section: how long a run waits for another run's DuckDB lock."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lock_timeout_seconds: float = Field(60, ge=0, le=24 * 3600)
+
+
+class NotifyConfig(BaseModel):
+    """The ``notify:`` section: where the end-of-run summary goes besides the log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url: str | None = None
+    timeout_seconds: float = Field(5, gt=0, le=60)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read(workspace: Path) -> tuple[Path, dict[str, Any]]:
+    """``ballast.yaml`` as a mapping (empty when the file is absent)."""
     path = Path(workspace) / FILE_NAME
     if not path.exists():
-        return ScheduleConfig()
+        return path, {}
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError:
@@ -98,13 +135,42 @@ def load(workspace: Path) -> ScheduleConfig:
         raise BallastError(f"{path}: not valid YAML") from None
     if not isinstance(raw, dict):
         raise BallastError(f"{path}: must be a YAML mapping")
-    section = raw.get("schedule") or {}
+    return path, raw
+
+
+def _section(workspace: Path, name: str, model: type[M]) -> M:
+    path, raw = _read(workspace)
+    section = raw.get(name) or {}
     if not isinstance(section, dict):
-        raise BallastError(f"{path}: field schedule: must be a mapping")
+        raise BallastError(f"{path}: field {name}: must be a mapping")
     try:
-        return ScheduleConfig.model_validate(section)
+        return model.model_validate(section)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(["schedule", *(str(p) for p in first["loc"])])
+        loc = ".".join([name, *(str(p) for p in first["loc"])])
         msg = first["msg"].removeprefix("Value error, ")
         raise BallastError(f"{path}: field {loc}: {msg}") from None
+
+
+def load(workspace: Path) -> ScheduleConfig:
+    """The workspace's schedule settings; defaults when ``ballast.yaml`` is absent."""
+    return _section(workspace, "schedule", ScheduleConfig)
+
+
+LOCK_TIMEOUT_ENV = "BALLAST_LOCK_TIMEOUT"
+
+
+def load_warehouse(workspace: Path) -> WarehouseConfig:
+    """The ``warehouse:`` settings; ``$BALLAST_LOCK_TIMEOUT`` (seconds) overrides the file."""
+    env = os.environ.get(LOCK_TIMEOUT_ENV)
+    if env:
+        try:
+            return WarehouseConfig(lock_timeout_seconds=float(env))
+        except (ValueError, ValidationError):
+            raise BallastError(f"{LOCK_TIMEOUT_ENV}={env!r}: not a number of seconds") from None
+    return _section(workspace, "warehouse", WarehouseConfig)
+
+
+def load_notify(workspace: Path) -> NotifyConfig:
+    """The ``notify:`` settings (no webhook by default)."""
+    return _section(workspace, "notify", NotifyConfig)

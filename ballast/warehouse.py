@@ -49,10 +49,22 @@ def _connect_with_retry(path: Path, timeout: float) -> duckdb.DuckDBPyConnection
             delay = min(delay * 2, 1.0)
 
 
+def lock_timeout_for(path: Path) -> float:
+    """Seconds to wait for the lock: ``$BALLAST_LOCK_TIMEOUT``, else ``warehouse:
+    lock_timeout_seconds`` in the workspace's ``ballast.yaml``, else 60."""
+    from ballast import schedule_config
+
+    return schedule_config.load_warehouse(Path(path).parent).lock_timeout_seconds
+
+
 @contextmanager
-def connect(path: Path, *, lock_timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file, creating the schema if needed; waits while another run holds it."""
-    con = _connect_with_retry(path, lock_timeout)
+def connect(
+    path: Path, *, lock_timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse file, creating the schema if needed; waits while another run holds it
+    (``lock_timeout`` seconds, by default the configured ``lock_timeout_for(path)``)."""
+    timeout = lock_timeout_for(path) if lock_timeout is None else lock_timeout
+    con = _connect_with_retry(path, timeout)
     try:
         for f in _schema_files():
             con.execute(f.read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from ballast import runs
+from ballast import faults, notify, recovery, runs
 from ballast.review import PolicySet, merge
 from ballast.workspace import Workspace
 from tasks.compute import compute, load_policies
@@ -68,12 +68,15 @@ def run_review(
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - t0
         return out
 
+    recovery.recover(str(ws.root), run["run_id"])  # first: clean up after killed runs
+    faults.arm()  # test hook: no-op unless BALLAST_TEST_CRASH_AT is set
     start_run(str(ws.root), {**run, "started_at": run["started_at"]})
     pset = rendered = ingest = None
     status = "failed"
     try:
         staged = timed("ingest", stage_inbox, str(ws.root))
         staged = timed("validate", validate_files, quote(staged))
+        faults.crash_point("staged")
         ingest = timed("load", load_files, str(ws.root), quote(staged), run["run_id"])
         pset = timed("policies", load_policies, str(ws.root), portfolios)
         shards = _shards(pset, shard_size)
@@ -87,17 +90,9 @@ def run_review(
         status = "completed_with_errors" if invalid else "completed"
     finally:
         timed("record", finish_run, str(ws.root), run, quote(pset), quote(rendered), ingest, status)
+        recovery.release(str(ws.root))
     entries = rendered["entries"]
-    logger.info(
-        "run %s %s: %d portfolios, %d breached, %d invalid, %d files quarantined",
-        run["run_id"],
-        status,
-        len(entries),
-        sum(e["breached"] for e in entries),
-        len(invalid),
-        len(ingest["quarantined"]),
-    )
-    return {
+    result = {
         "run_id": run["run_id"],
         "as_of": as_of,
         "kind": kind,
@@ -111,6 +106,8 @@ def run_review(
         "positions": computed.holdings.height,
         "stage_seconds": seconds,
     }
+    notify.send(ws.root, result, logger)
+    return result
 
 
 @flow(name="quarterly-review")

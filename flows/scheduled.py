@@ -17,13 +17,20 @@ server was busy, the machine was asleep) still reviews the day it was scheduled 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import flow, get_run_logger
+from prefect.exceptions import MissingContextError
 from prefect.states import Completed, State
 
-from ballast import calendar
+from ballast import calendar, schedule_config
 from ballast.schedule_config import ScheduleConfig
+from ballast.workspace import Workspace
 
 _DEFAULTS = ScheduleConfig()
 
@@ -41,14 +48,74 @@ def _skipped(message: str) -> State:
     return Completed(name="Skipped", message=message)
 
 
-def await_custodian_files(workspace: str, as_of: dt.date) -> None:
-    """HOOK (issue 6 item 2, not built yet): wait for the custodian files dated ``as_of``.
+def expected_accounts(ws: Workspace) -> set[str]:
+    """Every account named by a valid IPS in ``ips/``."""
+    from ballast.review import load_policies
 
-    Meant to poll ``inbox/`` for positions dated ``as_of`` and retry within a configurable window
-    (e.g. ``schedule.input_wait_hours``), failing the run with a clear message when the window
-    closes. Today the review runs at once with whatever has arrived; a portfolio without data is
-    reported ``data_invalid`` by the review itself.
+    return {a.id for p in load_policies(ws).policies for a in p.accounts}
+
+
+def accounts_with_positions(ws: Workspace, as_of: dt.date) -> set[str]:
+    """Accounts with positions dated ``as_of``: loaded already, or in a file in the inbox."""
+    from ballast import warehouse
+    from ballast.ingest import inbox
+    from ballast.kinds import POSITIONS
+
+    with warehouse.connect(ws.warehouse) as con:
+        found = set(
+            warehouse.query(con, "recovery/accounts_with_positions", {"as_of": as_of})[
+                "account_id"
+            ].to_list()
+        )
+        staged = inbox.stage_workspace(con, ws)
+    for s in staged:
+        for part in s.parts:
+            if part.kind is POSITIONS:
+                dated = part.frame.filter(pl.col("as_of_date") == as_of)
+                found |= set(dated["account_id"].unique().to_list())
+    return found
+
+
+def await_custodian_files(
+    workspace: str,
+    as_of: dt.date,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> set[str]:
+    """Wait for positions dated ``as_of`` for every IPS account (issue 6 item 2).
+
+    Looks every ``schedule.poll_seconds`` until every account is covered or
+    ``schedule.wait_for_files_minutes`` have passed (``ballast.yaml``), then returns the accounts
+    still missing; the review goes ahead and reports their portfolios ``data_invalid``.
     """
+    ws = Workspace(Path(workspace))
+    config = schedule_config.load(ws.root)
+    deadline = clock() + config.wait_for_files_minutes * 60
+    expected = expected_accounts(ws)
+    logger = _logger()
+    while True:
+        missing = expected - accounts_with_positions(ws, as_of)
+        if not missing:
+            return set()
+        left = deadline - clock()
+        if left <= 0:
+            logger.warning(
+                "no positions as of %s for %s after waiting %s min: reviewing the others",
+                as_of,
+                ", ".join(sorted(missing)),
+                config.wait_for_files_minutes,
+            )
+            return missing
+        logger.info("waiting for positions as of %s: %d accounts missing", as_of, len(missing))
+        sleep(min(config.poll_seconds, left))
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("ballast.schedule")
 
 
 @flow(name="quarterly-review")

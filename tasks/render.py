@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import outputs, records, results, warehouse
+from ballast import drift_history, outputs, records, results, warehouse
 from ballast.pdf import PdfChoice
 from ballast.review import Computed, used_files
 from ballast.workspace import Workspace
@@ -24,7 +24,8 @@ def render(
     file_ids = used_files(computed)["file_id"].unique().sort().to_list()
     with warehouse.connect(ws.warehouse) as con:
         info = records.file_info(con, file_ids)
-    contexts = outputs.report_contexts(run, computed, entries, info) if html else []
+        history = drift_history.fetch(con, run, [e["portfolio_id"] for e in entries])
+    contexts = outputs.report_contexts(run, computed, entries, info, history) if html else []
     folder, hashes = outputs.write_run(
         ws.reports, run, entries, contexts, html=html, pdf=PdfChoice(pdf)
     )

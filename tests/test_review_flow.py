@@ -204,7 +204,12 @@ def test_household_sells_in_the_ira(demo_run) -> None:
     _, summary = demo_run
     hh = entry(results(summary), "okafor-household")
     trades = [(t["account_id"], t["side"], t["security_id"], t["quantity"]) for t in hh["trades"]]
-    assert trades == [("HH-IRA", "sell", "USEQ", "819"), ("HH-IRA", "buy", "AGGB", "2058"),
-                      ("HH-TAX", "buy", "AGGB", "28")]
-    assert all(t["realized_gain_short_term"] == t["realized_gain_long_term"] == "0.00"
-               for t in hh["trades"])
+    assert trades == [
+        ("HH-IRA", "sell", "USEQ", "819"),
+        ("HH-IRA", "buy", "AGGB", "2058"),
+        ("HH-TAX", "buy", "AGGB", "28"),
+    ]
+    assert all(
+        t["realized_gain_short_term"] == t["realized_gain_long_term"] == "0.00"
+        for t in hh["trades"]
+    )

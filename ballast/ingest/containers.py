@@ -30,8 +30,13 @@ def _unsafe_member(data: bytes) -> str | None:
         return None
     for name in names:
         posix, windows = PurePosixPath(name), PureWindowsPath(name)
-        if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts \
-                or ".." in windows.parts:
+        if (
+            posix.is_absolute()
+            or windows.is_absolute()
+            or windows.drive
+            or ".." in posix.parts
+            or ".." in windows.parts
+        ):
             return name
     return None
 
@@ -41,6 +46,9 @@ def refuse(data: bytes, name: str) -> None:
     for magic, what in _MAGIC.items():
         if data.startswith(magic):
             if magic == b"PK\x03\x04" and (bad := _unsafe_member(data)):
-                raise DataError(name, f"a zip archive with an unsafe member path {bad!r} "
-                                      "(zip slip): refused, nothing was extracted")
+                raise DataError(
+                    name,
+                    f"a zip archive with an unsafe member path {bad!r} "
+                    "(zip slip): refused, nothing was extracted",
+                )
             raise DataError(name, f"is {what}: unpack it and drop the files themselves")

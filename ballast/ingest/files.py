@@ -43,8 +43,9 @@ def archive(src: Path, sha256: str, archive_dir: Path) -> Path:
     return dest
 
 
-def quarantine(src: Path, file_id: int, reason: str, quarantine_dir: Path, *,
-               move: bool = False) -> Path:
+def quarantine(
+    src: Path, file_id: int, reason: str, quarantine_dir: Path, *, move: bool = False
+) -> Path:
     """Put ``src`` in quarantine beside a ``.reason.txt`` that says what is wrong.
 
     ``move`` renames an inbox file there (cheap for a huge file); otherwise it is copied.

@@ -1,0 +1,250 @@
+"""Recovery at the start of a run: what a killed run (``kill -9``, power loss) left behind.
+
+``recover(workspace, run)`` is the first thing ``run_review`` does. It
+
+0. takes the workspace's run lock (``.ballast/run.lock``, ``flock``): one review at a time
+   per workspace, for the whole run (DuckDB's own lock is only held while a stage writes, so
+   two runs could otherwise interleave and both load the same inbox files). A second run waits
+   up to the lock timeout (``warehouse.lock_timeout_seconds``, ``$BALLAST_LOCK_TIMEOUT``), then
+   fails with one clear line. The lock goes with the process (also on ``kill -9``), or with
+   ``release``;
+1. records this process (pid, host) for the new run in ``<workspace>/.ballast/procs/``, before
+   the run's row exists, so a concurrent run never mistakes it for a dead one;
+2. marks ``crashed`` every run still ``running`` whose process is gone (same host, pid not
+   alive; or no process record at all), filling ``runs.pid``/``runs.host``, and appends a
+   ``run_crashed`` audit event for each;
+3. removes leftover temporary run folders (``reports/<as_of>/.<run_id>.partial``) of runs that
+   are not alive, and hides the folder of a crashed run that got as far as renaming it
+   (``.<run_id>.crashed``, kept as evidence, never read as a run);
+4. appends the ``file_loaded``/``file_quarantined`` events of ledger files committed by a run
+   that died before writing them (the ledger and the audit trail agree again).
+
+Nothing is lost: a file committed before the crash stays loaded (its inbox copy is gone, its
+archive copy is kept); a file not yet committed is still in the inbox and the next run loads it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ballast import audit, runs, warehouse
+from ballast.errors import BallastError
+from ballast.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Proc:
+    """The process that runs (or ran) a run."""
+
+    pid: int
+    host: str
+
+    @classmethod
+    def current(cls) -> Proc:
+        return cls(os.getpid(), socket.gethostname())
+
+    def alive(self) -> bool | None:
+        """True/False on this host; None (unknown) for another host's process."""
+        if self.host != socket.gethostname():
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+@dataclass
+class Recovered:
+    """What ``recover`` did, for the log and the tests."""
+
+    crashed: list[str] = field(default_factory=list)
+    removed_partial: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+    files_audited: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.crashed, self.removed_partial, self.hidden, self.files_audited))
+
+
+def procs_dir(ws: Workspace) -> Path:
+    return ws.root / ".ballast" / "procs"
+
+
+def register(ws: Workspace, run_id: str, proc: Proc | None = None) -> Path:
+    """Write ``procs/<run_id>.json`` (atomically) for this process."""
+    proc = proc or Proc.current()
+    folder = procs_dir(ws)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.json"
+    tmp = folder / f".{run_id}.tmp"
+    tmp.write_text(json.dumps({"pid": proc.pid, "host": proc.host}), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_proc(ws: Workspace, run_id: str) -> Proc | None:
+    path = procs_dir(ws) / f"{run_id}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Proc(int(data["pid"]), str(data["host"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _dead(ws: Workspace, run_id: str) -> tuple[bool, Proc | None]:
+    proc = read_proc(ws, run_id)
+    if proc is None:  # started by a ballast without process records, or the record is gone
+        return True, None
+    return proc.alive() is False, proc
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _mark_crashed(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, row: dict[str, Any], proc: Proc | None, by: str
+) -> None:
+    warehouse.execute(
+        con,
+        "recovery/mark_crashed",
+        {
+            "run_id": row["run_id"],
+            "ended_at": _now(),
+            "pid": proc.pid if proc else None,
+            "host": proc.host if proc else None,
+        },
+    )
+    payload = {
+        "kind": row["kind"],
+        "as_of": row["as_of"],
+        "started_at": row["started_at"],
+        "pid": proc.pid if proc else None,
+        "host": proc.host if proc else None,
+        "detected_by": by,
+    }
+    audit.append(con, ws, "run_crashed", actor=runs.who(), run_id=row["run_id"], payload=payload)
+
+
+def _tidy_reports(ws: Workspace, keep: set[str], crashed: set[str], out: Recovered) -> None:
+    """Drop temporary run folders of runs not alive; hide complete folders of crashed runs."""
+    if not ws.reports.exists():
+        return
+    for day in ws.reports.iterdir():
+        if not day.is_dir():
+            continue
+        for d in day.iterdir():
+            if d.name.startswith(".") and d.name.endswith(".partial"):
+                if d.name[1 : -len(".partial")] not in keep:
+                    shutil.rmtree(d, ignore_errors=True)
+                    out.removed_partial.append(str(d))
+            elif d.is_dir() and d.name in crashed:
+                hidden = d.with_name(f".{d.name}.crashed")
+                os.replace(d, hidden)
+                out.hidden.append(str(hidden))
+
+
+def _audit_orphan_files(con: duckdb.DuckDBPyConnection, ws: Workspace, out: Recovered) -> None:
+    for f in warehouse.query(con, "recovery/unaudited_files").iter_rows(named=True):
+        event = "file_loaded" if f["status"] == "loaded" else "file_quarantined"
+        payload = {
+            "file": f["original_name"],
+            "file_id": f["file_id"],
+            "sha256": f["sha256"],
+            "kind": f["kind"],
+            "rows": f["rows"],
+            "reason": f["reason"],
+            "recovered": "committed by a run that crashed before recording it",
+        }
+        audit.append(con, ws, event, actor=runs.who(), subject=f["original_name"], payload=payload)
+        out.files_audited.append(f["original_name"])
+
+
+def _forget_finished(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """Process records are only needed while their run is running."""
+    folder = procs_dir(ws)
+    ids = [p.stem for p in folder.glob("*.json")] if folder.exists() else []
+    if ids:
+        done = warehouse.query(con, "recovery/finished_runs", {"run_ids": ids})["run_id"]
+        for run_id in done.to_list():
+            (folder / f"{run_id}.json").unlink(missing_ok=True)
+
+
+_HELD: dict[Path, int] = {}  # workspace root -> fd of its run lock, held by this process
+
+
+def acquire(ws: Workspace, timeout: float) -> None:
+    """Take the workspace's run lock, waiting up to ``timeout`` seconds (no-op if held here)."""
+    root = ws.root.resolve()
+    if root in _HELD:
+        return
+    path = ws.root / ".ballast" / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline, delay = time.monotonic() + timeout, 0.05
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise BallastError(
+                    f"{ws.root}: another ballast run is using this workspace (waited "
+                    f"{timeout:.0f} s); try again when it has finished"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    _HELD[root] = fd
+
+
+def release(workspace: str | Path) -> None:
+    """Give the workspace's run lock back (at the end of a run; also done at exit)."""
+    fd = _HELD.pop(Path(workspace).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+@atexit.register
+def _release_all() -> None:
+    for root in list(_HELD):
+        release(root)
+
+
+def recover(workspace: str, run_id: str, *, lock_timeout: float | None = None) -> Recovered:
+    """Register this run's process, then clean up after dead runs (see the module docstring)."""
+    ws = Workspace(Path(workspace))
+    timeout = warehouse.lock_timeout_for(ws.warehouse) if lock_timeout is None else lock_timeout
+    acquire(ws, timeout)
+    register(ws, run_id)
+    out = Recovered()
+    with warehouse.connect(ws.warehouse, lock_timeout=timeout) as con:
+        alive: set[str] = {run_id}
+        for row in warehouse.query(con, "recovery/running_runs").iter_rows(named=True):
+            if row["run_id"] == run_id:
+                continue
+            dead, proc = _dead(ws, row["run_id"])
+            if dead:
+                _mark_crashed(con, ws, row, proc, by=run_id)
+                out.crashed.append(row["run_id"])
+            else:
+                alive.add(row["run_id"])
+        _tidy_reports(ws, alive, set(out.crashed), out)
+        _audit_orphan_files(con, ws, out)
+        _forget_finished(con, ws)
+    return out

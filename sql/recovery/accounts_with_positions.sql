@@ -1,0 +1,2 @@
+-- accounts with positions loaded for the date (used while waiting for custodian files)
+select distinct account_id from positions where as_of_date = $as_of order by account_id

@@ -1,0 +1,3 @@
+update runs
+set status = 'crashed', ended_at = $ended_at, pid = $pid, host = $host
+where run_id = $run_id and status = 'running'
