@@ -77,3 +77,15 @@ def test_errors_name_file_row_column(data: bytes, message: str) -> None:
         parse_bytes(data, "p.csv")
     assert str(exc.value).startswith(message)
     assert "\n" not in str(exc.value)
+
+
+def test_size_limits_follow_the_column_scale() -> None:
+    """Money (4 decimals in 18 digits) takes 14 integer digits; quantities and prices 12."""
+    ok = HEADER + b"2026-09-30,A1,GEQ,999999999999,1,99999999999999.0000,USD\n"
+    assert parse_bytes(ok, "p.csv").frame["market_value"][0] == D("99999999999999")
+    for bad, col in (
+        (b"2026-09-30,A1,GEQ,1,1,999999999999999,USD\n", "market_value"),
+        (b"2026-09-30,A1,GEQ,1000000000000,1,1,USD\n", "quantity"),
+    ):
+        with pytest.raises(DataError, match=f"column {col}: .* is too large"):
+            parse_bytes(HEADER + bad, "p.csv")

@@ -138,7 +138,9 @@ def _typed(frame: pl.DataFrame, col: str, ctype: ColType, name: str) -> pl.Expr:
     decimals = pl.col(col).str.extract(r"\.(\d+)$").str.len_chars().fill_null(0)
     if bad := _first_bad(frame, col, decimals <= scale):
         raise DataError(name, f"{bad[1]!r} has more than {scale} decimals", bad[0], col)
-    if bad := _first_bad(frame, col, pl.col(col).str.extract(r"^-?(\d+)").str.len_chars() <= 12):
+    if bad := _first_bad(
+        frame, col, pl.col(col).str.extract(r"^-?(\d+)").str.len_chars() <= 18 - scale
+    ):
         raise DataError(name, f"{bad[1]!r} is too large", bad[0], col)
     return pl.col(col).cast(POLARS_TYPES[ctype])
 
