@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ballast import workspace
 from ballast.errors import BallastError
 from ballast.pdf import PdfChoice
+from ballast.report import redact
 from ballast.settings import prefect_runtime, quiet_prefect
 
 app = typer.Typer(
@@ -101,8 +103,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
         )
     out.print(table)
     for e in entries:
-        for msg in e["errors"]:
-            err.print(f"[red]{e['portfolio_id']}[/]: {msg}", markup=True, highlight=False)
+        ids = [a["id"] for a in e.get("accounts", [])]
+        for msg in e["errors"]:  # account numbers masked, as in the reports
+            err.print(
+                f"[red]{e['portfolio_id']}[/]: {escape(redact(msg, ids))}",
+                markup=True,
+                highlight=False,
+            )
     loaded, dup = len(ingest["loaded"]), len(ingest["duplicates"])
     out.print(
         f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen "

@@ -33,6 +33,7 @@ def test_review_with_faulty_feed_exits_1(tmp_path: Path) -> None:
         "number" in proc.stderr
     )
     assert "seed-60-40" in proc.stdout and "reports:" in proc.stdout
+    assert "LP-300" not in proc.stderr and "••••300" in proc.stderr  # account numbers masked
 
 
 def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
