@@ -414,8 +414,13 @@ def accounts_of(pset: PolicySet) -> list[str]:
 
 
 def review(
-    con: duckdb.DuckDBPyConnection, pset: PolicySet, as_of: dt.date, *, with_trades: bool = True
+    con: duckdb.DuckDBPyConnection,
+    pset: PolicySet,
+    as_of: dt.date,
+    *,
+    with_trades: bool = True,
+    stale_after: int = reconcile.STALE_AFTER_SESSIONS,
 ) -> Computed:
     """Snapshot the warehouse for these policies and compute the review."""
     snap = snapshot.take(con, as_of, accounts_of(pset))
-    return compute(snap, pset, with_trades=with_trades)
+    return compute(snap, pset, with_trades=with_trades, stale_after=stale_after)

@@ -119,6 +119,14 @@ class NotifyConfig(BaseModel):
         return value
 
 
+class ChecksConfig(BaseModel):
+    """The ``checks:`` section: thresholds of the reconciliation checks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale_price_sessions: int = Field(5, ge=0, le=260)  # NYSE sessions a price may age
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -174,3 +182,8 @@ def load_warehouse(workspace: Path) -> WarehouseConfig:
 def load_notify(workspace: Path) -> NotifyConfig:
     """The ``notify:`` settings (no webhook by default)."""
     return _section(workspace, "notify", NotifyConfig)
+
+
+def load_checks(workspace: Path) -> ChecksConfig:
+    """The ``checks:`` settings (a price older than 5 NYSE sessions is stale by default)."""
+    return _section(workspace, "checks", ChecksConfig)

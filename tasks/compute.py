@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import review, warehouse
+from ballast import review, schedule_config, warehouse
 from ballast.workspace import Workspace
 
 
@@ -24,5 +24,8 @@ def compute(
 ) -> review.Computed:
     """Snapshot the warehouse and compute the review for this shard of portfolios."""
     ws = Workspace(Path(workspace))
+    stale = schedule_config.load_checks(ws.root).stale_price_sessions
     with warehouse.connect(ws.warehouse) as con:
-        return review.review(con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades)
+        return review.review(
+            con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades, stale_after=stale
+        )
