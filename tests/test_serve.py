@@ -158,6 +158,8 @@ def test_scheduled_review_runs_on_review_day_as_of_quarter_end(monkeypatch, tmp_
     from flows.scheduled import scheduled_review
 
     ws = copy_demo(tmp_path / "ws")
+    # the demo's lakeside file is broken on purpose: do not wait for it (tests/test_wait.py does)
+    (ws.root / "ballast.yaml").write_text("schedule: {wait_for_files_minutes: 0}\n")
     _at(monkeypatch, 2026, 10, 2, 7, 0)  # 2nd session after 2026-09-30: not yet
     assert scheduled_review(workspace=str(ws.root), return_state=True).name == "Skipped"
     _at(monkeypatch, 2026, 10, 5, 7, 0)  # 3rd session
