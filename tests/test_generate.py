@@ -44,7 +44,12 @@ def _read(root: Path, pattern: str) -> pl.DataFrame:
 
 
 def _is_kind(frame: pl.DataFrame, kind: str) -> bool:
-    return list(frame.columns) == list(ALL_KINDS[kind].all_columns)
+    """The kind's required columns, in order, then only optional columns of that kind."""
+    spec, cols = ALL_KINDS[kind], list(frame.columns)
+    required = list(spec.columns)
+    return cols[: len(required)] == required and set(cols[len(required) :]) <= set(
+        spec.optional or {}
+    )
 
 
 def _digests(root: Path) -> dict[str, str]:
