@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ballast import audit, warehouse
+from ballast import audit, schedule_config, warehouse
 from ballast.errors import BallastError
-from ballast.schedule_config import FILE_NAME
 from ballast.workspace import Workspace
 
 
@@ -41,22 +39,7 @@ class RetentionConfig(BaseModel):
 
 def load_config(root: Path) -> RetentionConfig:
     """The workspace's retention settings; defaults without ``ballast.yaml`` or the section."""
-    path = Path(root) / FILE_NAME
-    if not path.exists():
-        return RetentionConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        raise BallastError(f"{path}: cannot read it as YAML") from None
-    section = raw.get("retention") if isinstance(raw, dict) else None
-    if not isinstance(section, dict | None):
-        raise BallastError(f"{path}: field retention: must be a mapping")
-    try:
-        return RetentionConfig.model_validate(section or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(["retention", *(str(p) for p in first["loc"])])
-        raise BallastError(f"{path}: field {loc}: {first['msg']}") from None
+    return schedule_config.section(Path(root), "retention", RetentionConfig)
 
 
 def cutoff(config: RetentionConfig, today: dt.date | None = None) -> dt.date:

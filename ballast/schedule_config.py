@@ -146,7 +146,9 @@ def _read(workspace: Path) -> tuple[Path, dict[str, Any]]:
     return path, raw
 
 
-def _section(workspace: Path, name: str, model: type[M]) -> M:
+def section(workspace: Path, name: str, model: type[M]) -> M:
+    """One section of ``ballast.yaml`` as ``model`` (defaults when absent); a mistake is one
+    line naming the file and the field."""
     path, raw = _read(workspace)
     section = raw.get(name) or {}
     if not isinstance(section, dict):
@@ -162,7 +164,7 @@ def _section(workspace: Path, name: str, model: type[M]) -> M:
 
 def load(workspace: Path) -> ScheduleConfig:
     """The workspace's schedule settings; defaults when ``ballast.yaml`` is absent."""
-    return _section(workspace, "schedule", ScheduleConfig)
+    return section(workspace, "schedule", ScheduleConfig)
 
 
 LOCK_TIMEOUT_ENV = "BALLAST_LOCK_TIMEOUT"
@@ -176,14 +178,14 @@ def load_warehouse(workspace: Path) -> WarehouseConfig:
             return WarehouseConfig(lock_timeout_seconds=float(env))
         except (ValueError, ValidationError):
             raise BallastError(f"{LOCK_TIMEOUT_ENV}={env!r}: not a number of seconds") from None
-    return _section(workspace, "warehouse", WarehouseConfig)
+    return section(workspace, "warehouse", WarehouseConfig)
 
 
 def load_notify(workspace: Path) -> NotifyConfig:
     """The ``notify:`` settings (no webhook by default)."""
-    return _section(workspace, "notify", NotifyConfig)
+    return section(workspace, "notify", NotifyConfig)
 
 
 def load_checks(workspace: Path) -> ChecksConfig:
     """The ``checks:`` settings (a price older than 5 NYSE sessions is stale by default)."""
-    return _section(workspace, "checks", ChecksConfig)
+    return section(workspace, "checks", ChecksConfig)
