@@ -156,6 +156,8 @@ def trade_totals(trades: list[Mapping[str, Any]]) -> dict[str, str]:
         "estimated_cost": _sum(trades, "estimated_cost"),
         "realized_gain_short_term": _sum(trades, "realized_gain_short_term"),
         "realized_gain_long_term": _sum(trades, "realized_gain_long_term"),
+        "estimated_tax": _sum(trades, "estimated_tax"),
+        "wash_sale_disallowed": _sum(trades, "wash_sale_disallowed"),
     }
     out = {k: str(v) for k, v in totals.items()}
     out.update(n_buys=str(len(buys)), n_sells=str(len(sells)))
