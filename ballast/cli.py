@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ballast import workspace
+from ballast.cli_options import WorkspaceOpt
 from ballast.errors import BallastError
 from ballast.pdf import PdfChoice
 from ballast.report import redact
@@ -29,15 +30,6 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (default: $BALLAST_HOME, else ./workspace).",
-        show_default=False,
-    ),
-]
 AsOfOpt = Annotated[str, typer.Option("--as-of", help="Review date, YYYY-MM-DD.")]
 PortfolioOpt = Annotated[
     list[str] | None,

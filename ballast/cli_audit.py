@@ -14,20 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ballast import audit, outputs, rerun, runs, warehouse, workspace
+from ballast.cli_options import WorkspaceOpt
 from ballast.errors import BallastError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (default: $BALLAST_HOME, else ./workspace).",
-        show_default=False,
-    ),
-]
 RunIdArg = Annotated[str, typer.Argument(help="The run's id (see 'ballast runs').")]
 
 audit_app = typer.Typer(
@@ -122,33 +114,26 @@ def rerun_cmd(
         try:
             outcome = rerun.rerun(con, ws, run_id, latest=latest)
             folder, hashes = outputs.write_run(ws.reports, meta, outcome.entries, [], html=False)
+            finished |= outcome.as_dict() | {
+                "status": "completed",
+                "ended_at": _now(),
+                "outputs": hashes,
+                "report_dir": str(folder),
+            }
         except BallastError as exc:
             finished |= {"status": "failed", "error": str(exc), "ended_at": _now()}
-            audit.append(
-                con,
-                ws,
-                "run_finished",
-                actor=meta["who"],
-                run_id=meta["run_id"],
-                subject=run_id,
-                payload=finished,
-            )
             raise
-        finished |= outcome.as_dict() | {
-            "status": "completed",
-            "ended_at": _now(),
-            "outputs": hashes,
-            "report_dir": str(folder),
-        }
-        audit.append(
-            con,
-            ws,
-            "run_finished",
-            actor=meta["who"],
-            run_id=meta["run_id"],
-            subject=run_id,
-            payload=finished,
-        )
+        finally:  # completed or failed cleanly: the rerun's end is recorded once
+            if "status" in finished:
+                audit.append(
+                    con,
+                    ws,
+                    "run_finished",
+                    actor=meta["who"],
+                    run_id=meta["run_id"],
+                    subject=run_id,
+                    payload=finished,
+                )
     _print_outcome(outcome, folder)
     if not outcome.identical:
         raise typer.Exit(1)

@@ -23,20 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ballast import calendar, schedule_config, workspace
+from ballast.cli_options import WorkspaceOpt
 from ballast.errors import BallastError
 from ballast.schedule_config import ScheduleConfig
 
 out = Console()
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (default: $BALLAST_HOME, else ./workspace).",
-        show_default=False,
-    ),
-]
 
 
 SERVER_START_TIMEOUT = 90.0
