@@ -137,25 +137,30 @@ def test_bad_security_master_keeps_previous(empty_ws: Workspace) -> None:
     assert master["security_id"].to_list() == ["GEQ", "IGB"]
 
 
+def one_portfolio_loaded(ws: Workspace) -> None:
+    """Portfolio p1 (account A1, 60/40) with its positions as of 2026-09-30 loaded as v1.csv."""
+    ws.securities.write_text(SECURITIES, encoding="utf-8")
+    (ws.ips / "p1.yaml").write_text(
+        'id: p1\nname: p1\naccounts: [{id: "A1", tax_status: tax_exempt}]\n'
+        "asset_classes: {eq: {target: 60%}, fi: {target: 40%}}\n",
+        encoding="utf-8",
+    )
+    drop(
+        ws,
+        "v1.csv",
+        HEADER + "2026-09-30,A1,GEQ,60,100.00,6000.00,USD\n"
+        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
+    )
+    ingest(ws)
+
+
 def test_quarantined_restatement_blocks_portfolio(empty_ws: Workspace) -> None:
     """A re-sent file that is quarantined leaves the older data loaded but blocks trading."""
     import datetime as dt
 
     from ballast import review
 
-    empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
-    (empty_ws.ips / "p1.yaml").write_text(
-        'id: p1\nname: p1\naccounts: [{id: "A1", tax_status: tax_exempt}]\n'
-        "asset_classes: {eq: {target: 60%}, fi: {target: 40%}}\n",
-        encoding="utf-8",
-    )
-    drop(
-        empty_ws,
-        "v1.csv",
-        HEADER + "2026-09-30,A1,GEQ,60,100.00,6000.00,USD\n"
-        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
-    )
-    ingest(empty_ws)
+    one_portfolio_loaded(empty_ws)
     drop(empty_ws, "v2.csv", HEADER + "2026-09-30,A1,GEQ,6O,100.00,6000.00,USD\n")
     ingest(empty_ws)
     with warehouse.connect(empty_ws.warehouse) as con:
@@ -195,19 +200,7 @@ def test_restatement_reported_by_ingest_and_review(empty_ws: Workspace) -> None:
     """Ingest names the file a restatement supersedes; the review says it used the new one."""
     from ballast import review
 
-    empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
-    (empty_ws.ips / "p1.yaml").write_text(
-        'id: p1\nname: p1\naccounts: [{id: "A1", tax_status: tax_exempt}]\n'
-        "asset_classes: {eq: {target: 60%}, fi: {target: 40%}}\n",
-        encoding="utf-8",
-    )
-    drop(
-        empty_ws,
-        "v1.csv",
-        HEADER + "2026-09-30,A1,GEQ,60,100.00,6000.00,USD\n"
-        "2026-09-30,A1,IGB,40,100.00,4000.00,USD\n",
-    )
-    ingest(empty_ws)
+    one_portfolio_loaded(empty_ws)
     drop(
         empty_ws,
         "v2.csv",

@@ -33,14 +33,9 @@ def invoke(app, *args):
     return CliRunner().invoke(app, ["simulate", *map(str, args)], env={"COLUMNS": "200"})
 
 
-def test_example_ips_loads():
-    """The example IPS is a valid IPS whose id is its file stem."""
-    assert load_policy(IPS).id == "sixty-forty"
-
-
-def test_simulate_writes_json_and_html(app, tmp_path):
-    """A small run writes simulation.json and a self-contained HTML with inline SVG charts."""
-    res = invoke(
+def small_run(app, out):
+    """The example IPS over 200 paths of 10 years (seed 3), written to ``out``."""
+    return invoke(
         app,
         "--ips",
         IPS,
@@ -53,8 +48,18 @@ def test_simulate_writes_json_and_html(app, tmp_path):
         "--seed",
         3,
         "--out",
-        tmp_path,
+        out,
     )
+
+
+def test_example_ips_loads():
+    """The example IPS is a valid IPS whose id is its file stem."""
+    assert load_policy(IPS).id == "sixty-forty"
+
+
+def test_simulate_writes_json_and_html(app, tmp_path):
+    """A small run writes simulation.json and a self-contained HTML with inline SVG charts."""
+    res = small_run(app, tmp_path)
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "simulation.json").read_text())
     assert [p["name"] for p in data["policies"]][:2] == ["never", "monthly"]
@@ -169,21 +174,7 @@ def test_simulation_report_in_chromium(app, tmp_path):
 
     from tests.browser import dump_dom, screenshot
 
-    res = invoke(
-        app,
-        "--ips",
-        IPS,
-        "--config",
-        CONFIG,
-        "--paths",
-        200,
-        "--years",
-        10,
-        "--seed",
-        3,
-        "--out",
-        tmp_path,
-    )
+    res = small_run(app, tmp_path)
     assert res.exit_code == 0, res.output
     html = tmp_path / "simulation.html"
     png = screenshot(html, tmp_path / "sim.png", size=(1200, 2400))
