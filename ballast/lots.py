@@ -5,7 +5,13 @@ anniversary of its acquisition, trade dates counted; bought 2023-03-01 and sold 
 still short-term. A lot bought on the last day of a month has its anniversary on the last day of
 that month a year later (bought 2024-02-29: long-term from 2025-03-01).
 
-Relief order per IPS ``lot_method``:
+Avoiding short-term gains (IPS ``tax.avoid_short_term_gains``, the default): in a taxable account
+a lot that would realise a short-term *gain* is a last resort, relieved after every other lot
+whatever the method (tier 1); one within ``tax.short_term_wait_days`` of turning long-term is
+held back and never sold by the proposal (tier 2): waiting costs a few days of drift and saves
+the difference between the two rates. Every other lot is tier 0.
+
+Relief order per IPS ``lot_method`` (within a tier):
 - ``fifo``: oldest first;
 - ``hifo``: highest cost per share first;
 - ``min_tax``: short-term losses (largest first), long-term losses (largest first), zero-gain
@@ -35,6 +41,101 @@ def is_long_term(acquired: pl.Expr, sold: pl.Expr) -> pl.Expr:
     return sold > anniversary(acquired)
 
 
+def turns_long_term(acquired: pl.Expr) -> pl.Expr:
+    """The first sale date on which a lot acquired on ``acquired`` is long-term."""
+    return anniversary(acquired) + pl.duration(days=1)
+
+
+TIER_FREE, TIER_SHORT_TERM, TIER_HELD = 0, 1, 2
+
+
+def tier(
+    avoid: pl.Expr, wait_days: pl.Expr, acquired: pl.Expr, gain: pl.Expr, sold: pl.Expr
+) -> pl.Expr:
+    """A taxable lot's selling tier (see the module docstring); ``gain`` may be per share."""
+    short_gain = avoid.fill_null(False) & ~is_long_term(acquired, sold) & (gain > 0)
+    days_left = (turns_long_term(acquired) - sold).dt.total_days()
+    return (
+        pl.when(short_gain & (days_left <= wait_days.fill_null(0)))
+        .then(TIER_HELD)
+        .when(short_gain)
+        .then(TIER_SHORT_TERM)
+        .otherwise(TIER_FREE)
+    )
+
+
+def sell_tiers(
+    holdings: pl.DataFrame, lot_frame: pl.DataFrame, settings: pl.DataFrame, sale_date: dt.date
+) -> pl.DataFrame:
+    """Every taxable lot of ``holdings`` with its tier at the holding's price on ``sale_date``.
+
+    ``holdings``: portfolio_id, account_id, security_id, asset_class, price, tax_status;
+    ``settings``: portfolio_id, avoid_short_term_gains, short_term_wait_days. Returns one row per
+    lot: portfolio_id, account_id, security_id, asset_class, lot_id, acquired_date, quantity,
+    gain (unrealised, at the price), long_term_on and tier.
+    """
+    keys = ["account_id", "security_id"]
+    frame = (
+        holdings.filter(pl.col("tax_status") == "taxable")
+        .select("portfolio_id", *keys, "asset_class", "price")
+        .join(lot_frame, on=keys)
+        .join(
+            settings.select("portfolio_id", "avoid_short_term_gains", "short_term_wait_days"),
+            on="portfolio_id",
+        )
+        .with_columns(
+            (
+                pl.col("quantity").cast(GAIN) * pl.col("price").cast(GAIN)
+                - pl.col("cost_basis").cast(GAIN)
+            ).alias("gain"),
+            turns_long_term(pl.col("acquired_date")).alias("long_term_on"),
+        )
+    )
+    return frame.with_columns(
+        tier(
+            pl.col("avoid_short_term_gains"),
+            pl.col("short_term_wait_days"),
+            pl.col("acquired_date"),
+            pl.col("gain"),
+            pl.lit(sale_date),
+        ).alias("tier")
+    ).select(
+        "portfolio_id",
+        *keys,
+        "asset_class",
+        "lot_id",
+        "acquired_date",
+        pl.col("quantity").cast(pl.Decimal(38, 6)),
+        "gain",
+        "long_term_on",
+        "tier",
+    )
+
+
+def held_back_warnings(held: pl.DataFrame, bound: pl.DataFrame) -> pl.DataFrame:
+    """One line per held-back lot (``sell_tiers`` rows of tier 2) of a class in ``bound``
+    (portfolio_id, asset_class: the classes that could not sell what they needed without them)."""
+    rows = (
+        held.filter(pl.col("tier") == TIER_HELD)
+        .join(bound, on=["portfolio_id", "asset_class"], how="semi")
+        .sort("portfolio_id", "account_id", "security_id", "acquired_date", "lot_id")
+    )
+    return rows.select(
+        "portfolio_id",
+        pl.format(
+            "lot {} of {} in account {} ({} shares, gain ${}) turns long-term on {}: held back "
+            "(avoid_short_term_gains, within short_term_wait_days), so {} sells less than it needs",
+            pl.col("lot_id"),
+            pl.col("security_id"),
+            pl.col("account_id"),
+            plain(pl.col("quantity")),
+            pl.col("gain").cast(pl.Decimal(38, 2)),
+            pl.col("long_term_on"),
+            pl.col("asset_class"),
+        ).alias("message"),
+    )
+
+
 def _order_key(
     method: pl.Expr, per_share_gain: pl.Expr, long_term: pl.Expr, per_share_cost: pl.Expr
 ) -> list[pl.Expr]:
@@ -62,11 +163,15 @@ def _order_key(
 def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.DataFrame:
     """Which lots each sell relieves, in its method's order, and the gain on each.
 
-    ``sells``: trade_id, account_id, security_id, quantity, price, lot_method.
+    ``sells``: trade_id, account_id, security_id, quantity, price, lot_method, and optionally
+    avoid_short_term_gains and short_term_wait_days (tiers first, then the method's order).
     ``lots``: account_id, security_id, lot_id, acquired_date, quantity, cost_basis.
-    Returns one row per (sell, lot relieved) with relieved quantity, gain and long_term.
+    Returns one row per (sell, lot relieved) with relieved quantity, gain, long_term and tier.
     """
     sold = pl.lit(sale_date)
+    for name, default in (("avoid_short_term_gains", False), ("short_term_wait_days", 0)):
+        if name not in sells.columns:
+            sells = sells.with_columns(pl.lit(default).alias(name))
     frame = (
         sells.join(lots.rename({"quantity": "lot_quantity"}), on=["account_id", "security_id"])
         .with_columns(
@@ -76,6 +181,15 @@ def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.D
         .with_columns(
             (pl.col("price").cast(GAIN) - pl.col("cost_per_share")).alias("gain_per_share")
         )
+        .with_columns(
+            tier(
+                pl.col("avoid_short_term_gains"),
+                pl.col("short_term_wait_days"),
+                pl.col("acquired_date"),
+                pl.col("gain_per_share"),
+                sold,
+            ).alias("tier")
+        )
     )
     keys = _order_key(
         pl.col("lot_method"),
@@ -84,7 +198,7 @@ def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.D
         pl.col("cost_per_share"),
     )
     frame = frame.with_columns(keys[0].alias("_k1"), keys[1].alias("_k2")).sort(
-        "trade_id", "_k1", "_k2", "acquired_date", "lot_id"
+        "trade_id", "tier", "_k1", "_k2", "acquired_date", "lot_id"
     )
     q = pl.col("lot_quantity").cast(GAIN)
     before = (q.cum_sum() - q).over("trade_id")
@@ -129,7 +243,7 @@ def realized_gains(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) 
     )
 
 
-def _plain(quantity: pl.Expr) -> pl.Expr:
+def plain(quantity: pl.Expr) -> pl.Expr:
     """A quantity as text without trailing zeros: 600.000000 → 600."""
     return quantity.cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", "")
 
@@ -155,7 +269,14 @@ def annotate_trades(
             how="left",
         )
         .join(
-            settings.select("portfolio_id", "lot_method", "short_term_rate", "long_term_rate"),
+            settings.select(
+                "portfolio_id",
+                "lot_method",
+                "short_term_rate",
+                "long_term_rate",
+                "avoid_short_term_gains",
+                "short_term_wait_days",
+            ),
             on="portfolio_id",
             how="left",
         )
@@ -163,7 +284,14 @@ def annotate_trades(
     taxable_sells = frame.filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
     gains = realized_gains(
         taxable_sells.select(
-            "trade_id", "account_id", "security_id", "quantity", "price", "lot_method"
+            "trade_id",
+            "account_id",
+            "security_id",
+            "quantity",
+            "price",
+            "lot_method",
+            "avoid_short_term_gains",
+            "short_term_wait_days",
         ),
         lots,
         sale_date,
@@ -206,9 +334,24 @@ def annotate_trades(
             "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
             pl.col("security_id"),
             pl.col("account_id"),
-            _plain(pl.col("covered").fill_null(zero)),
-            _plain(pl.col("quantity")),
+            plain(pl.col("covered").fill_null(zero)),
+            plain(pl.col("quantity")),
+        ).alias("message"),
+    )
+    last_resort = frame.filter(
+        pl.col("avoid_short_term_gains").fill_null(False)
+        & (pl.col("side") == "sell")
+        & (pl.col("realized_gain_short_term").fill_null(zero) > 0)
+    ).select(
+        "portfolio_id",
+        pl.format(
+            "the sale of {} {} in account {} realises a short-term gain of ${}: "
+            "avoid_short_term_gains could not be honoured, no other lot could raise enough",
+            plain(pl.col("quantity")),
+            pl.col("security_id"),
+            pl.col("account_id"),
+            pl.col("realized_gain_short_term").cast(pl.Decimal(38, 2)),
         ).alias("message"),
     )
     keep = [*trades.columns, "realized_gain_short_term", "realized_gain_long_term", "estimated_tax"]
-    return frame.sort("trade_id").select(keep), warnings
+    return frame.sort("trade_id").select(keep), pl.concat([warnings, last_resort])

@@ -18,19 +18,25 @@ account can pay for them. See docs/optimizer.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from ballast import lots as lots_mod
+from ballast import post_trade
 from ballast import proposal as hp
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
-from ballast.lots import GAIN, _plain, is_long_term
+from ballast.lots import GAIN, is_long_term, plain
 from ballast.proposal import AMT, Proposal
 
 DRIFT_PENALTY = 1.0
@@ -47,12 +53,22 @@ SHORTFALL_PENALTY = 1_000.0
 LOSS_CREDIT = 0.1
 """Fraction of the tax value of a realised loss counted as a saving: small, so losses are taken
 before zero-gain lots but the optimiser never harvests losses for their own sake."""
+AVOID_SHORT_TERM_PENALTY = 3.0
+"""Extra cost per dollar of a short-term gain lot sold under ``avoid_short_term_gains``: more
+than the 2λ a dollar moved toward the destination saves, less than the band penalty, so such a
+lot is sold only to bring a class back inside its band (a last resort, as in the heuristic)."""
 ACCOUNT_TIE_BREAK = 1e-6
 """Per-dollar nudge by tax status (exempt 0, deferred 1, taxable 2) to break exact ties."""
 PARALLEL_MIN = 500
 """Solve in a process pool when at least this many portfolios need the LP (a solve takes about
 1–2 ms, so below this the pool cannot pay for itself; it pays only on otherwise idle cores)."""
 UNIT = 1_000_000  # fractional quantities are kept to 6 decimals
+MIP_TIME_LIMIT = 0.25
+"""Seconds HiGHS may spend on one portfolio's whole-share branch and bound. Most households of
+the benchmark take 5–50 ms; about 3% would search for seconds to close the last 0.01%."""
+MIP_GAP = 1e-4
+"""Branch and bound stops within this fraction of the portfolio's value of the best objective
+(tax + costs + penalties) possible: $10 on a $100,000 household."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,7 @@ def _cash(
             (pl.col("market_value").fill_null(0).cast(AMT) + pl.col("planned")).alias("cash")
         )
         .with_columns(
-            pl.min_horizontal(hp._pos(pl.col("cash")), pl.col("reserve").cast(AMT)).alias(
+            pl.min_horizontal(hp.positive(pl.col("cash")), pl.col("reserve").cast(AMT)).alias(
                 "kept_cash"
             )
         )
@@ -116,10 +132,17 @@ def _sell_vars(
     settings: pl.DataFrame,
     restrictions: pl.DataFrame,
     as_of: dt.date,
+    washing: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One variable per (account, lot) of every holding in a class that sells. Tax-advantaged
+    """One row per (account, lot) of every holding in a class that sells. Tax-advantaged
     holdings are one lot with no gain; taxable quantity no lot covers is a zero-basis,
-    short-term lot (the worst case, so the optimiser avoids selling what it cannot price)."""
+    short-term lot (the worst case, so the optimiser avoids selling what it cannot price).
+
+    ``held`` says why a lot may not be sold (null: it may): ``short_term_wait`` for a
+    short-term gain lot about to turn long-term (``lots.sell_tiers``), ``wash_sale`` for a loss
+    lot of a portfolio with ``wash_sale: block`` whose security (or identical group) the
+    household bought in the last 30 days (``washing``: portfolio_id, security_id, from
+    ``wash_sales.recent_purchases``). Under ``warn`` such a loss earns no tax credit."""
     selling = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
     hold = (
         holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
@@ -179,7 +202,7 @@ def _sell_vars(
             pl.lit(0).cast(GAIN).alias("cost_dec"),
         )
     )
-    return (
+    frame = (
         pl.concat([lot_rows, rest], how="diagonal_relaxed")
         .join(
             hold.select(
@@ -197,6 +220,9 @@ def _sell_vars(
                 "portfolio_id",
                 pl.col("short_term_rate").cast(pl.Float64).alias("st"),
                 pl.col("long_term_rate").cast(pl.Float64).alias("lt"),
+                "avoid_short_term_gains",
+                "short_term_wait_days",
+                "wash_sale",
             ),
             on="portfolio_id",
         )
@@ -206,17 +232,107 @@ def _sell_vars(
             .otherwise(0.0)
             .alias("gain_ps")
         )
+    )
+    washing = _no_washing() if washing is None else washing
+    is_lot = pl.col("lot_id").is_not_null() & (pl.col("tax_status") == "taxable")
+    washed = is_lot & (pl.col("gain_ps") < 0) & pl.col("_washing").fill_null(False)
+    tier = pl.when(is_lot).then(
+        lots_mod.tier(
+            pl.col("avoid_short_term_gains"),
+            pl.col("short_term_wait_days"),
+            pl.col("acquired_date"),
+            pl.col("gain_ps"),
+            pl.lit(as_of),
+        )
+    )
+    return (
+        frame.join(
+            washing.select("portfolio_id", "security_id", pl.lit(True).alias("_washing")),
+            on=["portfolio_id", "security_id"],
+            how="left",
+        )
+        .with_columns(tier.otherwise(lots_mod.TIER_FREE).alias("tier"), washed.alias("washed"))
         .with_columns(
+            pl.when(pl.col("tier") == lots_mod.TIER_HELD)
+            .then(pl.lit("short_term_wait"))
+            .when(pl.col("washed") & (pl.col("wash_sale") == "block"))
+            .then(pl.lit("wash_sale"))
+            .alias("held"),
             (
                 pl.col("gain_ps")
                 / pl.col("price")
                 * pl.when(pl.col("long_term")).then(pl.col("lt")).otherwise(pl.col("st"))
-                * pl.when(pl.col("gain_ps") > 0).then(1.0).otherwise(LOSS_CREDIT)
+                * pl.when(pl.col("gain_ps") > 0)
+                .then(1.0)
+                .when(pl.col("washed"))
+                .then(0.0)
+                .otherwise(LOSS_CREDIT)
+                + pl.when(pl.col("tier") == lots_mod.TIER_SHORT_TERM)
+                .then(AVOID_SHORT_TERM_PENALTY)
+                .otherwise(0.0)
             ).alias("tax_rate"),
             pl.lit("sell").alias("kind"),
         )
+        .drop("_washing", "avoid_short_term_gains", "short_term_wait_days", "wash_sale")
         .sort("portfolio_id", "account_id", "security_id", "lot_id", nulls_last=True)
     )
+
+
+def _no_washing() -> pl.DataFrame:
+    return pl.DataFrame(schema={"portfolio_id": pl.String, "security_id": pl.String})
+
+
+def _held_warnings(rows: pl.DataFrame, dest: pl.DataFrame) -> pl.DataFrame:
+    """Lots held back (``held``) in classes that cannot sell what they need without them."""
+    need = dest.filter(pl.col("class_trade") < 0).select(
+        "portfolio_id", "asset_class", (-pl.col("class_trade")).cast(pl.Float64).alias("need")
+    )
+    available = (
+        rows.filter(pl.col("held").is_null())
+        .group_by("portfolio_id", "asset_class")
+        .agg((pl.col("lot_qty") * pl.col("price")).sum().alias("available"))
+    )
+    bound = (
+        need.join(available, on=["portfolio_id", "asset_class"], how="left")
+        .filter(pl.col("available").fill_null(0.0) < pl.col("need"))
+        .select("portfolio_id", "asset_class")
+    )
+    held = rows.filter(pl.col("held").is_not_null()).join(
+        bound, on=["portfolio_id", "asset_class"], how="semi"
+    )
+    waiting = held.filter(pl.col("held") == "short_term_wait").select(
+        "portfolio_id",
+        "account_id",
+        "security_id",
+        "asset_class",
+        "lot_id",
+        "acquired_date",
+        pl.col("lot_dec").alias("quantity"),
+        (pl.col("lot_dec") * pl.col("price_dec") - pl.col("cost_dec")).cast(GAIN).alias("gain"),
+        lots_mod.turns_long_term(pl.col("acquired_date")).alias("long_term_on"),
+        pl.lit(lots_mod.TIER_HELD).alias("tier"),
+    )
+    washed = (
+        held.filter(pl.col("held") == "wash_sale")
+        .sort("portfolio_id", "account_id", "security_id", "lot_id")
+        .select(
+            "portfolio_id",
+            pl.format(
+                "lot {} of {} in account {} (loss ${}) is not sold: the household bought {} (or "
+                "an identical security) in the last 30 days, so the loss would be a wash sale "
+                "(wash_sale: block); {} sells less than it needs",
+                pl.col("lot_id"),
+                pl.col("security_id"),
+                pl.col("account_id"),
+                (pl.col("cost_dec") - pl.col("lot_dec") * pl.col("price_dec")).cast(
+                    pl.Decimal(38, 2)
+                ),
+                pl.col("security_id"),
+                pl.col("asset_class"),
+            ).alias("message"),
+        )
+    )
+    return pl.concat([lots_mod.held_back_warnings(waiting, bound), washed])
 
 
 def _buy_vars(
@@ -227,7 +343,7 @@ def _buy_vars(
     accounts: pl.DataFrame,
 ) -> pl.DataFrame:
     """One variable per (account, class that buys), on the heuristic's vehicle."""
-    vehicles = hp._vehicles(dest, holdings, candidates, restrictions)
+    vehicles = hp.choose_vehicles(dest, holdings, candidates, restrictions)
     return (
         dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
         .select("portfolio_id", "asset_class")
@@ -244,9 +360,14 @@ def _variables(
     classes: pl.DataFrame,
     cash: pl.DataFrame,
     cost_rate: pl.DataFrame,
+    whole: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """All variables of all portfolios: kind, local column, objective, bound, class and account
-    indices and cash coefficient (money as fractions of the portfolio's total after flows)."""
+    indices and cash coefficient (money as fractions of the portfolio's total after flows).
+
+    For the portfolios in ``whole`` (whole shares) each holding sold and each buy also gets an
+    integer share count (kind ``int``, ``gidx`` numbering its equality row, ``unit`` = the value
+    of one share as a fraction of the total): the trade's variables sum to ``unit`` × count."""
     acct = cash.select(
         "portfolio_id",
         "account_id",
@@ -281,15 +402,53 @@ def _variables(
         pl.max_horizontal(-pl.col("idle_f"), pl.lit(0.0)).alias("ub"),
         pl.lit(-1.0).alias("cash_coef"),
     )
-    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4}
+    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4, "int": 5}
+    s, b, ints = _share_counts(s, b, whole)
     return (
-        pl.concat([s, b, dev, band, short], how="diagonal_relaxed")
+        pl.concat([s, b, dev, band, short, ints], how="diagonal_relaxed")
         .with_columns(
             pl.col("ub").fill_null(np.inf),
             pl.col("kind").replace_strict(order, return_dtype=pl.Int8).alias("block"),
         )
         .sort("portfolio_id", "block", maintain_order=True)
         .with_columns(pl.int_range(pl.len()).over("portfolio_id").alias("col"))
+    )
+
+
+def _share_counts(
+    sells: pl.DataFrame, buys: pl.DataFrame, whole: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(sells, buys, counts): one integer share count per (side, account, security) traded in a
+    whole-share portfolio; sells and buys get the ``gidx`` of their count."""
+    keys = ["portfolio_id", "side", "account_id", "security_id"]
+    s = sells.with_columns(pl.lit("sell").alias("side"))
+    b = buys.with_columns(pl.lit("buy").alias("side"), pl.lit(None, pl.Float64).alias("lot_qty"))
+    if whole is None or whole.is_empty():
+        empty = pl.DataFrame(schema={"portfolio_id": pl.String, "kind": pl.String})
+        return s, b, empty
+    trades = pl.concat(
+        [s.select(*keys, "price", "T", "lot_qty"), b.select(*keys, "price", "T", "lot_qty")]
+    ).join(whole, on="portfolio_id", how="semi")
+    counts = (
+        trades.group_by(keys)
+        .agg(pl.col("price").first(), pl.col("T").first(), pl.col("lot_qty").sum())
+        .sort(keys)
+        .with_columns(
+            pl.int_range(pl.len()).over("portfolio_id").alias("gidx"),
+            (pl.col("price") / pl.col("T")).alias("unit"),
+            pl.when(pl.col("side") == "sell")
+            .then((pl.col("lot_qty") + 1e-9).floor())
+            .otherwise(np.inf)
+            .alias("ub"),
+            pl.lit("int").alias("kind"),
+            pl.lit(0.0).alias("obj"),
+        )
+    )
+    gidx = counts.select(*keys, "gidx")
+    return (
+        s.join(gidx, on=keys, how="left"),
+        b.join(gidx, on=keys, how="left"),
+        counts.select("portfolio_id", "kind", "obj", "ub", "gidx", "unit"),
     )
 
 
@@ -301,12 +460,15 @@ _N_CLASS_ROWS = 6
 
 @dataclass(frozen=True)
 class _LP:
-    """One portfolio's LP: minimise c·x subject to A x ≤ b, 0 ≤ x ≤ ub."""
+    """One portfolio's programme: minimise c·x subject to A x ≤ b on the first ``n_ineq`` rows,
+    A x = b on the others, 0 ≤ x ≤ ub, x integer where ``integrality`` is 1."""
 
     c: np.ndarray
     a: sparse.csr_matrix
     b: np.ndarray
     ub: np.ndarray
+    n_ineq: int = -1
+    integrality: np.ndarray | None = None
 
 
 def _programmes(
@@ -315,9 +477,19 @@ def _programmes(
     """Sparse matrices for every portfolio, built from flat triplets in one vectorised pass."""
     p_index = {p: i for i, p in enumerate(pids)}
     n_acc = cash.group_by("portfolio_id").agg(pl.len().alias("n_acc"))
-    v = variables.join(n_acc, on="portfolio_id").with_columns(
-        pl.col("portfolio_id").replace_strict(p_index, return_dtype=pl.Int64).alias("p")
+    n_cls = classes.group_by("portfolio_id").agg(pl.len().alias("n_cls"))
+    v = (
+        variables.join(n_acc, on="portfolio_id")
+        .join(n_cls, on="portfolio_id", how="left")
+        .with_columns(
+            pl.col("portfolio_id").replace_strict(p_index, return_dtype=pl.Int64).alias("p"),
+            pl.col("n_cls").fill_null(0),
+        )
     )
+    if "gidx" not in v.columns:
+        v = v.with_columns(
+            pl.lit(None, pl.Int64).alias("gidx"), pl.lit(None, pl.Float64).alias("unit")
+        )
     p, kind = v["p"].to_numpy(), v["kind"].to_numpy()
     col, na = v["col"].to_numpy(), v["n_acc"].to_numpy()
     aidx = v["aidx"].fill_null(-1).to_numpy()
@@ -342,6 +514,13 @@ def _programmes(
         add(kind == "dev", class_row0 + k, np.full(len(v), -1.0))
     for k in (2, 3):
         add(kind == "band", class_row0 + k, np.full(len(v), -1.0))
+    # whole shares: Σ trade variables − unit × count = 0, one equality row per count
+    n_ineq = na + _N_CLASS_ROWS * v["n_cls"].to_numpy()
+    gidx = v["gidx"].fill_null(-1).to_numpy()
+    unit = v["unit"].fill_null(0.0).to_numpy()
+    add(trade & (gidx >= 0), n_ineq + gidx, np.ones(len(v)))
+    add(kind == "int", n_ineq + gidx, -unit)
+    n_eq = dict(v.group_by("p").agg(pl.col("gidx").max().fill_null(-1) + 1).iter_rows())
     r, cc, vv, pp = (np.concatenate(x) for x in (rows, cols, vals, ps))
     order = np.argsort(pp, kind="stable")
     r, cc, vv, pp = r[order], cc[order], vv[order], pp[order]
@@ -350,13 +529,15 @@ def _programmes(
     v_cuts = np.searchsorted(p, np.arange(n + 1))
     e_cuts = np.searchsorted(pp, np.arange(n + 1))
     obj, ub = v["obj"].to_numpy(), v["ub"].to_numpy()
+    integer = (kind == "int").astype(np.int8)
     out = []
     for i in range(n):
         lo, hi = v_cuts[i], v_cuts[i + 1]
         e0, e1 = e_cuts[i], e_cuts[i + 1]
-        b = rhs[i]
+        b = np.concatenate([rhs[i], np.zeros(n_eq.get(i, 0))])
         a = sparse.csr_matrix((vv[e0:e1], (r[e0:e1], cc[e0:e1])), shape=(len(b), hi - lo))
-        out.append(_LP(obj[lo:hi], a, b, ub[lo:hi]))
+        ints = integer[lo:hi]
+        out.append(_LP(obj[lo:hi], a, b, ub[lo:hi], len(rhs[i]), ints if ints.any() else None))
     return out
 
 
@@ -386,17 +567,67 @@ def _rhs(classes: pl.DataFrame, cash: pl.DataFrame, p_index: dict[str, int]) -> 
 
 
 def solve_one(lp: _LP) -> np.ndarray:
-    """HiGHS on one portfolio; NaN everywhere if it fails (reported, no trades)."""
+    """HiGHS on one portfolio: branch and bound for whole shares (``MIP_TIME_LIMIT``; the LP
+    relaxation, rounded afterwards, when it finds no integer solution in time); NaN everywhere
+    if even that fails (reported, no trades)."""
     if lp.c.size == 0:
         return np.zeros(0)
+    if lp.integrality is not None:
+        x = _branch_and_bound(lp)
+        if x is not None:
+            return x
+    n_ineq = lp.b.size if lp.n_ineq < 0 else lp.n_ineq
+    a = lp.a.tocsr()
     res = linprog(
         lp.c,
-        A_ub=lp.a if lp.b.size else None,
-        b_ub=lp.b if lp.b.size else None,
+        A_ub=a[:n_ineq] if n_ineq else None,
+        b_ub=lp.b[:n_ineq] if n_ineq else None,
+        A_eq=a[n_ineq:] if lp.b.size > n_ineq else None,
+        b_eq=lp.b[n_ineq:] if lp.b.size > n_ineq else None,
         bounds=np.column_stack([np.zeros_like(lp.ub), lp.ub]),
         method="highs",
     )
     return res.x if res.status == 0 else np.full_like(lp.c, np.nan)
+
+
+def _branch_and_bound(lp: _LP) -> np.ndarray | None:
+    """The whole-share programme with HiGHS's MILP, or None when it finds no integer solution.
+
+    The objective (a fraction of the portfolio's total, near zero) gets a constant 1 from one
+    extra variable fixed at 1, so that the relative gap ``MIP_GAP`` is a gap of that fraction of
+    the portfolio's value. Presolve is off: it saves nothing on programmes this small. At the
+    time limit the best whole-share solution found so far is used."""
+    lower = np.full(lp.b.size, -np.inf)
+    lower[lp.n_ineq :] = 0.0
+    a = sparse.hstack([lp.a, sparse.csr_matrix((lp.b.size, 1))]).tocsr()
+    with _stdout_silenced():
+        res = milp(
+            np.append(lp.c, 1.0),
+            integrality=np.append(lp.integrality, 0),
+            bounds=Bounds(np.append(np.zeros_like(lp.ub), 1.0), np.append(lp.ub, 1.0)),
+            constraints=LinearConstraint(a, lower, lp.b),
+            options={"time_limit": MIP_TIME_LIMIT, "mip_rel_gap": MIP_GAP, "presolve": False},
+        )
+    return None if res.x is None else res.x[:-1]
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """File descriptor 1 to /dev/null: HiGHS's MIP heuristics print stray debug lines from C++
+    (``HighsMipSolverData::transformNewIntegerFeasibleSolution``) that ``disp`` cannot stop."""
+    with _STDOUT_LOCK:  # threads (shards) must not interleave the save and the restore
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+_STDOUT_LOCK = threading.Lock()
 
 
 def _solve_chunk(lps: list[_LP]) -> list[np.ndarray]:
@@ -574,8 +805,8 @@ def _priced(trades: pl.DataFrame, costs: pl.DataFrame, settings: pl.DataFrame) -
 
 
 def _reason(side: str) -> pl.Expr:
-    weight = hp._pct(pl.col("weight"))
-    dest = hp._pct(pl.col("dest") / pl.col("total_after_flows"))
+    weight = hp.pct(pl.col("weight"))
+    dest = hp.pct(pl.col("dest") / pl.col("total_after_flows"))
     where = (
         pl.format(
             "; {} account, lots chosen for least tax", pl.col("tax_status").str.replace("_", "-")
@@ -587,9 +818,9 @@ def _reason(side: str) -> pl.Expr:
         "optimiser: {} at {} (target {}, band {}–{}): {} toward {}{}",
         pl.col("asset_class"),
         weight,
-        hp._pct(pl.col("target")),
-        hp._pct(pl.col("lower")),
-        hp._pct(pl.col("upper")),
+        hp.pct(pl.col("target")),
+        hp.pct(pl.col("lower")),
+        hp.pct(pl.col("upper")),
         pl.lit(side),
         dest,
         where,
@@ -728,13 +959,16 @@ def optimise(
     as_of: dt.date | None = None,
     *,
     workers: int | None = None,
+    washing: pl.DataFrame | None = None,
+    check_bands: bool = True,
 ) -> OptimisedProposal:
     """Trades that minimise tax + costs + λ·drift for every portfolio the heuristic would trade.
 
     Arguments as :func:`ballast.proposal.propose`, plus ``lots`` (account_id, security_id,
-    lot_id, acquired_date, quantity, cost_basis) and the sale date ``as_of``. Trades carry
-    realised gains and estimated tax from the lots the optimiser chose (do not run
-    ``lots.annotate_trades`` over them); ``lot_sales`` lists those lots.
+    lot_id, acquired_date, quantity, cost_basis), the sale date ``as_of`` and ``washing``
+    (``wash_sales.recent_purchases``: loss lots of these are not sold under ``wash_sale:
+    block``). Trades carry realised gains and estimated tax from the lots the optimiser chose
+    (do not run ``lots.annotate_trades`` over them); ``lot_sales`` lists those lots.
     """
     flows = _empty_flows() if flows is None else flows
     lots = _empty_lots() if lots is None else lots
@@ -750,6 +984,7 @@ def optimise(
             restrictions,
             costs,
             flows,
+            check_bands=check_bands,
         )
     )
     if lp_pids.is_empty():
@@ -762,6 +997,8 @@ def optimise(
         costs,
         as_of,
         workers,
+        washing,
+        check_bands,
     )
     return OptimisedProposal(
         trades=pl.concat([fast.trades, opt.trades], how="vertical_relaxed"),
@@ -779,7 +1016,24 @@ def _annotated(prop: Proposal) -> OptimisedProposal:
         zero.alias("realized_gain_long_term"),
         zero.alias("estimated_tax"),
     )
-    return OptimisedProposal(trades, prop.classes, prop.warnings, pl.DataFrame())
+    return OptimisedProposal(trades, prop.classes, prop.warnings, lot_sales=_no_lot_sales())
+
+
+def _no_lot_sales() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "portfolio_id": pl.String,
+            "account_id": pl.String,
+            "security_id": pl.String,
+            "asset_class": pl.String,
+            "lot_id": pl.String,
+            "acquired_date": pl.Date,
+            "long_term": pl.Boolean,
+            "taxable": pl.Boolean,
+            "relieved": pl.Decimal(38, 6),
+            "gain": GAIN,
+        }
+    )
 
 
 def _only_frames(pids: pl.DataFrame, *frames: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
@@ -794,6 +1048,8 @@ def _optimise_lp(
     costs: pl.DataFrame,
     as_of: dt.date,
     workers: int | None,
+    washing: pl.DataFrame | None,
+    check_bands: bool,
 ) -> OptimisedProposal:
     alloc, holdings, accounts, settings, flows = frames
     cash = _cash(accounts, holdings, settings, flows)
@@ -812,9 +1068,11 @@ def _optimise_lp(
         "asset_class",
         (pl.col("cost_bp").cast(pl.Float64) / 10_000).alias("cost_rate"),
     )
-    sells = _sell_vars(dest, holdings, lots, settings, restrictions, as_of)
+    lot_rows = _sell_vars(dest, holdings, lots, settings, restrictions, as_of, washing)
+    sells = lot_rows.filter(pl.col("held").is_null())
     buys = _buy_vars(dest, holdings, candidates, restrictions, accounts)
-    variables = _variables(sells, buys, classes, cash, cost_rate)
+    whole = settings.filter(pl.col("whole_shares")).select("portfolio_id")
+    variables = _variables(sells, buys, classes, cash, cost_rate, whole)
     pids = totals["portfolio_id"].sort().to_list()
     lps = _programmes(variables, classes, cash, pids)
     xs = solve_all(lps, workers)
@@ -822,14 +1080,15 @@ def _optimise_lp(
     sol = variables.sort("portfolio_id", "col").with_columns(
         pl.Series("x", np.concatenate(xs) if xs else np.zeros(0), dtype=pl.Float64).fill_nan(0.0)
     )
-    prop = _to_proposal(sol, dest, alloc, holdings, cash, settings, accounts, costs, classes)
+    prop = _to_proposal(
+        sol, dest, alloc, holdings, cash, settings, accounts, costs, classes, check_bands
+    )
     failures = pl.DataFrame(
         {"portfolio_id": failed, "message": "the optimiser found no solution: no trades proposed"},
         schema={"portfolio_id": pl.String, "message": pl.String},
     )
-    return OptimisedProposal(
-        prop.trades, prop.classes, pl.concat([prop.warnings, failures]), prop.lot_sales
-    )
+    warnings = pl.concat([prop.warnings, _held_warnings(lot_rows, dest), failures])
+    return OptimisedProposal(prop.trades, prop.classes, warnings, lot_sales=prop.lot_sales)
 
 
 def _to_proposal(
@@ -842,6 +1101,7 @@ def _to_proposal(
     accounts: pl.DataFrame,
     costs: pl.DataFrame,
     classes: pl.DataFrame,
+    check_bands: bool = True,
 ) -> OptimisedProposal:
     """Round, drop small trades, fund buys, and report as the heuristic does."""
     account_values = holdings.group_by("portfolio_id", "account_id").agg(
@@ -850,7 +1110,7 @@ def _to_proposal(
     drop = ["cost_rate", "min_trade", "min_trade_pct"]
     sold, relief = _sell_trades(sol, dest, settings)
     sells = _priced(sold, costs, settings)
-    sells, small_sells = hp._min_trade_filter(sells, account_values)
+    sells, small_sells = hp.min_trade_filter(sells, account_values)
     keys = ["portfolio_id", "account_id"]
     funds = (
         cash.select(*keys, "idle_cash")
@@ -867,7 +1127,7 @@ def _to_proposal(
         )
     )
     buys = _priced(_buy_trades(sol, settings, funds, _float_costs(costs)), costs, settings)
-    buys, small_buys = hp._min_trade_filter(buys, account_values)
+    buys, small_buys = hp.min_trade_filter(buys, account_values)
     buys = _within_funds(buys, funds)
     common = [*TRADE_COLUMNS[:5], "quantity", "price", "amount", "estimated_cost", "gst", "glt"]
     sells = sells.with_columns(pl.col("uncovered").fill_null(False))
@@ -878,23 +1138,23 @@ def _to_proposal(
         ]
     ).with_columns(pl.lit("").alias("reason"))
     trades = _finish(raw, dest, settings, accounts)
-    post = hp._post_trade(alloc, dest, trades, cash)
+    post = post_trade.post_trade(alloc, dest, trades, cash)
     warnings = pl.concat(
         [
             small_sells,
             small_buys,
-            hp._unfunded(
+            hp.unfunded(
                 dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS)),
                 sol.filter(pl.col("kind") == "buy").select("portfolio_id", "asset_class").unique(),
             ),
-            hp._post_trade_checks(post),
-            hp._short_accounts(cash, trades),
+            post_trade.outside_bands(post) if check_bands else small_sells.clear(),
+            post_trade.short_accounts(cash, trades),
             _uncovered(sells),
         ]
     )
     kept = sells.select("portfolio_id", "account_id", "security_id")
     lot_sales = relief.join(kept, on=["portfolio_id", "account_id", "security_id"], how="semi")
-    return OptimisedProposal(trades, post, warnings, lot_sales)
+    return OptimisedProposal(trades, post, warnings, lot_sales=lot_sales)
 
 
 def _uncovered(sells: pl.DataFrame) -> pl.DataFrame:
@@ -905,8 +1165,8 @@ def _uncovered(sells: pl.DataFrame) -> pl.DataFrame:
             "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
             pl.col("security_id"),
             pl.col("account_id"),
-            _plain(pl.col("covered").fill_null(0)),
-            _plain(pl.col("quantity")),
+            plain(pl.col("covered").fill_null(0)),
+            plain(pl.col("quantity")),
         ).alias("message"),
     )
 

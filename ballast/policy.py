@@ -174,7 +174,8 @@ class TradingPolicy(_Strict):
 
 class TaxPolicy(_Strict):
     lot_method: LotMethod = LotMethod.FIFO
-    avoid_short_term_gains: bool = True
+    avoid_short_term_gains: bool = True  # short-term gain lots sold last (taxable accounts)
+    short_term_wait_days: int = Field(default=30, ge=0)  # held back this close to long-term
     short_term_rate: Percent = Decimal("0.37")
     long_term_rate: Percent = Decimal("0.238")
     wash_sale: WashSale = WashSale.BLOCK

@@ -68,6 +68,9 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             p.tax.short_term_rate,
             p.tax.long_term_rate,
             p.trading.engine,
+            p.tax.avoid_short_term_gains,
+            p.tax.short_term_wait_days,
+            p.tax.wash_sale.value,
         )
         for p in policies
     ]
@@ -88,6 +91,9 @@ def settings_frame(policies: list[Policy]) -> pl.DataFrame:
             "short_term_rate": FRACTION,
             "long_term_rate": FRACTION,
             "engine": pl.String,
+            "avoid_short_term_gains": pl.Boolean,
+            "short_term_wait_days": pl.Int64,
+            "wash_sale": pl.String,
         },
     )
 

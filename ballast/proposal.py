@@ -19,10 +19,12 @@ Cash is never traded itself: it is what buys spend and sells raise.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
+from ballast import lots, post_trade
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
 from ballast.policy_frames import FRACTION
 
@@ -37,28 +39,46 @@ class Proposal:
     trades: pl.DataFrame  # portfolio_id, account_id, security_id, asset_class, side, ...
     classes: pl.DataFrame  # portfolio_id, asset_class, post_trade_value, post_trade_weight
     warnings: pl.DataFrame  # portfolio_id, message
+    flow_effect: pl.DataFrame | None = None  # post_trade.flow_effect, where computed
 
 
-def _pct(expr: pl.Expr) -> pl.Expr:
+def pct(expr: pl.Expr) -> pl.Expr:
     return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
 
 
-def _pos(expr: pl.Expr) -> pl.Expr:
+def positive(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr > 0).then(expr).otherwise(pl.lit(0).cast(AMT))
 
 
-def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame) -> pl.DataFrame:
+def destinations(
+    alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame, *, flows_only: bool = False
+) -> pl.DataFrame:
     """Destination value and trade amount per (portfolio, class) for every portfolio that is
-    breached or has planned cash flows (a flow-only portfolio trades only what the flows need)."""
-    kept = cash.group_by("portfolio_id").agg(pl.col("kept_cash").sum(), pl.col("planned").sum())
+    breached or has planned cash flows (a flow-only portfolio trades only what the flows need).
+
+    ``flows_only``: what the cash flows alone would do (planned flows and idle cash above the
+    reserve invested or raised, no other trade), for every portfolio with planned flows and
+    every breached one with idle cash."""
+    kept = cash.group_by("portfolio_id").agg(
+        pl.col("kept_cash").sum(), pl.col("planned").sum(), pl.col("idle_cash").sum()
+    )
     frame = (
         alloc.join(settings, on="portfolio_id", how="left")
         .join(kept, on="portfolio_id", how="left")
-        .with_columns(pl.col("kept_cash", "planned").fill_null(0), pl.col("market_value").cast(AMT))
-        .filter(pl.col("portfolio_breached") | (pl.col("planned") != 0))
         .with_columns(
-            (pl.col("total_value") + pl.col("planned")).cast(AMT).alias("total_after_flows")
+            pl.col("kept_cash", "planned", "idle_cash").fill_null(0),
+            pl.col("market_value").cast(AMT),
         )
+    )
+    if flows_only:
+        invests = pl.col("portfolio_breached") & (pl.col("idle_cash") > 0)
+        frame = frame.filter((pl.col("planned") != 0) | invests).with_columns(
+            pl.lit(False).alias("portfolio_breached"), pl.lit(False).alias("breached")
+        )
+    else:
+        frame = frame.filter(pl.col("portfolio_breached") | (pl.col("planned") != 0))
+    frame = frame.drop("idle_cash").with_columns(
+        (pl.col("total_value") + pl.col("planned")).cast(AMT).alias("total_after_flows")
     )
     v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_after_flows")
     unplanned = ~pl.col("has_target") & (pl.col("asset_class") != CASH_CLASS)
@@ -107,8 +127,8 @@ def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame
         pl.when(~pl.col("absorber") | mode_all)
         .then(0)
         .when(delta > 0)
-        .then(_pos(goal - v))
-        .otherwise(_pos(v - goal))
+        .then(positive(goal - v))
+        .otherwise(positive(v - goal))
     ).cast(AMT)
     frame = frame.with_columns(cap.alias("cap")).with_columns(
         pl.col("cap").sum().over("portfolio_id").alias("cap_total")
@@ -148,8 +168,8 @@ def destinations(alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame
 
 
 def _reason(side: str) -> pl.Expr:
-    cls, w, t = pl.col("asset_class"), _pct(pl.col("weight")), _pct(pl.col("target"))
-    dest = _pct(pl.col("dest") / pl.col("total_after_flows"))
+    cls, w, t = pl.col("asset_class"), pct(pl.col("weight")), pct(pl.col("target"))
+    dest = pct(pl.col("dest") / pl.col("total_after_flows"))
     over = side == "sell"
     breach = pl.format(
         "{} at {} is {} its band ({} {}): {} toward {}",
@@ -157,7 +177,7 @@ def _reason(side: str) -> pl.Expr:
         w,
         pl.lit("above" if over else "below"),
         pl.lit("upper" if over else "lower"),
-        _pct(pl.col("upper" if over else "lower")),
+        pct(pl.col("upper" if over else "lower")),
         pl.lit(side),
         dest,
     )
@@ -189,7 +209,7 @@ def _round_qty(expr: pl.Expr, up: bool) -> pl.Expr:
     )
 
 
-def _min_trade_filter(
+def min_trade_filter(
     trades: pl.DataFrame, account_values: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Drop trades below the IPS minimum; return (kept, warnings)."""
@@ -216,14 +236,62 @@ def _min_trade_filter(
     return trades.filter(~small).drop("account_value", "minimum"), dropped
 
 
+def _pieces(holdings: pl.DataFrame, tiers: pl.DataFrame | None) -> pl.DataFrame:
+    """Holdings split into what may be sold first (tier 0) and short-term gain lots kept as a
+    last resort (tier 1); held-back lots (tier 2) are left out (``lots.sell_tiers``)."""
+    held = holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
+    keys = ["portfolio_id", "account_id", "security_id"]
+    if tiers is None or tiers.is_empty():
+        return held.with_columns(pl.lit(lots.TIER_FREE).alias("tier"))
+    by_tier = tiers.group_by(keys).agg(
+        pl.col("quantity").filter(pl.col("tier") == t).sum().alias(f"q{t}") for t in (1, 2)
+    )
+    frame = held.join(by_tier, on=keys, how="left").with_columns(
+        pl.col("q1", "q2").fill_null(0).cast(pl.Decimal(38, 6))
+    )
+    whole = pl.col("whole_shares") & ((pl.col("q1") > 0) | (pl.col("q2") > 0))
+    free = pl.col("quantity").cast(pl.Decimal(38, 6)) - pl.col("q1") - pl.col("q2")
+    pieces = [
+        frame.with_columns(
+            pl.when(whole).then(free.floor()).otherwise(free).alias("quantity"),
+            pl.lit(lots.TIER_FREE).alias("tier"),
+        ),
+        frame.with_columns(
+            pl.when(pl.col("whole_shares"))
+            .then(pl.col("q1").floor())
+            .otherwise(pl.col("q1"))
+            .alias("quantity"),
+            pl.lit(lots.TIER_SHORT_TERM).alias("tier"),
+        ),
+    ]
+    return (
+        pl.concat(pieces)
+        .filter(pl.col("quantity") > 0)
+        .with_columns(
+            (pl.col("quantity") * pl.col("price"))
+            .cast(holdings.schema["market_value"])
+            .alias("market_value")
+        )
+        .drop("q1", "q2")
+    )
+
+
 def _sells(
-    dest: pl.DataFrame, holdings: pl.DataFrame, restrictions: pl.DataFrame, cash: pl.DataFrame
-) -> pl.DataFrame:
+    dest: pl.DataFrame,
+    holdings: pl.DataFrame,
+    restrictions: pl.DataFrame,
+    cash: pl.DataFrame,
+    tiers: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sells, bound): the sells, and the classes whose sellable holdings (held-back lots
+    left out) are worth less than they need to sell."""
     need = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
     blocked = restrictions.filter(pl.col("rule") == "do_not_sell")
+    sellable = holdings.join(blocked, on=["portfolio_id", "security_id"], how="anti").join(
+        need.select("portfolio_id", "whole_shares").unique(), on="portfolio_id"
+    )
     cands = (
-        holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
-        .join(blocked, on=["portfolio_id", "security_id"], how="anti")
+        _pieces(sellable, tiers)
         .join(
             need.select(
                 "portfolio_id",
@@ -239,7 +307,6 @@ def _sells(
                 "total_after_flows",
                 "breached",
                 "trade_classes",
-                "whole_shares",
             ),
             on=["portfolio_id", "asset_class"],
             how="inner",
@@ -258,35 +325,57 @@ def _sells(
             "portfolio_id",
             "asset_class",
             "has_cash",
+            "tier",
             "tax_rank",
             "market_value",
             "account_id",
             "security_id",
-            descending=[False, False, False, False, True, False, False],
+            descending=[False, False, False, False, False, True, False, False],
         )
     )
     mv = pl.col("market_value").cast(AMT)
     before = (mv.cum_sum() - mv).over("portfolio_id", "asset_class")
-    fill = pl.min_horizontal(_pos(-pl.col("class_trade") - before), mv)
+    fill = pl.min_horizontal(positive(-pl.col("class_trade") - before), mv)
     units = fill / pl.col("price")
     up, down = _round_qty(units, up=True), _round_qty(units, up=False)
     room = pl.min_horizontal(2 * fill, pl.col("max_sell") - before)
     qty = pl.when(up * pl.col("price") <= room).then(up).otherwise(down)
     qty = pl.min_horizontal(qty, pl.col("quantity").cast(pl.Decimal(38, 6)))
-    return (
-        cands.with_columns(qty.alias("quantity_traded"))
+    available = cands.group_by("portfolio_id", "asset_class").agg(mv.sum().alias("available"))
+    bound = (
+        need.join(available, on=["portfolio_id", "asset_class"], how="left")
+        .filter(pl.col("available").fill_null(0) < -pl.col("class_trade"))
+        .select("portfolio_id", "asset_class")
+    )
+    last_resort = pl.lit(
+        "; short-term lots sold as a last resort (avoid_short_term_gains): "
+        "nothing else raises enough"
+    )
+    sells = (
+        cands.with_columns(qty.alias("quantity_traded"), _reason("sell").alias("reason"))
         .filter(pl.col("quantity_traded") > 0)
+        .group_by("portfolio_id", "account_id", "security_id", "asset_class", maintain_order=True)
+        .agg(
+            pl.col("quantity_traded").sum().alias("quantity"),
+            pl.col("price").first().cast(pl.Decimal(38, 6)),
+            pl.col("reason").first(),
+            (pl.col("tier") == lots.TIER_SHORT_TERM).any().alias("st"),
+        )
         .select(
             "portfolio_id",
             "account_id",
             "security_id",
             "asset_class",
             pl.lit("sell").alias("side"),
-            pl.col("quantity_traded").alias("quantity"),
-            pl.col("price").cast(pl.Decimal(38, 6)),
-            _reason("sell").alias("reason"),
+            pl.col("quantity").cast(pl.Decimal(38, 6)),
+            "price",
+            pl.when(pl.col("st"))
+            .then(pl.concat_str(pl.col("reason"), last_resort))
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
         )
     )
+    return sells, bound
 
 
 def _within_funds(buys: pl.DataFrame) -> pl.DataFrame:
@@ -309,7 +398,7 @@ def _within_funds(buys: pl.DataFrame) -> pl.DataFrame:
     ).drop("over", "largest")
 
 
-def _vehicles(
+def choose_vehicles(
     dest: pl.DataFrame, holdings: pl.DataFrame, candidates: pl.DataFrame, restrictions: pl.DataFrame
 ) -> pl.DataFrame:
     """The security bought for each (portfolio, class): the IPS vehicle, else the largest
@@ -317,7 +406,7 @@ def _vehicles(
     blocked = restrictions.filter(pl.col("rule") == "do_not_buy")
     wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
     held = (
-        holdings.filter(pl.col("security_id") != CASH_SECURITY)
+        holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
         .group_by("portfolio_id", "asset_class", "security_id")
         .agg(pl.col("market_value").sum(), pl.col("price").max())
         .with_columns(pl.lit(1).alias("pref"))
@@ -389,14 +478,26 @@ def propose(
     restrictions: pl.DataFrame,
     costs: pl.DataFrame,
     flows: pl.DataFrame | None = None,
+    lot_frame: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
+    *,
+    check_bands: bool = True,
+    flows_only: bool = False,
 ) -> Proposal:
     """Trades that bring every breached portfolio back inside its policy, and invest or raise
     planned cash flows (``flows``: portfolio_id, account_id, planned: net signed amount).
 
     ``holdings``: portfolio_id, account_id, security_id, asset_class, quantity, price,
     market_value, tax_status. ``candidates``: securities that may be bought when a class holds
-    nothing (security_id, asset_class, price).
+    nothing (security_id, asset_class, price). With the tax lots (``lot_frame``) and the sale
+    date ``as_of``, short-term gain lots are sold last and those about to turn long-term are
+    held back (``lots.sell_tiers``). ``check_bands=False`` leaves out the warnings for classes
+    still outside their bands (for a caller that changes the trades afterwards and checks then).
+    ``flows_only``: only the trades the cash flows make (see ``destinations``).
     """
+    tiers = None
+    if lot_frame is not None and as_of is not None:
+        tiers = lots.sell_tiers(holdings, lot_frame, settings, as_of)
     reserve = settings.select("portfolio_id", "reserve")
     if flows is None:
         flows = pl.DataFrame(
@@ -417,11 +518,13 @@ def propose(
             (pl.col("market_value").fill_null(0).cast(AMT) + pl.col("planned")).alias("cash")
         )
         .with_columns(
-            pl.min_horizontal(_pos(pl.col("cash")), pl.col("reserve").cast(AMT)).alias("kept_cash")
+            pl.min_horizontal(positive(pl.col("cash")), pl.col("reserve").cast(AMT)).alias(
+                "kept_cash"
+            )
         )
         .with_columns((pl.col("cash") - pl.col("kept_cash")).alias("idle_cash"))
     )
-    dest = destinations(alloc, settings, cash)
+    dest = destinations(alloc, settings, cash, flows_only=flows_only)
     account_values = holdings.group_by("portfolio_id", "account_id").agg(
         pl.col("market_value").sum().cast(AMT).alias("account_value")
     )
@@ -443,9 +546,8 @@ def propose(
             .join(trade_settings, on="portfolio_id")
         )
 
-    sells, small_sells = _min_trade_filter(
-        priced(_sells(dest, holdings, restrictions, cash)), account_values
-    )
+    sold, bound = _sells(dest, holdings, restrictions, cash, tiers)
+    sells, small_sells = min_trade_filter(priced(sold), account_values)
     proceeds = sells.group_by("portfolio_id", "account_id").agg(
         (pl.col("amount") - pl.col("estimated_cost")).sum().alias("proceeds")
     )
@@ -458,7 +560,7 @@ def propose(
         .with_columns(pl.col("funds").sum().over("portfolio_id").alias("funds_total"))
     )
     wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
-    vehicles = _vehicles(dest, holdings, candidates, restrictions)
+    vehicles = choose_vehicles(dest, holdings, candidates, restrictions)
     need_total = wanted.group_by("portfolio_id").agg(pl.col("class_trade").sum().alias("need"))
     buys = (
         wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="inner")
@@ -495,110 +597,32 @@ def propose(
             _reason("buy").alias("reason"),
         )
     )
-    buys, small_buys = _min_trade_filter(priced(buys), account_values)
+    buys, small_buys = min_trade_filter(priced(buys), account_values)
     trades = (
         pl.concat([sells, buys])
         .with_columns(pl.col("side").replace_strict({"sell": 0, "buy": 1}).alias("side_order"))
         .sort("portfolio_id", "side_order", "account_id", "security_id")
         .drop("side_order", "cost_rate", "min_trade", "min_trade_pct")
     )
-    classes = _post_trade(alloc, dest, trades, cash)
+    classes = post_trade.post_trade(alloc, dest, trades, cash)
     warnings = pl.concat(
         [
             small_sells,
             small_buys,
-            _unfunded(wanted, vehicles),
-            _post_trade_checks(classes),
-            _short_accounts(cash, trades),
+            unfunded(wanted, vehicles),
+            post_trade.outside_bands(classes) if check_bands else small_sells.clear(),
+            post_trade.short_accounts(cash, trades),
+            lots.held_back_warnings(tiers, bound) if tiers is not None else small_sells.clear(),
         ]
     )
     return Proposal(trades=trades, classes=classes, warnings=warnings)
 
 
-def _post_trade(
-    alloc: pl.DataFrame, dest: pl.DataFrame, trades: pl.DataFrame, cash: pl.DataFrame
-) -> pl.DataFrame:
-    """Class values and weights after the trades and planned flows (costs leave the portfolio)."""
-    planned = cash.group_by("portfolio_id").agg(pl.col("planned").sum())
-    signed = pl.when(pl.col("side") == "buy").then(pl.col("amount")).otherwise(-pl.col("amount"))
-    by_class = trades.group_by("portfolio_id", "asset_class").agg(signed.sum().alias("traded"))
-    cash_change = trades.group_by("portfolio_id").agg(
-        (-signed - pl.col("estimated_cost")).sum().alias("cash_change"),
-        pl.col("estimated_cost").sum().alias("costs"),
-    )
-    frame = (
-        alloc.join(by_class, on=["portfolio_id", "asset_class"], how="left")
-        .join(cash_change, on="portfolio_id", how="left")
-        .join(planned, on="portfolio_id", how="left")
-        .join(
-            dest.select("portfolio_id", "asset_class", "dest"),
-            on=["portfolio_id", "asset_class"],
-            how="left",
-        )
-        .with_columns(pl.col("traded", "cash_change", "costs", "planned").fill_null(0).cast(AMT))
-    )
-    post_value = (
-        pl.col("market_value").cast(AMT)
-        + pl.col("traded")
-        + pl.when(pl.col("asset_class") == CASH_CLASS)
-        .then(pl.col("cash_change") + pl.col("planned"))
-        .otherwise(0)
-    )
-    post_total = pl.col("total_value").cast(AMT) + pl.col("planned") - pl.col("costs")
-    return frame.with_columns(post_value.cast(AMT).alias("post_trade_value")).with_columns(
-        pl.when(post_total > 0)
-        .then(pl.col("post_trade_value").cast(pl.Decimal(38, 12)) / post_total)
-        .alias("post_trade_weight"),
-        post_total.alias("post_trade_total"),
-    )
-
-
-def _short_accounts(cash: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
-    """Accounts that would end below zero cash (a planned withdrawal the sales cannot fund)."""
-    signed = pl.when(pl.col("side") == "sell").then(pl.col("amount")).otherwise(-pl.col("amount"))
-    moved = trades.group_by("portfolio_id", "account_id").agg(
-        (signed - pl.col("estimated_cost")).sum().alias("moved")
-    )
-    end = cash.join(moved, on=["portfolio_id", "account_id"], how="left").with_columns(
-        (pl.col("cash") + pl.col("moved").fill_null(0)).alias("end_cash")
-    )
-    return end.filter(pl.col("end_cash") < 0).select(
-        "portfolio_id",
-        pl.format(
-            "account {} would be {} short of cash after its planned flows and the "
-            "trades: fund it by hand or move money into it",
-            pl.col("account_id"),
-            (-pl.col("end_cash")).cast(pl.Decimal(38, 2)),
-        ).alias("message"),
-    )
-
-
-def _unfunded(wanted: pl.DataFrame, vehicles: pl.DataFrame) -> pl.DataFrame:
+def unfunded(wanted: pl.DataFrame, vehicles: pl.DataFrame) -> pl.DataFrame:
     return wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="anti").select(
         "portfolio_id",
         pl.format(
             "no security to buy for {}: name a vehicle in the IPS or give it a price",
             pl.col("asset_class"),
-        ).alias("message"),
-    )
-
-
-def _post_trade_checks(classes: pl.DataFrame) -> pl.DataFrame:
-    """Warn for every class still outside its band after the proposed trades."""
-    total = pl.col("post_trade_total")
-    value = pl.col("post_trade_value").cast(pl.Decimal(38, 12))
-    outside = (
-        pl.col("has_target")
-        & pl.col("portfolio_breached")
-        & ((value > pl.col("upper") * total) | (value < pl.col("lower") * total))
-    )
-    return classes.filter(outside).select(
-        "portfolio_id",
-        pl.format(
-            "{} would still be outside its band after the trades ({} against {}–{})",
-            pl.col("asset_class"),
-            _pct(pl.col("post_trade_weight")),
-            _pct(pl.col("lower")),
-            _pct(pl.col("upper")),
         ).alias("message"),
     )

@@ -234,7 +234,7 @@ def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
         "trades": [],
         "checks": [],
     }
-    out.update(total_value=None, base_currency="", breached=False, action="none")
+    out.update(total_value=None, base_currency="", breached=False, action="none", cash_flows=None)
     out.update(portfolio)
     for key in ("errors", "warnings"):
         out[key] = list(out[key] or [])

@@ -96,6 +96,25 @@ def trade_rows(c: Computed) -> pl.DataFrame:
     )
 
 
+def flow_rows(c: Computed) -> dict[str, dict[str, str]]:
+    """Per portfolio with cash flows: what they alone do to total drift, in basis points
+    (``post_trade.flow_effect``)."""
+    if c.proposal is None or c.proposal.flow_effect is None:
+        return {}
+    bp = [
+        _s(pl.col(f"drift_{k}") * 10_000, BP_OUT).alias(f"drift_{k}_bp")
+        for k in ("before", "after_flows", "after_trades")
+    ]
+    removed = (pl.col("drift_before") - pl.col("drift_after_flows")) * 10_000
+    frame = c.proposal.flow_effect.select(
+        "portfolio_id",
+        _s(pl.col("planned"), MONEY_OUT).alias("planned"),
+        *bp,
+        _s(removed, BP_OUT).alias("removed_by_flows_bp"),
+    )
+    return {r.pop("portfolio_id"): r for r in frame.to_dicts()}
+
+
 def _grouped(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     rows = frame.to_dicts()
     return {
@@ -111,6 +130,7 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
     errors = _grouped(c.errors.sort("portfolio_id", maintain_order=True))
     warnings = _grouped(c.warnings.sort("portfolio_id", maintain_order=True))
     checks = _grouped(c.checks.sort("portfolio_id", maintain_order=True))
+    flows = flow_rows(c)
     totals = dict(
         c.allocation.group_by("portfolio_id")
         .agg(_s(pl.col("total_value").first(), MONEY_OUT))
@@ -135,6 +155,7 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
             else "none",
             "asset_classes": cls,
             "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
+            "cash_flows": None if errs else flows.get(pid),
             "warnings": [w["message"] for w in warnings.get(pid, [])],
             "checks": checks.get(pid, []),
             "accounts": [

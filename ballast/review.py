@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, lots, optimizer, reconcile, snapshot, wash_sales
+from ballast import checks, lots, optimizer, post_trade, reconcile, snapshot, wash_sales
 from ballast import policy_frames as pf
 from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
@@ -237,7 +237,19 @@ def trades_for(
     )
     opt_ids = settings.filter(pl.col("engine") == "optimizer").select("portfolio_id")
     h_alloc, h_hold = (f.join(opt_ids, on="portfolio_id", how="anti") for f in (alloc, holdings))
-    heur = propose(h_alloc, h_hold, settings, accounts, cands, restr, costs, flows)
+    heur = propose(
+        h_alloc,
+        h_hold,
+        settings,
+        accounts,
+        cands,
+        restr,
+        costs,
+        flows,
+        snap.lots,
+        snap.as_of,
+        check_bands=False,
+    )
     trades, lot_warnings = lots.annotate_trades(
         heur.trades, snap.lots, settings, accounts, snap.as_of
     )
@@ -247,8 +259,22 @@ def trades_for(
         o_alloc, o_hold = (
             f.join(opt_ids, on="portfolio_id", how="semi") for f in (alloc, holdings)
         )
+        washing = wash_sales.recent_purchases(
+            snap.transactions, accounts, snap.securities, snap.as_of
+        )
         opt = optimizer.optimise(
-            o_alloc, o_hold, snap.lots, settings, accounts, cands, restr, costs, flows, snap.as_of
+            o_alloc,
+            o_hold,
+            snap.lots,
+            settings,
+            accounts,
+            cands,
+            restr,
+            costs,
+            flows,
+            snap.as_of,
+            washing=washing,
+            check_bands=False,
         )
         relieved = pl.concat(
             [
@@ -273,7 +299,14 @@ def trades_for(
         candidates=cands,
         restrictions=restr,
     )
-    return Proposal(trades, classes, warnings), pl.concat([warnings, wash_findings])
+    # the wash-sale check may swap or drop trades: value the classes and check the bands after it
+    classes = post_trade.revalue(classes, trades)
+    warnings = pl.concat([warnings, post_trade.outside_bands(classes)])
+    flows_alone = propose(
+        alloc, holdings, settings, accounts, cands, restr, costs, flows, flows_only=True
+    )
+    effect = post_trade.flow_effect(alloc, flows_alone.classes, classes)
+    return Proposal(trades, classes, warnings, effect), pl.concat([warnings, wash_findings])
 
 
 def compute(
@@ -340,7 +373,21 @@ def compute(
             pl.col("replaced"),
         ).alias("message"),
     )
-    warnings = pl.concat([warnings, restated])
+    shorts = holdings_ok.filter(
+        (pl.col("quantity") < 0) & (pl.col("security_id") != CASH_SECURITY)
+    ).select(
+        "portfolio_id",
+        pl.format(
+            "short position of {} {} in account {} ({}) is held as declared: counted in {}, "
+            "never sold, covered or bought by the proposal",
+            lots.plain(-pl.col("quantity")),
+            pl.col("security_id"),
+            pl.col("account_id"),
+            pl.col("market_value").cast(pl.Decimal(38, 2)),
+            pl.col("asset_class"),
+        ).alias("message"),
+    )
+    warnings = pl.concat([warnings, restated, shorts])
     proposal = None
     if with_trades:
         proposal, trade_warnings = trades_for(snap, pset, alloc, holdings_ok, settings, accounts)
@@ -368,7 +415,7 @@ def merge(parts: list[Computed]) -> Computed:
         proposal = Proposal(
             *(
                 cat([getattr(p.proposal, f) for p in parts])
-                for f in ("trades", "classes", "warnings")
+                for f in ("trades", "classes", "warnings", "flow_effect")
             )
         )
     snap = snapshot.Snapshot(

@@ -47,6 +47,41 @@ def match_key(security: pl.Expr, group: pl.Expr) -> pl.Expr:
     return pl.coalesce(pl.format("group:{}", group), pl.format("security:{}", security))
 
 
+def recent_purchases(
+    transactions: pl.DataFrame,
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    as_of: dt.date,
+) -> pl.DataFrame:
+    """(portfolio_id, security_id): securities a loss sale of which on ``as_of`` the household's
+    BUY or REINVEST of the last 30 days would wash (the same security or its identical group).
+    Conservative: a purchase that is itself the lot being sold still counts here."""
+    groups = securities.select("security_id", "identical_group").unique("security_id")
+    key = match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
+    start = as_of - dt.timedelta(days=WINDOW_DAYS)
+    bought = (
+        transactions.filter(
+            pl.col("type").is_in(PURCHASES) & pl.col("trade_date").is_between(start, as_of)
+        )
+        .join(accounts.select("portfolio_id", "account_id"), on="account_id")
+        .join(groups, on="security_id", how="left")
+        .select("portfolio_id", key, "security_id")
+    )
+    same_key = groups.select("security_id", key)
+    return (
+        pl.concat(
+            [
+                bought.select("portfolio_id", "security_id"),
+                bought.join(same_key, on="key", suffix="_other").select(
+                    "portfolio_id", pl.col("security_id_other").alias("security_id")
+                ),
+            ]
+        )
+        .unique()
+        .sort("portfolio_id", "security_id")
+    )
+
+
 def _money(expr: pl.Expr) -> pl.Expr:
     return pl.format("${}", expr.cast(pl.Decimal(38, 2)))
 
@@ -149,9 +184,23 @@ def relieved_lots(
             accounts.select("portfolio_id", "account_id", "tax_status"),
             on=["portfolio_id", "account_id"],
         )
-        .join(settings.select("portfolio_id", "lot_method"), on="portfolio_id")
+        .join(
+            settings.select(
+                "portfolio_id", "lot_method", "avoid_short_term_gains", "short_term_wait_days"
+            ),
+            on="portfolio_id",
+        )
         .filter((pl.col("side") == "sell") & (pl.col("tax_status") == TAXABLE))
-        .select("trade_id", "account_id", "security_id", "quantity", "price", "lot_method")
+        .select(
+            "trade_id",
+            "account_id",
+            "security_id",
+            "quantity",
+            "price",
+            "lot_method",
+            "avoid_short_term_gains",
+            "short_term_wait_days",
+        )
     )
     return lots.relieve(sells, lot_frame, as_of)
 

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import polars as pl
 
-from ballast import review, warehouse
+from ballast import report, results, review, warehouse
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
 from tests.frames import policy, row, run
@@ -93,3 +93,41 @@ def test_flows_within_the_planning_horizon(empty_ws: Workspace) -> None:
         ("buy", "E", 400),
     ]
     assert row(c.proposal.classes, asset_class="bonds")["post_trade_weight"] == D("0.4")
+
+
+def test_report_says_how_much_drift_the_flows_alone_removed(empty_ws: Workspace) -> None:
+    """70/30 against 60/40 (drift Σ|w − t| = 2,000 bp) with $1,000 coming in: the flow alone
+    buys $1,000 of bonds, leaving 7,000 / 4,000 of 11,000 = 727.27 bp; selling 400 equities for
+    400 more bonds then reaches 6,600 / 4,400: 0 bp. The flow removed 1,272.73 bp."""
+    empty_ws.securities.write_text(
+        "security_id,symbol,name,asset_class,identical_group\nE,E,E,equity,\nB,B,B,bonds,\n"
+    )
+    (empty_ws.ips / "p1.yaml").write_text(
+        'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
+        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
+    )
+    (empty_ws.inbox / "a.csv").write_text(
+        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
+        "2026-09-30,A,E,7000,1,7000.00,USD\n2026-09-30,A,B,3000,1,3000.00,USD\n"
+    )
+    (empty_ws.inbox / "b.csv").write_text(
+        "account_id,effective_date,amount,currency,description\n"
+        "A,2026-10-15,1000.00,USD,quarterly contribution\n"
+    )
+    with warehouse.connect(empty_ws.warehouse) as con:
+        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
+        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+    assert sorted(c.proposal.trades.select("side", "security_id", "quantity").rows()) == [
+        ("buy", "B", 1400),
+        ("sell", "E", 400),
+    ]
+    (entry,) = results.portfolio_entries(c)
+    assert entry["cash_flows"] == {
+        "planned": "1000.00",
+        "drift_before_bp": "2000.00",
+        "drift_after_flows_bp": "727.27",
+        "drift_after_trades_bp": "0.00",
+        "removed_by_flows_bp": "1272.73",
+    }
+    html = report.render_portfolio_report({"portfolio": entry})
+    assert 'from <span class="num">2000.00</span> bp to <span class="num">727.27</span>' in html

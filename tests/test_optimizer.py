@@ -344,3 +344,31 @@ def test_invariants_on_generated_portfolios(case) -> None:
         named=True
     ):
         assert abs(r["post_trade_weight"] - r["target"]) <= abs(r["weight"] - r["target"]) + slack
+
+
+def test_whole_shares_are_chosen_by_branch_and_bound() -> None:
+    """Equity 61.48% against 60% ± 1%: sell $1,480. The cheapest dollars to sell are in E1
+    (no gain), but E1 costs $5,000 a share and one share would overshoot the mirror (max sale
+    $2,960), so rounding a continuous solution would sell nothing and leave the breach. With
+    whole shares in the programme: 74 E2 at $20 (gain $10 each, long-term), 148 B bought."""
+    p = policy("h", accounts=[{"id": "T", "tax_status": "taxable"}], default_band="100bp")
+    rows = [
+        ("h", "T", "E1", "equity", 2, 5000),
+        ("h", "T", "E2", "equity", 2574, 20),
+        ("h", "T", "B", "bonds", 3852, 10),
+    ]
+    lots = lot_frame(
+        [
+            ("T", "E1", "a", "2020-01-02", 2, 10000),
+            ("T", "E2", "b", "2020-01-02", 2574, 25740),
+            ("T", "B", "c", "2020-01-02", 3852, 38520),
+        ]
+    )
+    _, opt = both([p], rows, lots)
+    assert sorted(opt.trades.select("side", "security_id", "quantity").rows()) == [
+        ("buy", "B", 148),
+        ("sell", "E2", 74),
+    ]
+    assert row(opt.trades, security_id="E2")["realized_gain_long_term"] == 740
+    assert row(opt.classes, asset_class="equity")["post_trade_value"] == 60000
+    assert not any("outside its band" in m for m in opt.warnings["message"])
