@@ -298,8 +298,8 @@ def _cash_positions(cash: pl.DataFrame) -> pl.DataFrame:
 # --- transactions ------------------------------------------------------------------------------
 
 
-def _types(profile: CsvProfile) -> pl.Expr:
-    """The canonical type of each row from its action, by the profile's ordered rules."""
+def _rule(profile: CsvProfile) -> pl.Expr:
+    """The target of the first action rule each row matches (a type, FLOW or BY_QUANTITY)."""
     expr: pl.Expr = pl.lit(None, pl.String)
     for pattern, target in reversed(profile.actions):
         expr = (
@@ -307,11 +307,17 @@ def _types(profile: CsvProfile) -> pl.Expr:
             .then(pl.lit(target))
             .otherwise(expr)
         )
+    return expr
+
+
+def _types() -> pl.Expr:
+    """The canonical type of each row from its rule (``_rule``), its amount and quantity."""
+    rule = pl.col("_rule")
     flow = (
         pl.when(pl.col("amount") > 0).then(pl.lit("CONTRIBUTION")).otherwise(pl.lit("WITHDRAWAL"))
     )
     by_qty = pl.when(pl.col("_qty") < 0).then(pl.lit("SELL")).otherwise(pl.lit("BUY"))
-    return pl.when(expr == FLOW).then(flow).when(expr == BY_QUANTITY).then(by_qty).otherwise(expr)
+    return pl.when(rule == FLOW).then(flow).when(rule == BY_QUANTITY).then(by_qty).otherwise(rule)
 
 
 def _transaction_ids(frame: pl.DataFrame, prefix: str) -> pl.Series:
@@ -342,7 +348,7 @@ def _transaction_ids(frame: pl.DataFrame, prefix: str) -> pl.Series:
 def _transactions(
     fields: pl.DataFrame, text: str, profile: CsvProfile, name: str, ctx: Context
 ) -> pl.DataFrame:
-    _required(fields, ["date", "action", "amount"], profile, name)
+    _required(fields, ["date", "action"], profile, name)
     col = lambda role: source_column(profile, role)  # noqa: E731
     frame = fields.with_columns(
         trade_date=dates(fields, "date", profile.date_format, col("date"), name),
@@ -350,8 +356,14 @@ def _transactions(
         _qty=numbers(fields, "quantity", ColType.QUANTITY, col("quantity"), name),
         account_id=_account(fields, profile, text, name),
         currency=pl.coalesce(pl.col("currency"), pl.lit(profile.currency)),
+        _rule=_rule(profile),
     )
-    frame = frame.with_columns(type=_types(profile))
+    # a share movement (split, spin-off, merger) may leave Amount empty: no cash moved
+    shares_only = (pl.col("_rule") == BY_QUANTITY) & pl.col("_qty").is_not_null()
+    _required(frame.filter(~shares_only.fill_null(False)), ["amount"], profile, name)
+    frame = frame.with_columns(
+        amount=pl.col("amount").fill_null(pl.lit(0, POLARS_TYPES[ColType.MONEY]))
+    ).with_columns(type=_types())
     unknown = frame.filter(~pl.col("type").is_in(TRANSACTION_TYPES).fill_null(False)).head(1)
     if not unknown.is_empty():
         action = unknown["action"][0]

@@ -22,6 +22,8 @@ numbers for errors). Read per ``FlexStatement``:
   ``AccountInformation`` currency, else the currency whose ``fxRateToBase`` is 1; without either
   no fx_rates are written.
 
+Transaction ids are ``IB-<transactionID>`` (trades: else ``tradeID``); a row with neither gets
+``IB-<hash of its content>-<n>``, stable across exports and row order.
 Summary rows across accounts (``accountId="-"``) are skipped. Dates may be ``2025-12-31``,
 ``20251231``, with or without a time (``;202500``, ``;10:21:44``, `` 144528``).
 Numbers are rounded half-even to the column's scale.
@@ -29,6 +31,7 @@ Numbers are rounded half-even to the column's scale.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -237,8 +240,8 @@ def _trade(el: Element, st: Statement, name: str) -> dict[str, Any] | None:
             (_num(el, k, name, 4, default="0") for k in ("proceeds", "ibCommission", "taxes")),
             Decimal(0),
         )
-    ident = el.attrs.get("transactionID") or el.attrs.get("tradeID") or f"T{el.line}"
-    return _txn(el, st, name, f"IB-{ident}", kind, abs(quantity), amount, "tradeDate")
+    ident = el.attrs.get("transactionID") or el.attrs.get("tradeID")
+    return _txn(el, st, name, ident, kind, abs(quantity), amount, "tradeDate")
 
 
 def _cash_transaction(el: Element, st: Statement, name: str) -> dict[str, Any] | None:
@@ -253,8 +256,7 @@ def _cash_transaction(el: Element, st: Statement, name: str) -> dict[str, Any] |
     amount = _num(el, "amount", name, 4)
     if kind == "FLOW":
         kind = "CONTRIBUTION" if amount > 0 else "WITHDRAWAL"
-    ident = el.attrs.get("transactionID") or f"C{el.line}"
-    row = _txn(el, st, name, f"IB-{ident}", kind, Decimal(0), amount, "dateTime")
+    row = _txn(el, st, name, el.attrs.get("transactionID"), kind, Decimal(0), amount, "dateTime")
     if not (row["isin"] or row["cusip"] or row["symbol"]):
         row["security_id"] = CASH_SECURITY
     return row
@@ -266,24 +268,29 @@ def _corporate_action(el: Element, st: Statement, name: str) -> dict[str, Any] |
     quantity = _num(el, "quantity", name, 6, default="0")
     amount = _num(el, "proceeds", name, 4, default="0")
     kind = "SELL" if quantity < 0 else "BUY"
-    ident = el.attrs.get("transactionID") or f"A{el.line}"
-    return _txn(el, st, name, f"IB-{ident}", kind, abs(quantity), amount, "dateTime")
+    ident = el.attrs.get("transactionID")
+    return _txn(el, st, name, ident, kind, abs(quantity), amount, "dateTime")
 
 
 def _txn(
     el: Element,
     st: Statement,
     name: str,
-    ident: str,
+    ident: str | None,
     kind: str,
     quantity: Decimal,
     amount: Decimal,
     date_key: str,
 ) -> dict[str, Any]:
     when = _date(el, date_key, name, False) or _date(el, "reportDate", name)
+    a = el.attrs
+    content = [el.tag, _account(el, st), str(when), kind, a.get("type", "")]
+    content += [a.get("conid") or a.get("isin") or a.get("symbol", ""), a.get("currency", "")]
+    content += [str(quantity), str(amount), a.get("actionID", "")]
     return {
         "line": el.line,
-        "transaction_id": ident,
+        "transaction_id": f"IB-{ident}" if ident else None,
+        "_content": "|".join(content),
         "trade_date": when,
         "account_id": _account(el, st),
         **_security(el),
@@ -293,6 +300,18 @@ def _txn(
         "amount": amount,
         "currency": el.attrs.get("currency", ""),
     }
+
+
+def _content_ids(txns: list[dict[str, Any]]) -> None:
+    """Rows without a transactionID (older Flex queries) get ``IB-<hash>-<n>``: a hash of their
+    content and their rank among identical rows, so the same row keeps its id in every export
+    and whatever the row order (never the XML line, which changes between exports)."""
+    seen: Counter[str] = Counter()
+    for row in txns:
+        if row["transaction_id"] is None:
+            digest = hashlib.sha256(row["_content"].encode()).hexdigest()[:16]
+            row["transaction_id"] = f"IB-{digest}-{seen[digest]}"
+            seen[digest] += 1
 
 
 # --- FX rates ----------------------------------------------------------------------------------
@@ -337,6 +356,8 @@ def _fx_rows(st: Statement, name: str) -> list[dict[str, Any]]:
         if not a.get(rate_key) or not currency or currency == base or currency.startswith("BASE"):
             continue
         when = _date(el, date_key, name, False) or _date(el, "reportDate", name, False)
+        if when is None and el.tag == "OpenPosition":  # its as_of_date: the statement's toDate
+            when = _date(Element("FlexStatement", st.attrs, st.line, 0), "toDate", name, False)
         if when is None or (when, currency) in seen:
             continue
         seen[(when, currency)] = {
@@ -433,6 +454,7 @@ def parse_statements(statements: list[Statement], name: str, ctx: Context) -> li
         rates.extend(_fx_rows(st, name))
     _map(positions + lots + txns, ctx, name)
     _lot_ids(lots)
+    _content_ids(txns)
     rates = list(
         {(r["as_of_date"], r["currency"], r["quote_currency"]): r for r in rates[::-1]}.values()
     )

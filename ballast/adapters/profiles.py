@@ -91,12 +91,12 @@ SCHWAB_TRANSACTIONS = CsvProfile(
         (r"^reinvest shares$", "REINVEST"),
         (r"^buy", "BUY"),
         (r"^sell", "SELL"),
-        (r"div|^reinvest dividend$|^cash in lieu", "DIVIDEND"),
-        (r"tax", "DIVIDEND"),  # withholding on income: a negative dividend
+        (r"div|^reinvest dividend$|^cash in lieu|cap gain", "DIVIDEND"),  # and distributions
+        (r"tax|withholding", "DIVIDEND"),  # withholding on income: a negative dividend
         (r"interest", "INTEREST"),
         (r"fee|^margin", "FEE"),
         (r"^journal|^moneylink|^wire|^funds|transfer|deposit|withdraw", FLOW),
-        (r"^(stock split|spin-off|merger|reorg)", BY_QUANTITY),
+        (r"^(stock split|reverse split|spin-off|stock merger|merger|reorg)", BY_QUANTITY),
     ),
     id_prefix="SCHWAB",
 )
@@ -147,9 +147,9 @@ FIDELITY_TRANSACTIONS = CsvProfile(
         (r"^dividend received|^short-term cap gain|^long-term cap gain", "DIVIDEND"),
         (r"^(non-resident tax|foreign tax)", "DIVIDEND"),  # withholding: a negative dividend
         (r"^interest earned|^muni exempt int|^interest", "INTEREST"),
-        (r"fee", "FEE"),
         (r"^(direct deposit|direct debit|transferred|check|electronic funds|wire)", FLOW),
         (r"^(merger|distribution|exchanged|conversion)", BY_QUANTITY),
+        (r"fee", "FEE"),  # last: actions quote security names ("MERGER ... COFFEE HOLDING")
     ),
     id_prefix="FIDELITY",
 )

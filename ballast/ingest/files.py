@@ -1,7 +1,12 @@
-"""Byte-for-byte file keeping: the archive (named by content hash) and quarantine (with reasons)."""
+"""Byte-for-byte file keeping: the archive (named by content hash) and quarantine (with reasons).
+
+Files are read in 1 MiB chunks, never whole; a copy keeps a sparse file's holes, and quarantine
+moves an inbox file by renaming it (same file system), so a huge file costs no memory.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -9,6 +14,7 @@ import shutil
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -16,7 +22,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        while chunk := f.read(_CHUNK):
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
@@ -28,9 +34,53 @@ def safe_name(name: str) -> str:
     return cleaned[:120]
 
 
+def _copy_extents(fd_in: int, fd_out: int, size: int) -> bool:
+    """Copy only the data extents (``SEEK_DATA``/``SEEK_HOLE``), then set the size, so the holes
+    of a sparse file stay holes instead of being written out as zeros. False when the file
+    system cannot tell where the holes are (nothing was copied)."""
+    pos = 0
+    while pos < size:
+        try:
+            start = os.lseek(fd_in, pos, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # nothing but a hole up to the end
+                break
+            if pos == 0 and exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+                return False
+            raise
+        end = min(os.lseek(fd_in, start, os.SEEK_HOLE), size)
+        os.lseek(fd_out, start, os.SEEK_SET)
+        while start < end:
+            chunk = os.pread(fd_in, min(_CHUNK, end - start), start)
+            if not chunk:
+                break
+            os.write(fd_out, chunk)
+            start += len(chunk)
+        pos = end
+    os.ftruncate(fd_out, size)
+    return True
+
+
+def _copy(src: Path, dest: Path) -> None:
+    """``src`` to ``dest`` byte for byte, in chunks; a sparse file stays sparse where the system
+    can tell (a 1 GiB file of holes then costs no disk and no time), else a plain copy."""
+    if hasattr(os, "SEEK_DATA"):
+        fd_in = os.open(src, os.O_RDONLY)
+        try:
+            fd_out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                if _copy_extents(fd_in, fd_out, os.fstat(fd_in).st_size):
+                    return
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+    shutil.copyfile(src, dest)
+
+
 def _atomic_copy(src: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.copyfile(src, tmp)
+    _copy(src, tmp)
     os.replace(tmp, dest)
 
 
