@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ballast import workspace
+from ballast import cli_progress, workspace
 from ballast.cli_options import WorkspaceOpt
 from ballast.errors import BallastError
 from ballast.pdf import PdfChoice
@@ -65,12 +65,24 @@ def _print_restated(entry: dict[str, Any]) -> None:
         )
 
 
+def _print_deferred(ingest: dict[str, Any]) -> None:
+    """One line per file left in the inbox because it is still being written."""
+    for d in ingest.get("deferred", []):
+        err.print(
+            f"[yellow]still being written:[/] {escape(d['file'])} ({escape(d['reason'])}); "
+            "left where it is for the next run",
+            markup=True,
+            highlight=False,
+        )
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     ingest = summary["ingest"]
     for e in ingest["loaded"]:
         _print_restated(e)
     for q in ingest["quarantined"]:
         err.print(f"[yellow]quarantined[/] {q['reason']}", markup=True, highlight=False)
+    _print_deferred(ingest)
     results = Path(summary["report_dir"]) / "results.json"
     import json
 
@@ -146,7 +158,7 @@ def _run_flow(
     _check_portfolios(ws, portfolios)
     _take_run_lock(ws)
     quiet_prefect(verbose)
-    with out.status(f"[bold]{kind.replace('_', ' ')}[/] as of {as_of}: starting Prefect…"):
+    with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review
@@ -195,7 +207,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     quiet_prefect(verbose)
     ws = workspace.resolve(ws_path).check()
     _take_run_lock(ws)
-    with out.status("ingesting inbox…"):
+    with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from flows.ingest import ingest_inbox
 
         with prefect_runtime():
@@ -210,6 +222,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
         )
     for e in report["quarantined"]:
         err.print(f"quarantined {e['reason']}", highlight=False)
+    _print_deferred(report)
     if report["quarantined"]:
         raise typer.Exit(1)
 

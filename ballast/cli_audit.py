@@ -134,6 +134,8 @@ def rerun_cmd(
                     subject=run_id,
                     payload=finished,
                 )
+        # recorded first, then visible (a kill in between: the next run's recovery publishes)
+        outputs.publish(folder)
     _print_outcome(outcome, folder)
     if not outcome.identical:
         raise typer.Exit(1)

@@ -7,7 +7,9 @@ value names one point where the process kills itself with SIGKILL (no cleanup, n
 - ``load``: inside the transaction of the second file loaded, after its rows were inserted;
 - ``compute``: after the review was computed, before rendering;
 - ``render``: after two portfolio reports were written into the temporary run folder;
-- ``record``: inside the final transaction, after the run's status was updated, before commit.
+- ``record``: inside the final transaction, after the run's status was updated, before commit;
+- ``publish``: after the run was recorded as finished (and its ``run_finished`` audit event
+  appended), before its run folder was renamed from its staging name.
 
 ``crash_point(stage)`` marks a stage boundary in the flow; ``arm()`` installs the points that sit
 inside a stage by wrapping one function each (tasks run in the flow's process).
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 ENV = "BALLAST_TEST_CRASH_AT"
-STAGES = ("staged", "load", "compute", "render", "record")
+STAGES = ("staged", "load", "compute", "render", "record", "publish")
 
 
 def target() -> str | None:

@@ -1,7 +1,11 @@
 """Writing a run's folder: results.json, trades.csv, one HTML report per portfolio, index.html.
 
-The folder is written under a temporary name and renamed when complete, so a reader never sees
-a half-written run.
+Publishing is two-phase, so no reader ever sees a folder of a run that is not recorded as
+finished: ``write_run`` writes the folder under its hidden staging name
+(``reports/<as_of>/.<run_id>.partial``) and leaves it there; the record stage commits the run
+(status and output hashes) and only then calls ``publish``, which renames it to
+``reports/<as_of>/<run_id>``. A run killed in between is rolled forward by the next run's
+recovery (``ballast.recovery``); a staging folder of a run never recorded is removed.
 """
 
 from __future__ import annotations
@@ -10,17 +14,21 @@ import hashlib
 import multiprocessing
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ballast import drift_history, results
+from ballast import drift_history, progress, results
 from ballast.pdf import PdfChoice, html_to_pdf, wanted
 from ballast.policy import Policy
 from ballast.report import make_environment, render_portfolio_report, render_run_index
 from ballast.review import Computed, used_files
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:
@@ -125,11 +133,18 @@ def report_contexts(
 
 
 PARALLEL_FROM = 1000  # below this many reports, a process pool costs more than it saves
+SERIAL_CHUNK = 25  # reports per progress step when rendering in this process
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    """One Jinja environment per process, so templates are compiled once."""
+    return make_environment()
 
 
 def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
     """Render and write some reports (and their PDFs where wanted); returns names and hashes."""
-    env = make_environment()
+    env = _environment()
     choice = PdfChoice(pdf)
     hashes = {}
     for ctx in contexts:
@@ -144,31 +159,43 @@ def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none"
     return hashes
 
 
+def _chunks(contexts: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [contexts[i : i + size] for i in range(0, len(contexts), size)]
+
+
 def render_reports(
     folder: Path,
     contexts: list[dict[str, Any]],
     workers: int | None = None,
     pdf: PdfChoice = PdfChoice.NONE,
 ) -> dict[str, str]:
-    """Every portfolio's report, rendered on all cores when there are many."""
+    """Every portfolio's report, rendered on all cores when there are many; each finished
+    chunk advances ``ballast.progress`` by its number of reports."""
     workers = workers or os.cpu_count() or 1
+    hashes: dict[str, str] = {}
     if workers == 1 or len(contexts) < PARALLEL_FROM:
-        return _render_chunk(str(folder), contexts, pdf.value)
-    size = -(-len(contexts) // (workers * 4))
-    chunks = [contexts[i : i + size] for i in range(0, len(contexts), size)]
+        for chunk in _chunks(contexts, SERIAL_CHUNK):
+            hashes |= _render_chunk(str(folder), chunk, pdf.value)
+            progress.advance(len(chunk))
+        return hashes
+    chunks = _chunks(contexts, -(-len(contexts) // (workers * 8)))
     # spawn, not fork: the calling process runs Prefect's threads
     ctx = multiprocessing.get_context("spawn")
-    hashes: dict[str, str] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for part in pool.map(
-            _render_chunk, [str(folder)] * len(chunks), chunks, [pdf.value] * len(chunks)
-        ):
-            hashes |= part
+        pending = {pool.submit(_render_chunk, str(folder), c, pdf.value): len(c) for c in chunks}
+        for done in as_completed(pending):
+            hashes |= done.result()
+            progress.advance(pending[done])
     return hashes
 
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def staging(final: Path) -> Path:
+    """The hidden name a run folder has until its run is recorded: ``.<run_id>.partial``."""
+    return final.with_name(f".{final.name}.partial")
 
 
 def write_run(
@@ -180,9 +207,10 @@ def write_run(
     html: bool = True,
     pdf: PdfChoice = PdfChoice.NONE,
 ) -> tuple[Path, dict[str, str]]:
-    """Write the run folder ``reports/<as_of>/<run_id>/``; returns it and its files' hashes."""
+    """Write the run folder under its staging name; returns its final path
+    ``reports/<as_of>/<run_id>`` (see ``publish``) and its files' hashes."""
     final = reports_root / run["as_of"] / run["run_id"]
-    tmp = final.with_name(f".{run['run_id']}.partial")
+    tmp = staging(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     outputs: dict[str, str] = {}
@@ -197,5 +225,16 @@ def write_run(
     if html:
         outputs |= render_reports(tmp, contexts, pdf=pdf)
         put("index.html", render_run_index(run, entries))
-    os.replace(tmp, final)
     return final, outputs
+
+
+def publish(final: Path) -> Path:
+    """Rename a recorded run's staging folder to ``final`` (idempotent: an already published
+    folder stays, a leftover staging copy beside it is dropped)."""
+    tmp = staging(final)
+    if tmp.is_dir():
+        if final.exists():
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    return final

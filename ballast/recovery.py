@@ -13,9 +13,12 @@
 2. marks ``crashed`` every run still ``running`` whose process is gone (same host, pid not
    alive; or no process record at all), filling ``runs.pid``/``runs.host``, and appends a
    ``run_crashed`` audit event for each;
-3. removes leftover temporary run folders (``reports/<as_of>/.<run_id>.partial``) of runs that
-   are not alive, and hides the folder of a crashed run that got as far as renaming it
-   (``.<run_id>.crashed``, kept as evidence, never read as a run);
+3. settles the staging folders (``reports/<as_of>/.<run_id>.partial``) of runs that are not
+   alive: a run recorded as finished (``completed``/``completed_with_errors`` in ``runs``, or
+   a rerun's ``run_finished`` event) was killed between its record and its publish, so its
+   folder is rolled forward (renamed to ``<run_id>``, see ``ballast.outputs``); any other is
+   removed. A visible folder of a crashed run (left by a version that renamed before
+   recording) is hidden as ``.<run_id>.crashed``, kept as evidence, never read as a run;
 4. appends the ``file_loaded``/``file_quarantined`` events of ledger files committed by a run
    that died before writing them (the ledger and the audit trail agree again).
 
@@ -39,7 +42,7 @@ from typing import Any
 
 import duckdb
 
-from ballast import audit, runs, warehouse
+from ballast import audit, outputs, runs, warehouse
 from ballast.errors import BallastError
 from ballast.workspace import Workspace
 
@@ -74,11 +77,27 @@ class Recovered:
 
     crashed: list[str] = field(default_factory=list)
     removed_partial: list[str] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)  # rolled forward: recorded, not renamed
     hidden: list[str] = field(default_factory=list)
     files_audited: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.crashed, self.removed_partial, self.hidden, self.files_audited))
+        return any(
+            (self.crashed, self.removed_partial, self.published, self.hidden, self.files_audited)
+        )
+
+    def describe(self) -> str:
+        """One line for the run log."""
+        parts = {
+            "runs marked crashed": self.crashed,
+            "unfinished run folders removed": self.removed_partial,
+            "recorded run folders published": self.published,
+            "crashed run folders hidden": self.hidden,
+            "files audited": self.files_audited,
+        }
+        return "; ".join(
+            f"{k}: {', '.join(Path(v).name for v in vs)}" for k, vs in parts.items() if vs
+        )
 
 
 def procs_dir(ws: Workspace) -> Path:
@@ -141,19 +160,46 @@ def _mark_crashed(
     audit.append(con, ws, "run_crashed", actor=runs.who(), run_id=row["run_id"], payload=payload)
 
 
-def _tidy_reports(ws: Workspace, keep: set[str], crashed: set[str], out: Recovered) -> None:
-    """Drop temporary run folders of runs not alive; hide complete folders of crashed runs."""
-    if not ws.reports.exists():
-        return
-    for day in ws.reports.iterdir():
-        if not day.is_dir():
-            continue
+def _days(ws: Workspace) -> list[Path]:
+    """The ``reports/<as_of>`` folders."""
+    return [d for d in ws.reports.iterdir() if d.is_dir()] if ws.reports.exists() else []
+
+
+def _staged_folders(ws: Workspace) -> list[tuple[Path, str]]:
+    """(staging folder, run id) of every ``reports/<as_of>/.<run_id>.partial``."""
+    return [
+        (d, d.name[1 : -len(".partial")])
+        for day in _days(ws)
+        for d in day.iterdir()
+        if d.name.startswith(".") and d.name.endswith(".partial") and d.is_dir()
+    ]
+
+
+def _tidy_reports(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    keep: set[str],
+    crashed: set[str],
+    out: Recovered,
+) -> None:
+    """Roll forward staging folders of recorded runs, drop those of runs never recorded (both
+    only for runs not alive); hide visible folders of crashed runs."""
+    staged = [(d, run_id) for d, run_id in _staged_folders(ws) if run_id not in keep]
+    ids = sorted({run_id for _, run_id in staged})
+    done = (
+        set(warehouse.query(con, "recovery/completed_runs", {"run_ids": ids})["run_id"])
+        if ids
+        else set()
+    )
+    for d, run_id in staged:
+        if run_id in done:
+            out.published.append(str(outputs.publish(d.with_name(run_id))))
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+            out.removed_partial.append(str(d))
+    for day in _days(ws) if crashed else []:
         for d in day.iterdir():
-            if d.name.startswith(".") and d.name.endswith(".partial"):
-                if d.name[1 : -len(".partial")] not in keep:
-                    shutil.rmtree(d, ignore_errors=True)
-                    out.removed_partial.append(str(d))
-            elif d.is_dir() and d.name in crashed:
+            if d.is_dir() and d.name in crashed:
                 hidden = d.with_name(f".{d.name}.crashed")
                 os.replace(d, hidden)
                 out.hidden.append(str(hidden))
@@ -244,7 +290,7 @@ def recover(workspace: str, run_id: str, *, lock_timeout: float | None = None) -
                 out.crashed.append(row["run_id"])
             else:
                 alive.add(row["run_id"])
-        _tidy_reports(ws, alive, set(out.crashed), out)
+        _tidy_reports(con, ws, alive, set(out.crashed), out)
         _audit_orphan_files(con, ws, out)
         _forget_finished(con, ws)
     return out

@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ballast import results, review, runs, snapshot, warehouse
+from ballast import outputs, results, review, runs, snapshot, warehouse
 from ballast.errors import BallastError, PolicyError
 from ballast.outputs import sha256_text
 from ballast.policy import content_hash, load_policy
@@ -443,12 +443,12 @@ class FileComparison:
 
 
 def _run_folder(ws: Workspace, run: RunRecord) -> Path | None:
-    canonical = ws.reports / run.as_of.isoformat() / run.run_id
-    if canonical.is_dir():
-        return canonical
-    if run.report_dir and Path(run.report_dir).is_dir():
-        return Path(run.report_dir)
-    return None
+    """The run's folder: published, else still under its staging name (a run killed between
+    its record and its publish, before the next run's recovery renamed it)."""
+    named = [ws.reports / run.as_of.isoformat() / run.run_id]
+    if run.report_dir:
+        named.append(Path(run.report_dir))
+    return next((f for f in [*named, *map(outputs.staging, named)] if f.is_dir()), None)
 
 
 def _differences(name: str, original: str | None, rebuilt: str) -> tuple[str, ...]:

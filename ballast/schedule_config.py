@@ -14,6 +14,11 @@ warehouse:
 notify:
   webhook_url: https://hooks.example.com/ballast   # optional: POST the run summary as JSON
   timeout_seconds: 5
+retries:
+  attempts: 3                         # retries of a task after a transient failure (0: none)
+  delay_seconds: 2                    # first wait; doubled at each retry (2, 4, 8 s)
+ingest:
+  stable_seconds: 0                   # leave inbox files modified less than this long ago
 ```
 
 Every key is optional; a missing file or section means these defaults. The monitor's time is
@@ -127,6 +132,25 @@ class ChecksConfig(BaseModel):
     stale_price_sessions: int = Field(5, ge=0, le=260)  # NYSE sessions a price may age
 
 
+class RetryConfig(BaseModel):
+    """The ``retries:`` section: Prefect task retries after a transient failure (a warehouse
+    locked by another process, an inbox file replaced while it was read); never for others."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(3, ge=0, le=10)
+    delay_seconds: float = Field(2, ge=0, le=600)  # doubled at each further retry
+
+
+class IngestConfig(BaseModel):
+    """The ``ingest:`` section: when an inbox file counts as completely written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # a file modified less than this long ago is left in the inbox for the next run (0: off)
+    stable_seconds: float = Field(0, ge=0, le=24 * 3600)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -189,3 +213,13 @@ def load_notify(workspace: Path) -> NotifyConfig:
 def load_checks(workspace: Path) -> ChecksConfig:
     """The ``checks:`` settings (a price older than 5 NYSE sessions is stale by default)."""
     return section(workspace, "checks", ChecksConfig)
+
+
+def load_retries(workspace: Path) -> RetryConfig:
+    """The ``retries:`` settings (3 retries, 2 s doubling, by default)."""
+    return section(workspace, "retries", RetryConfig)
+
+
+def load_ingest(workspace: Path) -> IngestConfig:
+    """The ``ingest:`` settings (no stability wait by default)."""
+    return section(workspace, "ingest", IngestConfig)

@@ -9,9 +9,13 @@ from contextlib import contextmanager
 
 
 def quiet_prefect(verbose: bool = False) -> None:
-    """No telemetry (no network here), logs only when asked; call before importing Prefect."""
+    """No telemetry (no network here), log lines on the console only when asked; call before
+    importing Prefect. Runs still log at INFO (the Prefect UI and ``logs/ballast.jsonl``
+    keep them): without ``verbose`` only the console handler is raised to WARNING."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
 
 

@@ -7,14 +7,23 @@ from pathlib import Path
 from prefect import flow
 from prefect.utilities.annotations import quote
 
+from ballast import progress
 from ballast.workspace import Workspace
+from tasks import retrying
 from tasks.ingest import load_files, stage_inbox
 from tasks.validate import validate_files
 
 
 @flow(name="ingest-inbox")
 def ingest_inbox(workspace: str) -> dict:
-    """Load every new file in the inbox; quarantine the bad ones with their reasons."""
+    """Load every new file in the inbox; quarantine the bad ones with their reasons; leave
+    files still being written for the next time."""
     ws = Workspace(Path(workspace)).check()
-    staged = stage_inbox(str(ws.root))
-    return load_files(str(ws.root), quote(validate_files(quote(staged))))
+    root = str(ws.root)
+    retry = retrying.for_workspace(ws.root)
+    progress.stage("ingest")
+    staged = retrying.configured(stage_inbox, retry)(root)
+    progress.stage("validate", len(staged))
+    staged = retrying.configured(validate_files, retry)(quote(staged))
+    progress.stage("load", len(staged))
+    return retrying.configured(load_files, retry)(root, quote(staged))

@@ -5,22 +5,30 @@ walks every element looking for futures, which cost more than the review itself 
 portfolios.
 
 stage inbox ─► validate (GX) ─► load / quarantine ─► load policies ─► compute (per shard)
-                                                                    ─► render ─► record
+                                                                    ─► render ─► record, publish
+
+Around the stages: each one is announced through ``ballast.progress`` (the command line shows
+it) and logged with its duration and counts; every log line of the run carries the run id and
+goes to ``<workspace>/logs/ballast.jsonl`` (``ballast.runlog``); tasks retry transient failures
+as ``ballast.yaml`` says (``tasks.retrying``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from ballast import faults, notify, recovery, runs
+from ballast import faults, notify, progress, recovery, runlog, runs
 from ballast.review import PolicySet, merge
 from ballast.workspace import Workspace
+from tasks import retrying
 from tasks.compute import compute, load_policies
 from tasks.ingest import load_files, stage_inbox
 from tasks.record import finish_run, start_run
@@ -32,6 +40,53 @@ def _shards(pset: PolicySet, shard_size: int | None) -> list[PolicySet]:
     if not shard_size or len(pset.policies) <= shard_size:
         return [pset]
     return pset.split(shard_size)
+
+
+def _counts(stage: str, out: Any) -> dict[str, int]:
+    """The numbers logged with a finished stage."""
+    if out is None:
+        return {}
+    if stage in ("ingest", "validate"):
+        return {
+            "files": len(out),
+            "deferred": sum(1 for s in out if s.deferred),
+            "rows": sum(s.rows or 0 for s in out),
+        }
+    if stage == "load":
+        return {k: len(out.get(k, [])) for k in ("loaded", "quarantined", "duplicates", "deferred")}
+    if stage == "policies":
+        return {"portfolios": len(out.policies) + len(out.errors), "refused": len(out.errors)}
+    if stage == "compute":
+        return {"portfolios": len(out.policies.ids), "positions": out.holdings.height}
+    if stage == "render":
+        return {"portfolios": len(out["entries"]), "files": len(out["outputs"])}
+    return {}
+
+
+def _tasks(workspace: Path) -> SimpleNamespace:
+    """The run's tasks, with the retries the workspace's ``ballast.yaml`` asks for."""
+    retry = retrying.for_workspace(workspace)
+    tasks = (
+        start_run,
+        stage_inbox,
+        validate_files,
+        load_files,
+        load_policies,
+        compute,
+        render,
+        finish_run,
+    )
+    return SimpleNamespace(**{t.fn.__name__: retrying.configured(t, retry) for t in tasks})
+
+
+def _compute_all(
+    task: Any, root: str, run: dict[str, Any], pset: PolicySet, shard_size: int | None
+) -> Any:
+    """One ``compute`` task per shard, submitted together; their results merged."""
+    with_trades = run["kind"] != "monitor"
+    shards = _shards(pset, shard_size)
+    futures = [task.submit(root, run["as_of"], quote(s), with_trades) for s in shards]
+    return merge([f.result() for f in futures])
 
 
 def run_review(
@@ -58,39 +113,60 @@ def run_review(
         "code_version": runs.code_version(),
         "started_at": dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None),
     }
+    with runlog.bound(ws.root, run["run_id"]):
+        return _run(ws, run, portfolios, html, shard_size, pdf)
+
+
+def _run(
+    ws: Workspace,
+    run: dict[str, Any],
+    portfolios: list[str] | None,
+    html: bool,
+    shard_size: int | None,
+    pdf: str,
+) -> dict[str, Any]:
+    root, as_of, kind = str(ws.root), run["as_of"], run["kind"]
     logger = get_run_logger()
     logger.info("run %s: %s as of %s", run["run_id"], kind, as_of)
     seconds: dict[str, float] = {}
+    t = _tasks(ws.root)
 
-    def timed(stage: str, fn, *args):
+    def timed(stage: str, fn: Callable[..., Any], *args: Any, total: int | None = None) -> Any:
+        progress.stage(stage, total)
         t0 = time.perf_counter()
         out = fn(*args)
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        seconds[stage] = seconds.get(stage, 0.0) + took
+        numbers = {"seconds": round(took, 3), **_counts(stage, out)}
+        logger.info("%s done in %.2f s", stage, took, extra=numbers)
         return out
 
-    recovery.recover(str(ws.root), run["run_id"])  # first: clean up after killed runs
+    t_run = time.perf_counter()
+    progress.stage("start")
+    found = recovery.recover(root, run["run_id"])  # first: clean up after killed runs
+    if found:
+        logger.info("recovered after killed runs: %s", found.describe())
     faults.arm()  # test hook: no-op unless BALLAST_TEST_CRASH_AT is set
-    start_run(str(ws.root), {**run, "started_at": run["started_at"]})
+    t.start_run(root, run)
     pset = rendered = ingest = None
     status = "failed"
     try:
-        staged = timed("ingest", stage_inbox, str(ws.root))
-        staged = timed("validate", validate_files, quote(staged))
+        staged = timed("ingest", t.stage_inbox, root)
+        staged = timed("validate", t.validate_files, quote(staged), total=len(staged))
+        for s in staged:
+            if s.deferred:
+                logger.info("still being written: %s (%s)", s.name, s.deferred)
         faults.crash_point("staged")
-        ingest = timed("load", load_files, str(ws.root), quote(staged), run["run_id"])
-        pset = timed("policies", load_policies, str(ws.root), portfolios)
-        shards = _shards(pset, shard_size)
-        t0 = time.perf_counter()
-        futures = [compute.submit(str(ws.root), as_of, quote(s), kind != "monitor") for s in shards]
-        computed = merge([f.result() for f in futures])
-        seconds["compute"] = time.perf_counter() - t0
+        ingest = timed("load", t.load_files, root, quote(staged), run["run_id"], total=len(staged))
+        pset = timed("policies", t.load_policies, root, portfolios)
+        computed = timed("compute", _compute_all, t.compute, root, run, pset, shard_size)
         run_meta = {**run, "started_at": run["started_at"].isoformat() + "Z"}
-        rendered = timed("render", render, str(ws.root), run_meta, quote(computed), html, pdf)
+        rendered = timed("render", t.render, root, run_meta, quote(computed), html, pdf)
         invalid = [e["portfolio_id"] for e in rendered["entries"] if e["status"] != "ok"]
         status = "completed_with_errors" if invalid else "completed"
     finally:
-        timed("record", finish_run, str(ws.root), run, quote(pset), quote(rendered), ingest, status)
-        recovery.release(str(ws.root))
+        timed("record", t.finish_run, root, run, quote(pset), quote(rendered), ingest, status)
+        recovery.release(root)
     entries = rendered["entries"]
     result = {
         "run_id": run["run_id"],
@@ -106,6 +182,9 @@ def run_review(
         "positions": computed.holdings.height,
         "stage_seconds": seconds,
     }
+    numbers = {k: result[k] for k in ("portfolios", "breached", "trades", "positions")}
+    took = time.perf_counter() - t_run
+    logger.info("run %s in %.2f s", status, took, extra={"seconds": round(took, 3), **numbers})
     notify.send(ws.root, result, logger)
     return result
 

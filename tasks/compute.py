@@ -10,15 +10,16 @@ from prefect.cache_policies import NO_CACHE
 
 from ballast import review, schedule_config, warehouse
 from ballast.workspace import Workspace
+from tasks import retrying
 
 
-@task(name="load-policies", cache_policy=NO_CACHE)
+@task(name="load-policies", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def load_policies(workspace: str, portfolios: list[str] | None) -> review.PolicySet:
     """Read and validate the IPS files of the portfolios under review."""
     return review.load_policies(Workspace(Path(workspace)), portfolios)
 
 
-@task(name="compute", cache_policy=NO_CACHE)
+@task(name="compute", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def compute(
     workspace: str, as_of: str, policies: review.PolicySet, with_trades: bool
 ) -> review.Computed:

@@ -1,4 +1,8 @@
-"""Ingest stages: read the inbox, then load or quarantine each file."""
+"""Ingest stages: read the inbox, then load or quarantine each file.
+
+Both are safe to retry: staging only reads, and a file already in the ledger (committed by an
+earlier attempt) is never committed again (``inbox.commit``).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,19 @@ from prefect.cache_policies import NO_CACHE
 from ballast import audit, runs, warehouse
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
+from tasks import retrying
 
 
-@task(name="stage-inbox", cache_policy=NO_CACHE)
+@task(name="stage-inbox", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def stage_inbox(workspace: str) -> list[inbox.StagedFile]:
-    """Hash and parse every new file in the inbox (and a changed security master)."""
+    """Hash and parse every new file in the inbox (and a changed security master); files
+    still being written are deferred (``ingest.stable_seconds``)."""
     ws = Workspace(Path(workspace))
     with warehouse.connect(ws.warehouse) as con:
         return inbox.stage_workspace(con, ws)
 
 
-@task(name="load-files", cache_policy=NO_CACHE)
+@task(name="load-files", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def load_files(workspace: str, staged: list[inbox.StagedFile], run_id: str | None = None) -> dict:
     """Load valid files into the warehouse; quarantine the others with their reasons; record
     every load, restatement and quarantine in the audit trail."""

@@ -1,28 +1,52 @@
 """Record stage: the run's row, inputs, results and outputs in the warehouse, and the
-hash-chained audit trail (appended only after each record has been committed)."""
+hash-chained audit trail (appended only after each record has been committed); then the run
+folder is published.
+
+Both tasks are idempotent, so a retry after a transient failure never records twice: a step
+already in the warehouse (the run's row, its final status, its audit events) is skipped.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import audit, records, warehouse
+from ballast import audit, faults, outputs, records, warehouse
 from ballast.review import PolicySet
 from ballast.workspace import Workspace
+from tasks import retrying
+
+FINISHED = ("completed", "completed_with_errors")
 
 
-@task(name="start-run", cache_policy=NO_CACHE)
+def _status(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The run's recorded status, or None before its row exists."""
+    rows = warehouse.query(con, "audit/run", {"run_id": run_id})
+    return None if rows.is_empty() else rows["status"][0]
+
+
+def _events(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
+    """The audit events already appended for the run itself (not for its re-creations)."""
+    rows = warehouse.query(con, "audit/run_events", {"run_id": run_id})
+    return set(rows.filter(pl.col("run_id") == run_id)["event"])
+
+
+@task(name="start-run", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def start_run(workspace: str, run: dict) -> None:
     """Record that the run has started (so a crash leaves a trace)."""
     ws = Workspace(Path(workspace))
     with warehouse.connect(ws.warehouse) as con:
-        records.start(con, run)
-        audit.record_run_started(con, ws, run)
+        if _status(con, run["run_id"]) is None:
+            records.start(con, run)
+        if "run_started" not in _events(con, run["run_id"]):
+            audit.record_run_started(con, ws, run)
 
 
-@task(name="finish-run", cache_policy=NO_CACHE)
+@task(name="finish-run", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def finish_run(
     workspace: str,
     run: dict,
@@ -31,8 +55,15 @@ def finish_run(
     ingest: dict | None,
     status: str,
 ) -> None:
-    """Record the run's inputs, results, outputs and final status."""
+    """Record the run's inputs, results, outputs and final status (one transaction), then
+    publish its folder: a reader never sees the folder of a run not recorded as finished."""
     ws = Workspace(Path(workspace))
+    run_id = run["run_id"]
     with warehouse.connect(ws.warehouse) as con:
-        records.finish(con, ws, run, policies, rendered, ingest, status)
-        audit.record_run_finished(con, ws, run["run_id"])
+        if _status(con, run_id) == "running":
+            records.finish(con, ws, run, policies, rendered, ingest, status)
+        if "run_finished" not in _events(con, run_id):
+            audit.record_run_finished(con, ws, run_id)
+    faults.crash_point("publish")
+    if rendered is not None and status in FINISHED:
+        outputs.publish(Path(rendered["folder"]))

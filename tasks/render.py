@@ -1,4 +1,5 @@
-"""Render stage: results.json, trades.csv and the HTML reports of a run."""
+"""Render stage: results.json, trades.csv and the HTML reports of a run, written under the run
+folder's staging name (the record stage publishes it)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import drift_history, outputs, records, results, warehouse
+from ballast import drift_history, outputs, progress, records, results, warehouse
 from ballast.pdf import PdfChoice
 from ballast.review import Computed, used_files
 from ballast.workspace import Workspace
+from tasks import retrying
 
 
-@task(name="render", cache_policy=NO_CACHE)
+@task(name="render", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def render(
     workspace: str, run: dict, computed: Computed, html: bool = True, pdf: str = "none"
 ) -> dict:
-    """Write the run folder (PDFs too where ``pdf`` asks); returns its path, output hashes and
-    the results entries."""
+    """Write the run folder (PDFs too where ``pdf`` asks) under its staging name; returns its
+    final path, output hashes and the results entries."""
     ws = Workspace(Path(workspace))
     entries = results.portfolio_entries(computed, kind=run["kind"])
     file_ids = used_files(computed)["file_id"].unique().sort().to_list()
@@ -26,6 +28,8 @@ def render(
         info = records.file_info(con, file_ids)
         history = drift_history.fetch(con, run, [e["portfolio_id"] for e in entries])
     contexts = outputs.report_contexts(run, computed, entries, info, history) if html else []
+    if html:
+        progress.stage("render", total=len(contexts))  # reports written / reports to write
     folder, hashes = outputs.write_run(
         ws.reports, run, entries, contexts, html=html, pdf=PdfChoice(pdf)
     )

@@ -6,9 +6,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast.ingest import inbox
+from tasks import retrying
 
 
-@task(name="validate-files", cache_policy=NO_CACHE)
+@task(name="validate-files", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def validate_files(staged: list[inbox.StagedFile]) -> list[inbox.StagedFile]:
     """Run the GX suite of each parsed file; failures decide quarantine."""
     return inbox.validate(staged)

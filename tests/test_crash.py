@@ -1,8 +1,10 @@
 """Crash tests (issue 6 item 4): ``kill -9`` at each stage, then a rerun gives a clean run's
-results; the ledger, the runs table and the audit trail stay consistent.
+results; the ledger, the runs table and the audit trail stay consistent, and no run folder is
+ever visible for a run that is not recorded as finished.
 
 One workspace takes the crashes in turn (each rerun also recovers the previous crash), while a
-clean workspace runs once in parallel for comparison.
+clean workspace runs once in parallel for comparison. The last crash (``publish``) comes after
+the run was recorded as finished: the next run rolls its folder forward.
 """
 
 from __future__ import annotations
@@ -86,27 +88,31 @@ def test_kill_at_each_stage_then_rerun(tmp_path: Path) -> None:
     crashed = copy_demo(tmp_path / "crashed")
     clean = copy_demo(tmp_path / "clean")
     clean_proc = start(clean)
+    assert faults.STAGES[-1] == "publish"
     for stage in faults.STAGES:
         rc, out = finish(start(crashed, stage))
         assert rc == -signal.SIGKILL, f"{stage}: {out}"
-        # killed at record, the (complete) folder was already renamed: the next run hides it
-        if stage != "record":
-            assert not run_folders(crashed), f"{stage}: a run folder of a killed run is visible"
+        # two-phase publish: no stage, not even after the record, leaves a visible folder
+        assert not run_folders(crashed), f"{stage}: a run folder of a killed run is visible"
+    (staged,) = (crashed.reports / AS_OF).glob(".*.partial")  # the recorded, unpublished run
     rc, out = finish(start(crashed))
     assert rc == 1, out  # demo: one portfolio has invalid data
     assert finish(clean_proc)[0] == 1
 
-    (final,) = run_folders(crashed)
+    rolled, final = run_folders(crashed)  # run ids sort by start time
+    assert rolled.name == staged.name[1 : -len(".partial")]  # rolled forward by recovery
     (reference,) = run_folders(clean)
     assert comparable(final) == comparable(reference)
+    assert comparable(rolled) == comparable(reference)
     assert not list((crashed.reports / AS_OF).glob("*.partial"))
-    assert len(list((crashed.reports / AS_OF).glob(".*.crashed"))) == 1  # record: kept, hidden
+    assert not list((crashed.reports / AS_OF).glob(".*.crashed"))  # nothing was ever visible
 
     after, ref = state(crashed), state(clean)
     assert after["problems"] == [] and after["unaudited"] == 0
     assert after["ledger"] == ref["ledger"]  # each file once, none lost
     statuses = [s for s, _ in after["runs"]]
-    assert statuses == ["crashed"] * len(faults.STAGES) + ["completed_with_errors"]
+    killed = len(faults.STAGES) - 1  # all but publish, which was recorded before the kill
+    assert statuses == ["crashed"] * killed + ["completed_with_errors"] * 2
     assert all(pid for s, pid in after["runs"] if s == "crashed")
-    assert after["events"].count("run_crashed") == len(faults.STAGES)
+    assert after["events"].count("run_crashed") == killed
     assert not list(crashed.inbox.iterdir())

@@ -3,6 +3,13 @@
 Each stage is a plain function so the Prefect tasks stay thin and tests need no Prefect.
 A file may hold several canonical parts (a Flex statement has positions, lots, trades and FX
 rates); it is committed in one DuckDB transaction: loaded whole, or not at all.
+
+Files still being written are *deferred*: left untouched in the inbox for the next run and
+reported (``IngestReport.deferred``), never read half-written. A file is deferred when it was
+modified less than ``ingest.stable_seconds`` ago (``ballast.yaml``; 0, the default, turns the
+age rule off), when its size or modification time changed while it was read, or when it
+changed between staging and commit. A file that disappears while being staged raises
+``FileInFlux``, a transient error: the stage is retried and reads the inbox again.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +25,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ballast import adapters, warehouse
+from ballast import adapters, progress, schedule_config, warehouse
 from ballast.errors import DataError
 from ballast.ingest import containers, files
 from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
 from ballast.kinds import SECURITIES
 from ballast.snapshot import LATEST
+from ballast.transient import FileInFlux
 from ballast.workspace import Workspace
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
@@ -50,6 +59,8 @@ class StagedFile:
     seen_as: str | None = None  # for a duplicate: loaded or quarantined the first time
     validations: tuple[Any, ...] = ()  # ballast.validation.ValidationOutcome per part
     consume: bool = True  # remove from inbox once committed (not for reference files)
+    mtime_ns: int | None = None  # modification time when staged (checked again at commit)
+    deferred: str | None = None  # why it is left for the next run (still being written)
 
     @property
     def rows(self) -> int | None:
@@ -71,12 +82,14 @@ class IngestReport:
     loaded: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
+    deferred: list[dict] = field(default_factory=list)  # still being written: left in place
 
     def as_dict(self) -> dict:
         return {
             "loaded": self.loaded,
             "quarantined": self.quarantined,
             "duplicates": self.duplicates,
+            "deferred": self.deferred,
         }
 
 
@@ -104,36 +117,85 @@ def parse_file(data: bytes, name: str, ctx: adapters.Context) -> tuple[str, list
     return parsed.kind.name, [parsed]
 
 
+def _gone(path: Path) -> FileInFlux:
+    return FileInFlux(f"{path.name}: disappeared from {path.parent} while it was read")
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The file's status; a file gone from the inbox is in flux (transient)."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise _gone(path) from None
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+
+def _read(path: Path, base: StagedFile, known: dict, ctx: adapters.Context) -> StagedFile:
+    """Hash and parse one file (or mark it a duplicate, or carry its error)."""
+    try:
+        sha, size = files.sha256_file(path)
+    except FileNotFoundError:
+        raise _gone(path) from None
+    base = replace(base, sha256=sha, size=size)
+    if sha in known:
+        return replace(base, duplicate_of=known[sha][0], seen_as=known[sha][1])
+    try:
+        limit = max_file_bytes()
+        if size > limit:
+            raise DataError(
+                path.name,
+                f"is {size / 2**20:,.1f} MB, larger than the "
+                f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)",
+            )
+        data = path.read_bytes()
+        containers.refuse(data, path.name)
+        fmt, parts = parse_file(data, path.name, ctx)
+        if base.consume and any(p.kind is SECURITIES for p in parts):
+            raise DataError(
+                path.name,
+                "is a security master: it belongs in reference/securities.csv, not the inbox",
+            )
+        return replace(base, format=fmt, parts=tuple(parts))
+    except FileNotFoundError:
+        raise _gone(path) from None
+    except DataError as exc:
+        return replace(base, error=str(exc))
+
+
 def stage(
-    paths: list[Path], known: dict[str, int], ctx: adapters.Context, *, consume: bool = True
+    paths: list[Path],
+    known: dict[str, int],
+    ctx: adapters.Context,
+    *,
+    consume: bool = True,
+    stable_seconds: float = 0.0,
 ) -> list[StagedFile]:
-    """Hash and parse each file; byte-identical repeats are marked, not parsed."""
+    """Hash and parse each file; byte-identical repeats are marked, not parsed; files still
+    being written (see the module docstring) are deferred, not read."""
+    now = time.time()
     staged = []
     for path in paths:
-        sha, size = files.sha256_file(path)
-        base = StagedFile(path=path, name=path.name, sha256=sha, size=size, consume=consume)
-        if sha in known:
-            staged.append(replace(base, duplicate_of=known[sha][0], seen_as=known[sha][1]))
+        before = _stat(path)
+        base = StagedFile(
+            path=path,
+            name=path.name,
+            sha256="",
+            size=before.st_size,
+            consume=consume,
+            mtime_ns=before.st_mtime_ns,
+        )
+        age = now - before.st_mtime
+        if age < stable_seconds:
+            why = f"modified {max(age, 0):.0f} s ago, less than ingest.stable_seconds"
+            staged.append(replace(base, deferred=why))
             continue
-        try:
-            limit = max_file_bytes()
-            if size > limit:
-                raise DataError(
-                    path.name,
-                    f"is {size / 2**20:,.1f} MB, larger than the "
-                    f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)",
-                )
-            data = path.read_bytes()
-            containers.refuse(data, path.name)
-            fmt, parts = parse_file(data, path.name, ctx)
-            if consume and any(p.kind is SECURITIES for p in parts):
-                raise DataError(
-                    path.name,
-                    "is a security master: it belongs in reference/securities.csv, not the inbox",
-                )
-            staged.append(replace(base, format=fmt, parts=tuple(parts)))
-        except DataError as exc:
-            staged.append(replace(base, error=str(exc)))
+        item = _read(path, base, known, ctx)
+        if not _same(before, _stat(path)):
+            item = replace(base, deferred="it changed while it was read")
+        staged.append(item)
     return staged
 
 
@@ -143,6 +205,7 @@ def validate(staged: list[StagedFile]) -> list[StagedFile]:
 
     out = []
     for s in staged:
+        progress.advance()
         if not s.parts or s.error:
             out.append(s)
             continue
@@ -251,17 +314,45 @@ def _restates(con: duckdb.DuckDBPyConnection, file_id: int) -> dict:
     }
 
 
+GONE = "it disappeared from the inbox before it was loaded"
+CHANGED = "it changed after it was read"
+
+
+def _changed_since_staged(s: StagedFile) -> str | None:
+    """``GONE`` or ``CHANGED`` when the file is no longer as staged; None when it is."""
+    if s.mtime_ns is None:
+        return None
+    try:
+        now = s.path.stat()
+    except FileNotFoundError:
+        return GONE
+    return CHANGED if (now.st_size, now.st_mtime_ns) != (s.size, s.mtime_ns) else None
+
+
 def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFile]) -> IngestReport:
-    """Load or quarantine each staged file; then take it out of the inbox."""
+    """Load or quarantine each staged file; then take it out of the inbox.
+
+    Safe to run again on the same staged files (a retried task): a file whose bytes are
+    already in the ledger is reported as a duplicate, never committed twice. Deferred files,
+    and files that changed since they were staged, stay in the inbox untouched.
+    """
     report = IngestReport()
+    known = known_files(con)
     for s in staged:
-        if s.duplicate_of is not None:
+        progress.advance()
+        changed = _changed_since_staged(s)
+        seen = known.get(s.sha256) if s.duplicate_of is None else (s.duplicate_of, s.seen_as)
+        if s.deferred or changed == CHANGED or (changed == GONE and seen is None):
+            report.deferred.append({"file": s.name, "reason": s.deferred or changed})
+            continue
+        if seen is not None:  # (gone: taken in by an earlier attempt of this commit)
             report.duplicates.append(
-                {"file": s.name, "file_id": s.duplicate_of, "sha256": s.sha256, "status": s.seen_as}
+                {"file": s.name, "file_id": seen[0], "sha256": s.sha256, "status": seen[1]}
             )
         else:
             entry = _commit_one(con, ws, s)
             (report.quarantined if s.error else report.loaded).append(entry)
+            known[s.sha256] = (entry["file_id"], "quarantined" if s.error else "loaded")
         if s.consume:
             s.path.unlink(missing_ok=True)
     return report
@@ -283,9 +374,16 @@ def _master(con: duckdb.DuckDBPyConnection, staged_master: StagedFile | None) ->
 def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[StagedFile]:
     """Stage the security master (when it changed) and every inbox file."""
     known = known_files(con)
+    stable = schedule_config.load_ingest(ws.root).stable_seconds
     master: StagedFile | None = None
     if ws.securities.exists():
-        ref = stage([ws.securities], known, adapters.Context(pl.DataFrame()), consume=False)
+        ref = stage(
+            [ws.securities],
+            known,
+            adapters.Context(pl.DataFrame()),
+            consume=False,
+            stable_seconds=stable,
+        )
         master = ref[0] if ref[0].duplicate_of is None else None
         if master and master.parts and master.parts[0].kind is not SECURITIES:
             master = replace(
@@ -296,5 +394,5 @@ def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Stage
                     f"{master.parts[0].kind.name})"
                 ),
             )
-    ctx = adapters.Context(_master(con, master))
-    return ([master] if master else []) + stage(inbox_files(ws), known, ctx)
+    ctx = adapters.Context(_master(con, master))  # a deferred master: the current one
+    return ([master] if master else []) + stage(inbox_files(ws), known, ctx, stable_seconds=stable)
