@@ -63,6 +63,9 @@ PARALLEL_MIN = 500
 """Solve in a process pool when at least this many portfolios need the LP (a solve takes about
 1–2 ms, so below this the pool cannot pay for itself; it pays only on otherwise idle cores)."""
 UNIT = 1_000_000  # fractional quantities are kept to 6 decimals
+BUY_CAP = 2.0
+"""Upper bound of one buy as a fraction of the portfolio's total (big-M of the minimum-trade
+switch; a buy cannot exceed the account's funds, which are less than the total)."""
 MIP_TIME_LIMIT = 0.25
 """Seconds HiGHS may spend on one portfolio's whole-share branch and bound. Most households of
 the benchmark take 5–50 ms; about 3% would search for seconds to close the last 0.01%."""
@@ -278,6 +281,28 @@ def _sell_vars(
     )
 
 
+def _minimums(holdings: pl.DataFrame, settings: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+    """Per account: the IPS minimum trade, max(min_trade, min_trade_pct × account value), as a
+    fraction of the portfolio's total after flows (the programme's unit of money)."""
+    return (
+        holdings.group_by("portfolio_id", "account_id")
+        .agg(pl.col("market_value").cast(pl.Float64).sum().alias("account_value"))
+        .join(settings.select("portfolio_id", "min_trade", "min_trade_pct"), on="portfolio_id")
+        .join(totals, on="portfolio_id")
+        .select(
+            "portfolio_id",
+            "account_id",
+            (
+                pl.max_horizontal(
+                    pl.col("min_trade").cast(pl.Float64),
+                    pl.col("min_trade_pct").cast(pl.Float64) * pl.col("account_value"),
+                )
+                / pl.col("T")
+            ).alias("min_f"),
+        )
+    )
+
+
 def _no_washing() -> pl.DataFrame:
     return pl.DataFrame(schema={"portfolio_id": pl.String, "security_id": pl.String})
 
@@ -361,13 +386,12 @@ def _variables(
     cash: pl.DataFrame,
     cost_rate: pl.DataFrame,
     whole: pl.DataFrame | None = None,
+    minimums: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """All variables of all portfolios: kind, local column, objective, bound, class and account
     indices and cash coefficient (money as fractions of the portfolio's total after flows).
 
-    For the portfolios in ``whole`` (whole shares) each holding sold and each buy also gets an
-    integer share count (kind ``int``, ``gidx`` numbering its equality row, ``unit`` = the value
-    of one share as a fraction of the total): the trade's variables sum to ``unit`` × count."""
+    Whole shares and minimum trades add integer variables per trade (``_trade_groups``)."""
     acct = cash.select(
         "portfolio_id",
         "account_id",
@@ -402,10 +426,10 @@ def _variables(
         pl.max_horizontal(-pl.col("idle_f"), pl.lit(0.0)).alias("ub"),
         pl.lit(-1.0).alias("cash_coef"),
     )
-    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4, "int": 5}
-    s, b, ints = _share_counts(s, b, whole)
+    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4, "int": 5, "bin": 6}
+    s, b, extra = _trade_groups(s, b, whole, minimums)
     return (
-        pl.concat([s, b, dev, band, short, ints], how="diagonal_relaxed")
+        pl.concat([s, b, dev, band, short, extra], how="diagonal_relaxed")
         .with_columns(
             pl.col("ub").fill_null(np.inf),
             pl.col("kind").replace_strict(order, return_dtype=pl.Int8).alias("block"),
@@ -415,40 +439,71 @@ def _variables(
     )
 
 
-def _share_counts(
-    sells: pl.DataFrame, buys: pl.DataFrame, whole: pl.DataFrame | None
+def _trade_groups(
+    sells: pl.DataFrame,
+    buys: pl.DataFrame,
+    whole: pl.DataFrame | None,
+    minimums: pl.DataFrame | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(sells, buys, counts): one integer share count per (side, account, security) traded in a
-    whole-share portfolio; sells and buys get the ``gidx`` of their count."""
+    """(sells, buys, extra variables) for the trades (side, account, security) of portfolios
+    with whole shares (``whole``: portfolio_id) or a minimum trade (``minimums``: portfolio_id,
+    account_id, min_f = the account's minimum as a fraction of the total).
+
+    Each such trade gets ``gidx``; with whole shares an integer share count (kind ``int``,
+    ``unit`` = one share as a fraction of the total), with a minimum a binary (kind ``bin``):
+    the trade is either 0 or between its minimum and ``cap`` (the holding's value for a sale)."""
     keys = ["portfolio_id", "side", "account_id", "security_id"]
     s = sells.with_columns(pl.lit("sell").alias("side"))
     b = buys.with_columns(pl.lit("buy").alias("side"), pl.lit(None, pl.Float64).alias("lot_qty"))
-    if whole is None or whole.is_empty():
-        empty = pl.DataFrame(schema={"portfolio_id": pl.String, "kind": pl.String})
-        return s, b, empty
+    whole = whole if whole is not None else pl.DataFrame(schema={"portfolio_id": pl.String})
+    minimums = (
+        minimums.filter(pl.col("min_f") > 0)
+        if minimums is not None
+        else pl.DataFrame(
+            schema={"portfolio_id": pl.String, "account_id": pl.String, "min_f": pl.Float64}
+        )
+    )
+    pids = pl.concat([whole, minimums.select("portfolio_id")]).unique()
+    if pids.is_empty():
+        return s, b, pl.DataFrame(schema={"portfolio_id": pl.String, "kind": pl.String})
     trades = pl.concat(
         [s.select(*keys, "price", "T", "lot_qty"), b.select(*keys, "price", "T", "lot_qty")]
-    ).join(whole, on="portfolio_id", how="semi")
-    counts = (
+    ).join(pids, on="portfolio_id", how="semi")
+    groups = (
         trades.group_by(keys)
         .agg(pl.col("price").first(), pl.col("T").first(), pl.col("lot_qty").sum())
         .sort(keys)
+        .join(minimums, on=["portfolio_id", "account_id"], how="left")
+        .join(whole.with_columns(pl.lit(True).alias("whole")), on="portfolio_id", how="left")
         .with_columns(
             pl.int_range(pl.len()).over("portfolio_id").alias("gidx"),
+            pl.col("whole").fill_null(False).alias("g_whole"),
+            pl.col("min_f").is_not_null().alias("g_min"),
             (pl.col("price") / pl.col("T")).alias("unit"),
-            pl.when(pl.col("side") == "sell")
-            .then((pl.col("lot_qty") + 1e-9).floor())
-            .otherwise(np.inf)
-            .alias("ub"),
-            pl.lit("int").alias("kind"),
             pl.lit(0.0).alias("obj"),
         )
     )
-    gidx = counts.select(*keys, "gidx")
+    counts = groups.filter(pl.col("g_whole")).with_columns(
+        pl.lit("int").alias("kind"),
+        pl.when(pl.col("side") == "sell")
+        .then((pl.col("lot_qty") + 1e-9).floor())
+        .otherwise(np.inf)
+        .alias("ub"),
+    )
+    switches = groups.filter(pl.col("g_min")).with_columns(
+        pl.lit("bin").alias("kind"),
+        pl.lit(1.0).alias("ub"),
+        pl.when(pl.col("side") == "sell")
+        .then(pl.col("lot_qty") * pl.col("unit"))
+        .otherwise(BUY_CAP)
+        .alias("cap"),
+    )
+    cols = ["portfolio_id", "kind", "obj", "ub", "gidx", "unit", "min_f", "cap"]
+    tags = groups.select(*keys, "gidx", "g_whole", "g_min")
     return (
-        s.join(gidx, on=keys, how="left"),
-        b.join(gidx, on=keys, how="left"),
-        counts.select("portfolio_id", "kind", "obj", "ub", "gidx", "unit"),
+        s.join(tags, on=keys, how="left"),
+        b.join(tags, on=keys, how="left"),
+        pl.concat([counts, switches], how="diagonal_relaxed").select(cols),
     )
 
 
@@ -486,10 +541,16 @@ def _programmes(
             pl.col("n_cls").fill_null(0),
         )
     )
-    if "gidx" not in v.columns:
-        v = v.with_columns(
-            pl.lit(None, pl.Int64).alias("gidx"), pl.lit(None, pl.Float64).alias("unit")
-        )
+    for name, dtype in (
+        ("gidx", pl.Int64),
+        ("unit", pl.Float64),
+        ("min_f", pl.Float64),
+        ("cap", pl.Float64),
+        ("g_whole", pl.Boolean),
+        ("g_min", pl.Boolean),
+    ):
+        if name not in v.columns:
+            v = v.with_columns(pl.lit(None, dtype).alias(name))
     p, kind = v["p"].to_numpy(), v["kind"].to_numpy()
     col, na = v["col"].to_numpy(), v["n_acc"].to_numpy()
     aidx = v["aidx"].fill_null(-1).to_numpy()
@@ -514,13 +575,27 @@ def _programmes(
         add(kind == "dev", class_row0 + k, np.full(len(v), -1.0))
     for k in (2, 3):
         add(kind == "band", class_row0 + k, np.full(len(v), -1.0))
-    # whole shares: Σ trade variables − unit × count = 0, one equality row per count
-    n_ineq = na + _N_CLASS_ROWS * v["n_cls"].to_numpy()
+    # minimum trade: min × z − Σ x ≤ 0 and Σ x − cap × z ≤ 0, two rows per trade (z binary)
+    per_p = v.group_by("p").agg(
+        (pl.col("kind") == "bin").sum().alias("n_bin"),
+        (pl.col("kind") == "int").sum().alias("n_int"),
+    )
+    n_bin = dict(per_p.select("p", "n_bin").iter_rows())
+    n_eq = dict(per_p.select("p", "n_int").iter_rows())
+    v = v.join(per_p.select("p", "n_bin"), on="p", how="left", maintain_order="left")
+    min_row0 = na + _N_CLASS_ROWS * v["n_cls"].to_numpy()
     gidx = v["gidx"].fill_null(-1).to_numpy()
-    unit = v["unit"].fill_null(0.0).to_numpy()
-    add(trade & (gidx >= 0), n_ineq + gidx, np.ones(len(v)))
-    add(kind == "int", n_ineq + gidx, -unit)
-    n_eq = dict(v.group_by("p").agg(pl.col("gidx").max().fill_null(-1) + 1).iter_rows())
+    g_min = v["g_min"].fill_null(False).to_numpy()
+    g_whole = v["g_whole"].fill_null(False).to_numpy()
+    ones = np.ones(len(v))
+    add(trade & g_min, min_row0 + 2 * gidx, -ones)
+    add(trade & g_min, min_row0 + 2 * gidx + 1, ones)
+    add(kind == "bin", min_row0 + 2 * gidx, v["min_f"].fill_null(0.0).to_numpy())
+    add(kind == "bin", min_row0 + 2 * gidx + 1, -v["cap"].fill_null(0.0).to_numpy())
+    # whole shares: Σ trade variables − unit × count = 0, one equality row per count
+    n_ineq = min_row0 + 2 * v["n_bin"].fill_null(0).to_numpy()
+    add(trade & g_whole, n_ineq + gidx, ones)
+    add(kind == "int", n_ineq + gidx, -v["unit"].fill_null(0.0).to_numpy())
     r, cc, vv, pp = (np.concatenate(x) for x in (rows, cols, vals, ps))
     order = np.argsort(pp, kind="stable")
     r, cc, vv, pp = r[order], cc[order], vv[order], pp[order]
@@ -529,15 +604,16 @@ def _programmes(
     v_cuts = np.searchsorted(p, np.arange(n + 1))
     e_cuts = np.searchsorted(pp, np.arange(n + 1))
     obj, ub = v["obj"].to_numpy(), v["ub"].to_numpy()
-    integer = (kind == "int").astype(np.int8)
+    integer = ((kind == "int") | (kind == "bin")).astype(np.int8)
     out = []
     for i in range(n):
         lo, hi = v_cuts[i], v_cuts[i + 1]
         e0, e1 = e_cuts[i], e_cuts[i + 1]
-        b = np.concatenate([rhs[i], np.zeros(n_eq.get(i, 0))])
+        ineq = np.concatenate([rhs[i], np.zeros(2 * n_bin.get(i, 0))])
+        b = np.concatenate([ineq, np.zeros(n_eq.get(i, 0))])
         a = sparse.csr_matrix((vv[e0:e1], (r[e0:e1], cc[e0:e1])), shape=(len(b), hi - lo))
         ints = integer[lo:hi]
-        out.append(_LP(obj[lo:hi], a, b, ub[lo:hi], len(rhs[i]), ints if ints.any() else None))
+        out.append(_LP(obj[lo:hi], a, b, ub[lo:hi], len(ineq), ints if ints.any() else None))
     return out
 
 
@@ -1072,7 +1148,9 @@ def _optimise_lp(
     sells = lot_rows.filter(pl.col("held").is_null())
     buys = _buy_vars(dest, holdings, candidates, restrictions, accounts)
     whole = settings.filter(pl.col("whole_shares")).select("portfolio_id")
-    variables = _variables(sells, buys, classes, cash, cost_rate, whole)
+    variables = _variables(
+        sells, buys, classes, cash, cost_rate, whole, _minimums(holdings, settings, totals)
+    )
     pids = totals["portfolio_id"].sort().to_list()
     lps = _programmes(variables, classes, cash, pids)
     xs = solve_all(lps, workers)

@@ -372,3 +372,30 @@ def test_whole_shares_are_chosen_by_branch_and_bound() -> None:
     assert row(opt.trades, security_id="E2")["realized_gain_long_term"] == 740
     assert row(opt.classes, asset_class="equity")["post_trade_value"] == 60000
     assert not any("outside its band" in m for m in opt.warnings["message"])
+
+
+def test_minimum_trade_is_inside_the_programme() -> None:
+    """Sell $20,000 of equity (80% → 60%) with a $5,000 minimum trade. The IRA's $3,000 of
+    equity would be the cheapest to sell (no tax), but a $3,000 sale is below the minimum: the
+    whole $20,000 is sold in the taxable account (200 EQ, 200 × $50 long-term gain) and bought
+    there, instead of $17,000 sold and a small IRA trade dropped afterwards."""
+    p = policy(
+        "h",
+        accounts=[{"id": "T", "tax_status": "taxable"}, {"id": "I", "tax_status": "tax_deferred"}],
+        trading={"min_trade": 5000},
+    )
+    rows = [
+        ("h", "T", "EQ", "equity", 770, 100),
+        ("h", "T", "BD", "bonds", 200, 100),
+        ("h", "I", "EQ", "equity", 30, 100),
+    ]
+    lots = lot_frame(
+        [("T", "EQ", "a", "2020-01-02", 770, 38500), ("T", "BD", "b", "2020-01-02", 200, 20000)]
+    )
+    _, opt = both([p], rows, lots)
+    assert sorted(opt.trades.select("side", "account_id", "security_id", "quantity").rows()) == [
+        ("buy", "T", "BD", 200),
+        ("sell", "T", "EQ", 200),
+    ]
+    assert row(opt.trades, side="sell")["realized_gain_long_term"] == 10000
+    assert not any("below the minimum" in m for m in opt.warnings["message"])
