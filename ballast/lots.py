@@ -25,6 +25,17 @@ import datetime as dt
 import polars as pl
 
 GAIN = pl.Decimal(38, 12)
+RELIEF_SETTINGS = ("lot_method", "avoid_short_term_gains", "short_term_wait_days")
+"""The IPS settings (``policy_frames.settings_frame`` columns) that decide the relief order."""
+LOT_SCHEMA = {
+    "account_id": pl.String,
+    "security_id": pl.String,
+    "lot_id": pl.String,
+    "acquired_date": pl.Date,
+    "quantity": pl.Decimal(18, 6),
+    "cost_basis": pl.Decimal(18, 4),
+}
+"""The tax lots the proposal reads (the snapshot's ``lots`` columns)."""
 MIN_TAX_CATEGORY = {"st_loss": 0, "lt_loss": 1, "zero": 2, "lt_gain": 3, "st_gain": 4}
 
 
@@ -219,9 +230,33 @@ def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.D
     )
 
 
-def realized_gains(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.DataFrame:
-    """Per sell: short- and long-term realised gain, and how many shares the lots covered."""
-    relieved = relieve(sells, lots, sale_date)
+def taxable_sells(
+    trades: pl.DataFrame, settings: pl.DataFrame, accounts: pl.DataFrame
+) -> pl.DataFrame:
+    """The sells of ``trades`` in taxable accounts, with what ``relieve`` needs (trade_id = the
+    trade's row index in ``trades``)."""
+    return (
+        trades.with_row_index("trade_id")
+        .join(
+            accounts.select("portfolio_id", "account_id", "tax_status"),
+            on=["portfolio_id", "account_id"],
+        )
+        .join(settings.select("portfolio_id", *RELIEF_SETTINGS), on="portfolio_id")
+        .filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
+        .select("trade_id", "account_id", "security_id", "quantity", "price", *RELIEF_SETTINGS)
+    )
+
+
+def realized_gains(
+    sells: pl.DataFrame,
+    lots: pl.DataFrame,
+    sale_date: dt.date,
+    relieved: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per sell: short- and long-term realised gain, and how many shares the lots covered
+    (from ``relieved``, ``relieve``'s answer for these sells, when the caller has it)."""
+    if relieved is None:
+        relieved = relieve(sells, lots, sale_date)
     zero = pl.lit(0).cast(GAIN)
     totals = relieved.group_by("trade_id").agg(
         pl.when(~pl.col("long_term"))
@@ -248,17 +283,34 @@ def plain(quantity: pl.Expr) -> pl.Expr:
     return quantity.cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", "")
 
 
+def uncovered_warnings(sells: pl.DataFrame) -> pl.DataFrame:
+    """One line per taxable sale whose lots do not cover it (portfolio_id, account_id,
+    security_id, quantity, covered)."""
+    return sells.select(
+        "portfolio_id",
+        pl.format(
+            "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
+            pl.col("security_id"),
+            pl.col("account_id"),
+            plain(pl.col("covered").fill_null(0)),
+            plain(pl.col("quantity")),
+        ).alias("message"),
+    )
+
+
 def annotate_trades(
     trades: pl.DataFrame,
     lots: pl.DataFrame,
     settings: pl.DataFrame,
     accounts: pl.DataFrame,
     sale_date: dt.date,
+    relieved: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add realised gains and estimated tax to trades; warn where lots cannot tell.
 
     Sells in tax-exempt or tax-deferred accounts realise no taxable gain (0). A taxable sale
     whose lots do not cover it gets no estimate (null) and a warning. Buys realise nothing.
+    ``relieved``: ``relieve`` over ``taxable_sells(trades, …)``, when already computed.
     """
     zero = pl.lit(0).cast(GAIN)
     frame = (
@@ -269,33 +321,12 @@ def annotate_trades(
             how="left",
         )
         .join(
-            settings.select(
-                "portfolio_id",
-                "lot_method",
-                "short_term_rate",
-                "long_term_rate",
-                "avoid_short_term_gains",
-                "short_term_wait_days",
-            ),
+            settings.select("portfolio_id", "short_term_rate", "long_term_rate", *RELIEF_SETTINGS),
             on="portfolio_id",
             how="left",
         )
     )
-    taxable_sells = frame.filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
-    gains = realized_gains(
-        taxable_sells.select(
-            "trade_id",
-            "account_id",
-            "security_id",
-            "quantity",
-            "price",
-            "lot_method",
-            "avoid_short_term_gains",
-            "short_term_wait_days",
-        ),
-        lots,
-        sale_date,
-    )
+    gains = realized_gains(taxable_sells(trades, settings, accounts), lots, sale_date, relieved)
     frame = frame.join(gains.drop("quantity"), on="trade_id", how="left")
     covered = pl.col("covered").fill_null(zero) >= pl.col("quantity")
     estimable = (pl.col("side") == "buy") | (pl.col("tax_status") != "taxable") | covered
@@ -328,16 +359,7 @@ def annotate_trades(
             .alias("estimated_tax"),
         )
     )
-    warnings = frame.filter(~estimable).select(
-        "portfolio_id",
-        pl.format(
-            "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
-            pl.col("security_id"),
-            pl.col("account_id"),
-            plain(pl.col("covered").fill_null(zero)),
-            plain(pl.col("quantity")),
-        ).alias("message"),
-    )
+    warnings = uncovered_warnings(frame.filter(~estimable))
     last_resort = frame.filter(
         pl.col("avoid_short_term_gains").fill_null(False)
         & (pl.col("side") == "sell")

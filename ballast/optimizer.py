@@ -36,7 +36,7 @@ from ballast import lots as lots_mod
 from ballast import post_trade
 from ballast import proposal as hp
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
-from ballast.lots import GAIN, is_long_term, plain
+from ballast.lots import GAIN, is_long_term
 from ballast.proposal import AMT, Proposal
 
 DRIFT_PENALTY = 1.0
@@ -863,23 +863,6 @@ def _buy_trades(
     )
 
 
-def _priced(trades: pl.DataFrame, costs: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
-    """The heuristic's trade columns: amount, cost rate, estimated cost, minimums."""
-    cost_rate = costs.select(
-        "portfolio_id", "asset_class", (pl.col("cost_bp") / 10_000).alias("cost_rate")
-    )
-    return (
-        trades.with_columns(pl.col("price").cast(pl.Decimal(38, 6)))
-        .join(cost_rate, on=["portfolio_id", "asset_class"], how="left")
-        .with_columns(
-            (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
-            pl.col("cost_rate").fill_null(0),
-        )
-        .with_columns((pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost"))
-        .join(settings.select("portfolio_id", "min_trade", "min_trade_pct"), on="portfolio_id")
-    )
-
-
 def _reason(side: str) -> pl.Expr:
     weight = hp.pct(pl.col("weight"))
     dest = hp.pct(pl.col("dest") / pl.col("total_after_flows"))
@@ -1010,16 +993,7 @@ def _empty_flows() -> pl.DataFrame:
 
 
 def _empty_lots() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "account_id": pl.String,
-            "security_id": pl.String,
-            "lot_id": pl.String,
-            "acquired_date": pl.Date,
-            "quantity": pl.Decimal(18, 6),
-            "cost_basis": pl.Decimal(18, 4),
-        }
-    )
+    return pl.DataFrame(schema=lots_mod.LOT_SCHEMA)
 
 
 def optimise(
@@ -1187,7 +1161,7 @@ def _to_proposal(
     )
     drop = ["cost_rate", "min_trade", "min_trade_pct"]
     sold, relief = _sell_trades(sol, dest, settings)
-    sells = _priced(sold, costs, settings)
+    sells = hp.priced(sold, costs, settings)
     sells, small_sells = hp.min_trade_filter(sells, account_values)
     keys = ["portfolio_id", "account_id"]
     funds = (
@@ -1204,7 +1178,7 @@ def _to_proposal(
             (pl.col("idle_cash") + pl.col("proceeds").fill_null(0)).cast(pl.Float64).alias("funds"),
         )
     )
-    buys = _priced(_buy_trades(sol, settings, funds, _float_costs(costs)), costs, settings)
+    buys = hp.priced(_buy_trades(sol, settings, funds, _float_costs(costs)), costs, settings)
     buys, small_buys = hp.min_trade_filter(buys, account_values)
     buys = _within_funds(buys, funds)
     common = [*TRADE_COLUMNS[:5], "quantity", "price", "amount", "estimated_cost", "gst", "glt"]
@@ -1227,26 +1201,12 @@ def _to_proposal(
             ),
             post_trade.outside_bands(post) if check_bands else small_sells.clear(),
             post_trade.short_accounts(cash, trades),
-            _uncovered(sells),
+            lots_mod.uncovered_warnings(sells.filter(pl.col("uncovered"))),
         ]
     )
     kept = sells.select("portfolio_id", "account_id", "security_id")
     lot_sales = relief.join(kept, on=["portfolio_id", "account_id", "security_id"], how="semi")
     return OptimisedProposal(trades, post, warnings, lot_sales=lot_sales)
-
-
-def _uncovered(sells: pl.DataFrame) -> pl.DataFrame:
-    """The warning lots.annotate_trades gives when lots do not cover a taxable sale."""
-    return sells.filter(pl.col("uncovered")).select(
-        "portfolio_id",
-        pl.format(
-            "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
-            pl.col("security_id"),
-            pl.col("account_id"),
-            plain(pl.col("covered").fill_null(0)),
-            plain(pl.col("quantity")),
-        ).alias("message"),
-    )
 
 
 def _float_costs(costs: pl.DataFrame) -> pl.DataFrame:

@@ -197,7 +197,7 @@ def _reason(side: str) -> pl.Expr:
     return pl.concat_str(pl.when(pl.col("breached")).then(breach).otherwise(other), where)
 
 
-def _round_qty(expr: pl.Expr, up: bool) -> pl.Expr:
+def round_quantity(expr: pl.Expr, up: bool) -> pl.Expr:
     """Whole shares (or 6 decimals with fractional trading), up for sells, down for buys."""
     scaled = pl.when(pl.col("whole_shares")).then(expr).otherwise(expr * 1_000_000)
     rounded = scaled.ceil() if up else scaled.floor()
@@ -226,7 +226,7 @@ def min_trade_filter(
         pl.format(
             "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
             pl.col("side"),
-            pl.col("quantity").cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", ""),
+            lots.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("amount").cast(pl.Decimal(38, 2)),
@@ -337,7 +337,7 @@ def _sells(
     before = (mv.cum_sum() - mv).over("portfolio_id", "asset_class")
     fill = pl.min_horizontal(positive(-pl.col("class_trade") - before), mv)
     units = fill / pl.col("price")
-    up, down = _round_qty(units, up=True), _round_qty(units, up=False)
+    up, down = round_quantity(units, up=True), round_quantity(units, up=False)
     room = pl.min_horizontal(2 * fill, pl.col("max_sell") - before)
     qty = pl.when(up * pl.col("price") <= room).then(up).otherwise(down)
     qty = pl.min_horizontal(qty, pl.col("quantity").cast(pl.Decimal(38, 6)))
@@ -469,6 +469,27 @@ def choose_vehicles(
     )
 
 
+def _cost_rates(costs: pl.DataFrame) -> pl.DataFrame:
+    return costs.select(
+        "portfolio_id", "asset_class", (pl.col("cost_bp") / 10_000).alias("cost_rate")
+    )
+
+
+def priced(trades: pl.DataFrame, costs: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
+    """Trades with amount, cost rate and estimated cost (``costs``: ``costs_frame``), and the
+    IPS minimums ``min_trade_filter`` needs."""
+    return (
+        trades.with_columns(pl.col("price").cast(pl.Decimal(38, 6)))
+        .join(_cost_rates(costs), on=["portfolio_id", "asset_class"], how="left")
+        .with_columns(
+            (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
+            pl.col("cost_rate").fill_null(0),
+        )
+        .with_columns((pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost"))
+        .join(settings.select("portfolio_id", "min_trade", "min_trade_pct"), on="portfolio_id")
+    )
+
+
 def propose(
     alloc: pl.DataFrame,
     holdings: pl.DataFrame,
@@ -528,26 +549,9 @@ def propose(
     account_values = holdings.group_by("portfolio_id", "account_id").agg(
         pl.col("market_value").sum().cast(AMT).alias("account_value")
     )
-    trade_settings = settings.select("portfolio_id", "min_trade", "min_trade_pct")
-    cost_rate = costs.with_columns((pl.col("cost_bp") / 10_000).alias("cost_rate")).select(
-        "portfolio_id", "asset_class", "cost_rate"
-    )
-
-    def priced(trades: pl.DataFrame) -> pl.DataFrame:
-        return (
-            trades.join(cost_rate, on=["portfolio_id", "asset_class"], how="left")
-            .with_columns(
-                (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
-                pl.col("cost_rate").fill_null(0),
-            )
-            .with_columns(
-                (pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost")
-            )
-            .join(trade_settings, on="portfolio_id")
-        )
-
+    cost_rate = _cost_rates(costs)
     sold, bound = _sells(dest, holdings, restrictions, cash, tiers)
-    sells, small_sells = min_trade_filter(priced(sold), account_values)
+    sells, small_sells = min_trade_filter(priced(sold, costs, settings), account_values)
     proceeds = sells.group_by("portfolio_id", "account_id").agg(
         (pl.col("amount") - pl.col("estimated_cost")).sum().alias("proceeds")
     )
@@ -583,7 +587,7 @@ def propose(
             .cast(AMT)
             .alias("budget")
         )
-        .with_columns(_round_qty(pl.col("budget") / pl.col("price"), up=False).alias("qty"))
+        .with_columns(round_quantity(pl.col("budget") / pl.col("price"), up=False).alias("qty"))
         .pipe(_within_funds)
         .filter(pl.col("qty") > 0)
         .select(
@@ -597,7 +601,7 @@ def propose(
             _reason("buy").alias("reason"),
         )
     )
-    buys, small_buys = min_trade_filter(priced(buys), account_values)
+    buys, small_buys = min_trade_filter(priced(buys, costs, settings), account_values)
     trades = (
         pl.concat([sells, buys])
         .with_columns(pl.col("side").replace_strict({"sell": 0, "buy": 1}).alias("side_order"))

@@ -14,15 +14,12 @@ import polars as pl
 
 from ballast import calendar
 from ballast.kinds import CASH_SECURITY
+from ballast.lots import plain
 
 STALE_AFTER_SESSIONS = 5  # a price older than this many NYSE sessions is stale
 CHECKS = ("lots_match_positions", "roll_forward", "stale_prices", "duplicate_transactions")
 FAILURE_SCHEMA = {"portfolio_id": pl.String, "check": pl.String, "message": pl.String}
 QTY = pl.Decimal(38, 6)
-
-
-def _qty_text(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(QTY).cast(pl.String).str.replace(r"\.?0+$", "")
 
 
 def _owned(frame: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
@@ -53,8 +50,8 @@ def lots_vs_positions(
             "lots of {} in account {} add up to {}, the position is {}",
             pl.col("security_id"),
             pl.col("account_id"),
-            _qty_text(pl.col("lot_quantity").fill_null(0)),
-            _qty_text(pl.col("quantity").fill_null(0)),
+            plain(pl.col("lot_quantity").fill_null(0)),
+            plain(pl.col("quantity").fill_null(0)),
         ).alias("message"),
     )
 
@@ -122,10 +119,10 @@ def roll_forward(
             "= {}, but the custodian reports {}",
             pl.col("security_id"),
             pl.col("account_id"),
-            _qty_text(pl.col("before")),
-            _qty_text(pl.col("change")),
-            _qty_text(pl.col("before") + pl.col("change")),
-            _qty_text(pl.col("after")),
+            plain(pl.col("before")),
+            plain(pl.col("change")),
+            plain(pl.col("before") + pl.col("change")),
+            plain(pl.col("after")),
         ).alias("message"),
     )
 
@@ -188,7 +185,7 @@ def duplicate_transactions(transactions: pl.DataFrame, accounts: pl.DataFrame) -
             pl.col("account_id"),
             pl.col("type"),
             pl.col("security_id").fill_null("cash"),
-            _qty_text(pl.col("quantity").fill_null(0)),
+            plain(pl.col("quantity").fill_null(0)),
             pl.col("trade_date"),
         ).alias("message"),
     )

@@ -250,10 +250,10 @@ def trades_for(
         snap.as_of,
         check_bands=False,
     )
-    trades, lot_warnings = lots.annotate_trades(
-        heur.trades, snap.lots, settings, accounts, snap.as_of
-    )
     relieved = wash_sales.relieved_lots(heur.trades, snap.lots, settings, accounts, snap.as_of)
+    trades, lot_warnings = lots.annotate_trades(
+        heur.trades, snap.lots, settings, accounts, snap.as_of, relieved
+    )
     classes, warnings = heur.classes, pl.concat([heur.warnings, lot_warnings])
     if not opt_ids.is_empty():
         o_alloc, o_hold = (

@@ -22,9 +22,9 @@ import polars as pl
 
 from ballast import lots
 from ballast.policy import Policy
+from ballast.proposal import round_quantity
 
 GAIN = lots.GAIN
-QTY = pl.Decimal(38, 6)
 WINDOW_DAYS = 30
 PURCHASES = ("BUY", "REINVEST")
 TAXABLE = "taxable"
@@ -84,10 +84,6 @@ def recent_purchases(
 
 def _money(expr: pl.Expr) -> pl.Expr:
     return pl.format("${}", expr.cast(pl.Decimal(38, 2)))
-
-
-def _plain(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(QTY).cast(pl.String).str.replace(r"\.?0+$", "")
 
 
 def _ranges(frame: pl.DataFrame, order: list[str], prefix: str) -> pl.DataFrame:
@@ -178,31 +174,7 @@ def relieved_lots(
     as_of: dt.date,
 ) -> pl.DataFrame:
     """``lots.relieve`` for the proposal's taxable sells; trade_id is the trade's row index."""
-    sells = (
-        trades.with_row_index("trade_id")
-        .join(
-            accounts.select("portfolio_id", "account_id", "tax_status"),
-            on=["portfolio_id", "account_id"],
-        )
-        .join(
-            settings.select(
-                "portfolio_id", "lot_method", "avoid_short_term_gains", "short_term_wait_days"
-            ),
-            on="portfolio_id",
-        )
-        .filter((pl.col("side") == "sell") & (pl.col("tax_status") == TAXABLE))
-        .select(
-            "trade_id",
-            "account_id",
-            "security_id",
-            "quantity",
-            "price",
-            "lot_method",
-            "avoid_short_term_gains",
-            "short_term_wait_days",
-        )
-    )
-    return lots.relieve(sells, lot_frame, as_of)
+    return lots.relieve(lots.taxable_sells(trades, settings, accounts), lot_frame, as_of)
 
 
 def _loss_sales(
@@ -322,7 +294,7 @@ def _describe(matches: pl.DataFrame) -> pl.DataFrame:
     """Per sale trade: the replacements in one phrase, the loss and the disallowed amount."""
     one = pl.format(
         "{} {} in account {} on {} ({})",
-        _plain(pl.col("matched")),
+        lots.plain(pl.col("matched")),
         pl.col("security_id_replacement"),
         pl.col("account_id_replacement"),
         pl.col("trade_date"),
@@ -345,12 +317,6 @@ def _describe(matches: pl.DataFrame) -> pl.DataFrame:
             pl.col("lost_for_good").sum(),
         )
     )
-
-
-def _floor(expr: pl.Expr) -> pl.Expr:
-    """Whole shares (or 6 decimals when ``whole_shares`` is false), rounded down."""
-    scaled = pl.when(pl.col("whole_shares")).then(expr).otherwise(expr * 1_000_000).floor()
-    return pl.when(pl.col("whole_shares")).then(scaled).otherwise(scaled / 1_000_000).cast(QTY)
 
 
 def _resize(trades: pl.DataFrame, quantity: pl.Expr, price: pl.Expr | None = None) -> pl.DataFrame:
@@ -421,7 +387,9 @@ def _swap(trades: pl.DataFrame, swaps: pl.DataFrame) -> pl.DataFrame:
     )
     hit = pl.col("new_security").is_not_null()
     swapped = _resize(
-        frame.filter(hit).with_columns(_floor(budget / pl.col("new_price")).alias("_new_q")),
+        frame.filter(hit).with_columns(
+            round_quantity(budget / pl.col("new_price"), up=False).alias("_new_q")
+        ),
         pl.col("_new_q"),
         pl.col("new_price"),
     ).with_columns(pl.col("new_security").alias("security_id"))
@@ -453,7 +421,7 @@ def _scale_buys(trades: pl.DataFrame, dropped: pl.DataFrame) -> pl.DataFrame:
             .alias("_factor")
         )
     )
-    scaled = _resize(buys, _floor(pl.col("quantity") * pl.col("_factor")))
+    scaled = _resize(buys, round_quantity(pl.col("quantity") * pl.col("_factor"), up=False))
     untouched = trades.join(scaled.select("trade_id"), on="trade_id", how="anti")
     return pl.concat([untouched, scaled.filter(pl.col("quantity") > 0).select(untouched.columns)])
 
@@ -587,7 +555,7 @@ def _swap_findings(
             "wash sale avoided (wash_sale: block): the proposed buy of {} {} in account {} is "
             "replaced by {} at {} (asset class {}, not identical), because the household sells {} "
             "at a loss",
-            _plain(pl.col("quantity")),
+            lots.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("new_security"),
@@ -625,7 +593,7 @@ def _warn_findings(matches: pl.DataFrame, frame: pl.DataFrame, sales: pl.DataFra
         pl.format(
             "wash sale (wash_sale: warn): the sale of {} {} in account {} realises a loss of {} on "
             "lots replaced within 30 days by {}: {} of the loss is disallowed{}",
-            _plain(pl.col("quantity")),
+            lots.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             _money(pl.col("loss")),
@@ -649,7 +617,7 @@ def _block_findings(dropped: pl.DataFrame, sales: pl.DataFrame, repl: pl.DataFra
         .agg(
             pl.format(
                 "{} {} in account {} on {} ({})",
-                _plain(pl.col("quantity")),
+                lots.plain(pl.col("quantity")),
                 "security_id",
                 "account_id",
                 "trade_date",
@@ -669,7 +637,7 @@ def _block_findings(dropped: pl.DataFrame, sales: pl.DataFrame, repl: pl.DataFra
             "wash sale (wash_sale: block): the sale of {} {} in account {} was dropped: its loss "
             "of {} would be washed by purchases within 30 days ({}); asset class {} could not be "
             "brought back without a wash sale",
-            _plain(pl.col("quantity")),
+            lots.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             _money(pl.col("loss")),
@@ -698,9 +666,9 @@ def _scale_findings(
         pl.format(
             "the buy of {} {} in account {} is cut to {} shares: a sale dropped to avoid a wash "
             "sale no longer pays for it",
-            _plain(pl.col("quantity")),
+            lots.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
-            _plain(pl.col("new")),
+            lots.plain(pl.col("new")),
         ),
     )

@@ -3,15 +3,14 @@ overweights, and only what flows cannot fix is traded (domain.md)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal as D
 
 import polars as pl
 
-from ballast import report, results, review, warehouse
-from ballast.ingest import inbox
+from ballast import report, results, review
 from ballast.workspace import Workspace
 from tests.frames import policy, row, run
+from tests.workspaces import FLOWS_HEADER, POSITIONS_HEADER, review_files
 
 INSIDE = [("p1", "p1-A", "E", "equity", 6200, 1), ("p1", "p1-A", "B", "bonds", 3800, 1)]
 
@@ -66,27 +65,27 @@ def test_unfundable_withdrawal_is_reported() -> None:
     assert any("would be 1000.00 short of cash" in m for m in prop.warnings["message"])
 
 
+def _review(ws: Workspace, positions: str, flows: str) -> review.Computed:
+    """One tax-exempt account A, 60/40 equity E / bonds B, these positions and planned flows."""
+    return review_files(
+        ws,
+        {"E": "equity", "B": "bonds"},
+        {
+            "p1": 'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
+            "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
+        },
+        {"a.csv": POSITIONS_HEADER + positions, "b.csv": FLOWS_HEADER + flows},
+    )
+
+
 def test_flows_within_the_planning_horizon(empty_ws: Workspace) -> None:
     """Planned flows in the next 31 days count; later ones and past ones do not."""
-    empty_ws.securities.write_text(
-        "security_id,symbol,name,asset_class,identical_group\nE,E,E,equity,\nB,B,B,bonds,\n"
-    )
-    (empty_ws.ips / "p1.yaml").write_text(
-        'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
-        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
-    )
-    (empty_ws.inbox / "a.csv").write_text(
-        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
-        "2026-09-30,A,E,6200,1,6200.00,USD\n2026-09-30,A,B,3800,1,3800.00,USD\n"
-    )
-    (empty_ws.inbox / "b.csv").write_text(
-        "account_id,effective_date,amount,currency,description\n"
+    c = _review(
+        empty_ws,
+        "2026-09-30,A,E,6200,1,6200.00,USD\n2026-09-30,A,B,3800,1,3800.00,USD\n",
         "A,2026-10-15,1000.00,USD,quarterly contribution\n"
-        "A,2026-12-15,5000.00,USD,next quarter\nA,2026-09-01,7000.00,USD,already received\n"
+        "A,2026-12-15,5000.00,USD,next quarter\nA,2026-09-01,7000.00,USD,already received\n",
     )
-    with warehouse.connect(empty_ws.warehouse) as con:
-        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
     t = c.proposal.trades
     assert sorted(t.select("side", "security_id", "quantity").rows()) == [
         ("buy", "B", 600),
@@ -99,24 +98,11 @@ def test_report_says_how_much_drift_the_flows_alone_removed(empty_ws: Workspace)
     """70/30 against 60/40 (drift Σ|w − t| = 2,000 bp) with $1,000 coming in: the flow alone
     buys $1,000 of bonds, leaving 7,000 / 4,000 of 11,000 = 727.27 bp; selling 400 equities for
     400 more bonds then reaches 6,600 / 4,400: 0 bp. The flow removed 1,272.73 bp."""
-    empty_ws.securities.write_text(
-        "security_id,symbol,name,asset_class,identical_group\nE,E,E,equity,\nB,B,B,bonds,\n"
+    c = _review(
+        empty_ws,
+        "2026-09-30,A,E,7000,1,7000.00,USD\n2026-09-30,A,B,3000,1,3000.00,USD\n",
+        "A,2026-10-15,1000.00,USD,quarterly contribution\n",
     )
-    (empty_ws.ips / "p1.yaml").write_text(
-        'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
-        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
-    )
-    (empty_ws.inbox / "a.csv").write_text(
-        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
-        "2026-09-30,A,E,7000,1,7000.00,USD\n2026-09-30,A,B,3000,1,3000.00,USD\n"
-    )
-    (empty_ws.inbox / "b.csv").write_text(
-        "account_id,effective_date,amount,currency,description\n"
-        "A,2026-10-15,1000.00,USD,quarterly contribution\n"
-    )
-    with warehouse.connect(empty_ws.warehouse) as con:
-        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
     assert sorted(c.proposal.trades.select("side", "security_id", "quantity").rows()) == [
         ("buy", "B", 1400),
         ("sell", "E", 400),

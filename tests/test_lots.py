@@ -48,14 +48,7 @@ def lot_frame() -> pl.DataFrame:
     return pl.DataFrame(
         [("T", "X", lid, dt.date.fromisoformat(d), D(100), D(cost)) for lid, d, cost in LOTS],
         orient="row",
-        schema={
-            "account_id": pl.String,
-            "security_id": pl.String,
-            "lot_id": pl.String,
-            "acquired_date": pl.Date,
-            "quantity": pl.Decimal(18, 6),
-            "cost_basis": pl.Decimal(18, 4),
-        },
+        schema=lots.LOT_SCHEMA,
     )
 
 

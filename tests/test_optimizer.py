@@ -11,21 +11,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from ballast import optimizer
 from ballast import policy_frames as pf
 from ballast.drift import allocation
-from ballast.lots import annotate_trades
+from ballast.lots import LOT_SCHEMA, annotate_trades
 from ballast.optimizer import optimise
 from ballast.proposal import propose
 from tests.frames import holdings, policy, row
 from tests.test_proposal_properties import cases
 
 AS_OF = dt.date(2026, 9, 30)
-LOT_SCHEMA = {
-    "account_id": pl.String,
-    "security_id": pl.String,
-    "lot_id": pl.String,
-    "acquired_date": pl.Date,
-    "quantity": pl.Decimal(18, 6),
-    "cost_basis": pl.Decimal(18, 4),
-}
 HOUSEHOLD = [
     {"id": "TAX", "tax_status": "taxable"},
     {"id": "IRA", "tax_status": "tax_deferred"},

@@ -3,14 +3,11 @@ counted, but the proposal never sells, covers or buys them, and the report says 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import polars as pl
 
-from ballast import review, warehouse
-from ballast.ingest import inbox
 from ballast.workspace import Workspace
 from tests.frames import policy, run
+from tests.workspaces import POSITIONS_HEADER, review_files
 
 CLASSES = {"equity": {"target": "60%"}, "bonds": {"target": "30%"}, "alts": {"target": "10%"}}
 
@@ -31,22 +28,19 @@ def test_short_holding_is_never_traded_nor_a_vehicle() -> None:
 
 
 def test_review_warns_about_a_declared_short(empty_ws: Workspace) -> None:
-    empty_ws.securities.write_text(
-        "security_id,symbol,name,asset_class,identical_group\nE,E,E,equity,\nB,B,B,bonds,\n"
-        "X,X,X,equity,\n"
+    c = review_files(
+        empty_ws,
+        {"E": "equity", "B": "bonds", "X": "equity"},
+        {
+            "p1": 'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
+            "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
+        },
+        {
+            "a.csv": POSITIONS_HEADER.replace("\n", ",short\n")
+            + "2026-09-30,A,E,7100,1,7100.00,USD,\n2026-09-30,A,B,3000,1,3000.00,USD,\n"
+            "2026-09-30,A,X,-100,1,-100.00,USD,true\n"
+        },
     )
-    (empty_ws.ips / "p1.yaml").write_text(
-        'id: p1\nname: p1\naccounts: [{id: "A", tax_status: tax_exempt}]\n'
-        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
-    )
-    (empty_ws.inbox / "a.csv").write_text(
-        "as_of_date,account_id,security_id,quantity,price,market_value,currency,short\n"
-        "2026-09-30,A,E,7100,1,7100.00,USD,\n2026-09-30,A,B,3000,1,3000.00,USD,\n"
-        "2026-09-30,A,X,-100,1,-100.00,USD,true\n"
-    )
-    with warehouse.connect(empty_ws.warehouse) as con:
-        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
     assert c.errors.is_empty(), c.errors
     assert "X" not in c.proposal.trades["security_id"].to_list()
     assert (

@@ -16,42 +16,38 @@ from decimal import Decimal as D
 
 import pytest
 
-from ballast import review, warehouse
-from ballast.ingest import inbox
+from ballast import review
 from ballast.workspace import Workspace
 from tests.frames import row
+from tests.workspaces import POSITIONS_HEADER, review_files
 
 AS_OF = dt.date(2026, 9, 30)
 
 
 def _review(ws: Workspace, engine: str) -> review.Computed:
-    ws.securities.write_text(
-        "security_id,symbol,name,asset_class,identical_group\nX,X,X,equity,\nB,B,B,bonds,\n"
+    return review_files(
+        ws,
+        {"X": "equity", "B": "bonds"},
+        {
+            "h": 'id: h\nname: h\naccounts: [{id: "T", tax_status: taxable}]\n'
+            "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
+            "tax: {lot_method: min_tax, wash_sale: block}\n"
+            f"trading: {{engine: {engine}}}\n"
+        },
+        {
+            "positions.csv": POSITIONS_HEADER
+            + "2026-09-30,T,X,1010,10,10100.00,USD\n2026-09-30,T,B,500,10,5000.00,USD\n",
+            "lots.csv": "as_of_date,account_id,security_id,lot_id,acquired_date,quantity,"
+            "cost_basis\n"
+            "2026-09-30,T,X,L1,2025-01-02,500,6000.00\n"
+            "2026-09-30,T,X,L2,2020-01-02,500,4000.00\n"
+            "2026-09-30,T,X,L3,2026-09-20,10,100.00\n"
+            "2026-09-30,T,B,LB,2020-01-02,500,5000.00\n",
+            "transactions.csv": "transaction_id,trade_date,account_id,security_id,type,"
+            "quantity,amount,currency\nt1,2026-09-20,T,X,BUY,10,-100.00,USD\n",
+        },
+        AS_OF,
     )
-    (ws.ips / "h.yaml").write_text(
-        'id: h\nname: h\naccounts: [{id: "T", tax_status: taxable}]\n'
-        "asset_classes: {equity: {target: 60%}, bonds: {target: 40%}}\n"
-        "tax: {lot_method: min_tax, wash_sale: block}\n"
-        f"trading: {{engine: {engine}}}\n"
-    )
-    (ws.inbox / "positions.csv").write_text(
-        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
-        "2026-09-30,T,X,1010,10,10100.00,USD\n2026-09-30,T,B,500,10,5000.00,USD\n"
-    )
-    (ws.inbox / "lots.csv").write_text(
-        "as_of_date,account_id,security_id,lot_id,acquired_date,quantity,cost_basis\n"
-        "2026-09-30,T,X,L1,2025-01-02,500,6000.00\n"
-        "2026-09-30,T,X,L2,2020-01-02,500,4000.00\n"
-        "2026-09-30,T,X,L3,2026-09-20,10,100.00\n"
-        "2026-09-30,T,B,LB,2020-01-02,500,5000.00\n"
-    )
-    (ws.inbox / "transactions.csv").write_text(
-        "transaction_id,trade_date,account_id,security_id,type,quantity,amount,currency\n"
-        "t1,2026-09-20,T,X,BUY,10,-100.00,USD\n"
-    )
-    with warehouse.connect(ws.warehouse) as con:
-        inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
-        return review.review(con, review.load_policies(ws), AS_OF)
 
 
 @pytest.mark.parametrize("engine", ["heuristic"])

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
+from ballast import lots
 from ballast import policy_frames as pf
 from ballast import wash_sales as ws
 from tests.frames import policy
@@ -172,14 +173,7 @@ def _lots() -> pl.DataFrame:
     return pl.DataFrame(
         [("T", "X", "L1", BOUGHT, D(100), D(1000))],
         orient="row",
-        schema={
-            "account_id": pl.String,
-            "security_id": pl.String,
-            "lot_id": pl.String,
-            "acquired_date": pl.Date,
-            "quantity": pl.Decimal(18, 6),
-            "cost_basis": pl.Decimal(18, 4),
-        },
+        schema=lots.LOT_SCHEMA,
     )
 
 
