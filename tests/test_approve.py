@@ -6,13 +6,12 @@ import json
 import shutil
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from ballast import audit, cli_audit, warehouse
+from ballast import audit, warehouse
 from ballast.errors import BallastError
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
+from tests.audit_cli import cli
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -33,13 +32,6 @@ def ws(reviewed, tmp_path) -> Workspace:
     """A private copy of the reviewed workspace."""
     shutil.copytree(reviewed[0].root, tmp_path / "ws")
     return Workspace(tmp_path / "ws")
-
-
-def cli(*args: str):
-    app = typer.Typer()
-    app.command("noop")(lambda: None)
-    cli_audit.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 def states(ws: Workspace, run_id: str) -> dict[str, audit.ApprovalState]:

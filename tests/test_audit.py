@@ -9,12 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ballast import audit, cli_audit, warehouse, workspace
+from ballast import audit, warehouse, workspace
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
+from tests.audit_cli import audit_app
 
 HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
 
@@ -190,18 +190,11 @@ def test_ingest_events_and_restatement(empty_ws: Workspace) -> None:
     assert problems(empty_ws) == []
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command("noop")(lambda: None)
-    cli_audit.register(app)
-    return app
-
-
 def test_cli_verify(empty_ws: Workspace, tmp_path: Path) -> None:
     """`audit verify` exits 0 when intact and 1 with one line per problem."""
     fill(empty_ws)
     runner = CliRunner()
-    ok = runner.invoke(_cli(), ["audit", "verify", "-w", str(empty_ws.root)])
+    ok = runner.invoke(audit_app(), ["audit", "verify", "-w", str(empty_ws.root)])
     assert ok.exit_code == 0, ok.output
     assert "audit trail intact: 6 rows" in ok.output
     copy = tampered_copy(
@@ -210,7 +203,7 @@ def test_cli_verify(empty_ws: Workspace, tmp_path: Path) -> None:
         "update audit_log set actor = 'mallory' where seq = 3",
         "delete from audit_log where seq = 5",
     )
-    bad = runner.invoke(_cli(), ["audit", "verify", "-w", str(copy.root)])
+    bad = runner.invoke(audit_app(), ["audit", "verify", "-w", str(copy.root)])
     assert bad.exit_code == 1
     lines = [line for line in bad.output.splitlines() if line.startswith("audit:")]
     assert len(lines) == 2

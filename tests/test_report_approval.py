@@ -7,13 +7,12 @@ import hashlib
 import shutil
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from ballast import audit, cli_audit, warehouse
 from ballast.errors import BallastError
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
+from tests.audit_cli import cli
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -34,13 +33,6 @@ def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, str]:
 def ws(reviewed, tmp_path) -> Workspace:
     shutil.copytree(reviewed[0].root, tmp_path / "ws")
     return Workspace(tmp_path / "ws")
-
-
-def cli(*args: str):
-    app = typer.Typer()
-    app.command("noop")(lambda: None)
-    cli_audit.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 def folder(ws: Workspace, run_id: str):

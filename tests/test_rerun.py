@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from ballast import audit, cli_audit, rerun, review, snapshot, warehouse
+from ballast import audit, rerun, review, snapshot, warehouse
 from ballast.errors import BallastError
 from ballast.ingest import inbox
 from ballast.workspace import Workspace
+from tests.audit_cli import cli
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -54,13 +53,6 @@ def restate(ws: Workspace) -> str:
 def outcome(ws: Workspace, run_id: str, **kw) -> rerun.RerunOutcome:
     with warehouse.connect(ws.warehouse) as con:
         return rerun.rerun(con, ws, run_id, **kw)
-
-
-def cli(*args: str):
-    app = typer.Typer()
-    app.command("noop")(lambda: None)
-    cli_audit.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 def test_rerun_is_byte_identical(reviewed) -> None:

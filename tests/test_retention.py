@@ -7,12 +7,11 @@ import json
 import shutil
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from ballast import audit, cli_audit, retention, warehouse
+from ballast import audit, retention, warehouse
 from ballast.errors import BallastError
 from ballast.workspace import Workspace
+from tests.audit_cli import cli
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -65,13 +64,6 @@ def ws(reviewed, tmp_path) -> Workspace:
             [OLD_SHA, shared_sha],
         )
     return ws
-
-
-def cli(*args: str):
-    app = typer.Typer()
-    app.command("noop")(lambda: None)
-    cli_audit.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 def test_cutoff_is_five_years_plus_current() -> None:
