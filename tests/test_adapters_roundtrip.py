@@ -428,6 +428,7 @@ def flex_statements(draw: st.DrawFn) -> tuple[list[Security], list[FlexStatement
     )
     ident = iter(range(10**9, 2 * 10**9))
     statements = []
+    drawn: dict[tuple[date, str, str], Decimal] = {}
     for account in accounts:
         to_date = draw(DATES)
         days = st.integers(0, 30).map(lambda n, d=to_date: d - timedelta(days=n))
@@ -482,7 +483,11 @@ def flex_statements(draw: st.DrawFn) -> tuple[list[Security], list[FlexStatement
         needed |= {(t.trade_date, t.currency) for t in (*trades, *cash_txns)}
         needed |= set(fx_trades) | set(conversions)
         rate = decimals("0.0001", "200", 6).filter(lambda r: r != 1)
-        rates = {k: draw(rate) for k in sorted(needed) if k[1] != base}
+        # one rate per day, currency and base, whichever account reports it (as IBKR does)
+        for day, currency in sorted(needed):
+            if currency != base and (day, currency, base) not in drawn:
+                drawn[(day, currency, base)] = draw(rate)
+        rates = {(d, c): drawn[(d, c, base)] for d, c in sorted(needed) if c != base}
         statements.append(
             FlexStatement(
                 account,
