@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from ballast import checks, lots, optimizer, post_trade, reconcile, snapshot, wash_sales
-from ballast import policy_frames as pf
-from ballast.drift import allocation
 from ballast.errors import BallastError, PolicyError
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
-from ballast.policy import Policy, content_hash, load_policy
-from ballast.proposal import Proposal, propose
+from ballast.portfolio import checks, reconcile
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
+from ballast.portfolio.policy import Policy, content_hash, load_policy
+from ballast.trading import lots, optimizer, post_trade, wash_sales
+from ballast.trading.heuristic import Proposal, propose
+from ballast.warehouse import snapshot
 from ballast.workspace import Workspace
 
 RATE = pl.Decimal(38, 12)

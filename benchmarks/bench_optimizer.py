@@ -18,13 +18,13 @@ import time
 import numpy as np
 import polars as pl
 
-from ballast import optimizer
-from ballast import policy_frames as pf
-from ballast.drift import allocation
-from ballast.lots import annotate_trades
-from ballast.optimizer import optimise
-from ballast.policy import Policy
-from ballast.proposal import Proposal, propose
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
+from ballast.portfolio.policy import Policy
+from ballast.trading import optimizer
+from ballast.trading.heuristic import Proposal, propose
+from ballast.trading.lots import annotate_trades
+from ballast.trading.optimizer import optimise
 
 AS_OF = dt.date(2026, 9, 30)
 CLASSES = ("us_equity", "intl_equity", "bonds", "real_assets")

@@ -4,7 +4,7 @@
 
 For each N the parent process generates a workspace (timed on its own), then runs the review in
 a fresh child process so that each N has its own peak memory and pays Prefect's start-up once.
-The child calls ``flows.review.quarterly_review`` twice on the same workspace: run 1 ingests
+The child calls ``ballast.flows.review.quarterly_review`` twice on the same workspace: run 1 ingests
 the custodian drops, run 2 finds them already ingested (steady state). Results are printed and
 written to ``benchmarks/out/review-<N>.json`` (``generate-<N>.json`` with ``--dry-run``).
 """
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate_workspace
 
 OUT = Path(__file__).resolve().parent / "out"
-FLOW = "flows.review:quarterly_review"
+FLOW = "ballast.flows.review:quarterly_review"
 MB = 1024 * 1024
 PREFECT_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -213,7 +213,7 @@ def _print_runs(figures: dict[str, Any]) -> None:
         ("peak RSS, with children (MB)", [f"{r['peak_tree_rss_mb']:.0f}" for r in runs]),
         ("RSS after run (MB)", [f"{r['rss_after_mb']:.0f}" for r in runs]),
     ]
-    print(f"   import flows.review: {figures['import_seconds']:.2f} s")
+    print(f"   import ballast.flows.review: {figures['import_seconds']:.2f} s")
     print(f"   {'':32}" + "".join(f"{r['label']:>28}" for r in runs))
     for name, values in rows:
         print(f"   {name:32}" + "".join(f"{v:>28}" for v in values))

@@ -1,10 +1,10 @@
 """The Prefect deployments ``ballast serve`` serves (``prefect.yaml`` describes the same ones).
 
-| deployment | flow | schedule |
+| deployment | flow (in ``ballast.flows``) | schedule |
 |---|---|---|
-| ``quarterly-review/scheduled`` | ``flows.scheduled.scheduled_review`` | weekdays at review_time |
-| ``daily-monitor/scheduled`` | ``flows.scheduled.scheduled_monitor`` | weekdays after the close |
-| ``quarterly-review/adhoc`` | ``flows.review.quarterly_review`` | none: triggered by hand |
+| ``quarterly-review/scheduled`` | ``scheduled.scheduled_review`` | weekdays at review_time |
+| ``daily-monitor/scheduled`` | ``scheduled.scheduled_monitor`` | weekdays after the close |
+| ``quarterly-review/adhoc`` | ``review.quarterly_review`` | none: triggered by hand |
 
 The scheduled ones fire on a weekday cron and are gated by the NYSE calendar inside the flow
 (see ``flows/scheduled.py``). ``adhoc`` takes ``as_of``, ``portfolios`` and ``reason`` at
@@ -16,18 +16,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ballast.flows.review import quarterly_review
+from ballast.flows.scheduled import scheduled_monitor, scheduled_review
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
-from ballast import calendar, schedule_config
-from ballast.schedule_config import ScheduleConfig
-from flows.review import quarterly_review
-from flows.scheduled import scheduled_monitor, scheduled_review
+from ballast import calendar
+from ballast import config as ballast_config
+from ballast.config import ScheduleConfig
 
 TAGS = ["ballast"]
-# Module entrypoints ("flows.scheduled.scheduled_review") load wherever ballast is installed,
-# whatever the serving process's working directory.
+# Module entrypoints ("ballast.flows.scheduled.scheduled_review") load wherever ballast is
+# installed, whatever the serving process's working directory.
 ENTRYPOINT = EntrypointType.MODULE_PATH
 
 
@@ -83,5 +84,5 @@ def serve_all(workspace: str, config: ScheduleConfig | None = None) -> None:
     """Serve the deployments until interrupted (one run at a time: DuckDB has one writer)."""
     from prefect import serve
 
-    config = config or schedule_config.load(Path(workspace))
+    config = config or ballast_config.load(Path(workspace))
     serve(*build_deployments(workspace, config), limit=1)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ballast.tasks import retrying
+from ballast.tasks.ingest import load_files, stage_inbox
+from ballast.tasks.validate import validate_files
 from prefect import flow
 from prefect.utilities.annotations import quote
 
-from ballast import progress
+from ballast.ops import progress
 from ballast.workspace import Workspace
-from tasks import retrying
-from tasks.ingest import load_files, stage_inbox
-from tasks.validate import validate_files
 
 
 @flow(name="ingest-inbox")

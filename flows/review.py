@@ -7,10 +7,10 @@ portfolios.
 stage inbox ─► validate (GX) ─► load / quarantine ─► load policies ─► compute (per shard)
                                                                     ─► render ─► record, publish
 
-Around the stages: each one is announced through ``ballast.progress`` (the command line shows
+Around the stages: each one is announced through ``ballast.ops.progress`` (the command line shows
 it) and logged with its duration and counts; every log line of the run carries the run id and
-goes to ``<workspace>/logs/ballast.jsonl`` (``ballast.runlog``); tasks retry transient failures
-as ``ballast.yaml`` says (``tasks.retrying``).
+goes to ``<workspace>/logs/ballast.jsonl`` (``ballast.ops.runlog``); tasks retry transient failures
+as ``ballast.yaml`` says (``ballast.tasks.retrying``).
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ballast.tasks import retrying
+from ballast.tasks.compute import compute, load_policies
+from ballast.tasks.ingest import load_files, stage_inbox
+from ballast.tasks.record import finish_run, start_run
+from ballast.tasks.render import render
+from ballast.tasks.validate import validate_files
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from ballast import faults, notify, progress, recovery, runlog, runs
+from ballast.ops import notify, progress, recovery, runlog, runs
 from ballast.review import PolicySet, merge
 from ballast.workspace import Workspace
-from tasks import retrying
-from tasks.compute import compute, load_policies
-from tasks.ingest import load_files, stage_inbox
-from tasks.record import finish_run, start_run
-from tasks.render import render
-from tasks.validate import validate_files
 
 
 def _shards(pset: PolicySet, shard_size: int | None) -> list[PolicySet]:
@@ -146,7 +146,6 @@ def _run(
     found = recovery.recover(root, run["run_id"])  # first: clean up after killed runs
     if found:
         logger.info("recovered after killed runs: %s", found.describe())
-    faults.arm()  # test hook: no-op unless BALLAST_TEST_CRASH_AT is set
     t.start_run(root, run)
     pset = rendered = ingest = None
     status = "failed"
@@ -156,7 +155,6 @@ def _run(
         for s in staged:
             if s.deferred:
                 logger.info("still being written: %s (%s)", s.name, s.deferred)
-        faults.crash_point("staged")
         ingest = timed("load", t.load_files, root, quote(staged), run["run_id"], total=len(staged))
         pset = timed("policies", t.load_policies, root, portfolios)
         computed = timed("compute", _compute_all, t.compute, root, run, pset, shard_size)

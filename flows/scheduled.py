@@ -3,7 +3,7 @@
 A cron expression cannot say "every NYSE session" or "the 3rd session after a quarter end", so
 the deployments fire on a plain weekday cron and these thin flows ask ``ballast.calendar``
 whether this is a run day and for which as-of date. On a run day they call the real flow
-(``flows.review``) as a subflow with ``trigger="schedule"``; otherwise they finish in a
+(``ballast.flows.review``) as a subflow with ``trigger="schedule"``; otherwise they finish in a
 ``Completed`` state named ``Skipped`` that says why (visible in the Prefect UI).
 
 They carry the same flow names as the flows they gate, so the deployments read
@@ -28,8 +28,9 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 from prefect.states import Completed, State
 
-from ballast import calendar, schedule_config
-from ballast.schedule_config import ScheduleConfig
+from ballast import calendar
+from ballast import config as ballast_config
+from ballast.config import ScheduleConfig
 from ballast.workspace import Workspace
 
 _DEFAULTS = ScheduleConfig()
@@ -57,13 +58,13 @@ def expected_accounts(ws: Workspace) -> set[str]:
 
 def accounts_with_positions(ws: Workspace, as_of: dt.date) -> set[str]:
     """Accounts with positions dated ``as_of``: loaded already, or in a file in the inbox."""
-    from ballast import warehouse
     from ballast.ingest import inbox
     from ballast.kinds import POSITIONS
+    from ballast.warehouse import db
 
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         found = set(
-            warehouse.query(con, "recovery/accounts_with_positions", {"as_of": as_of})[
+            db.query(con, "recovery/accounts_with_positions", {"as_of": as_of})[
                 "account_id"
             ].to_list()
         )
@@ -90,7 +91,7 @@ def await_custodian_files(
     still missing; the review goes ahead and reports their portfolios ``data_invalid``.
     """
     ws = Workspace(Path(workspace))
-    config = schedule_config.load(ws.root)
+    config = ballast_config.load(ws.root)
     deadline = clock() + config.wait_for_files_minutes * 60
     expected = expected_accounts(ws)
     logger = _logger()
@@ -125,7 +126,7 @@ def scheduled_review(
     timezone: str = _DEFAULTS.timezone,
 ) -> dict[str, Any] | State:
     """Run the quarterly review if today is the Nth NYSE session after a quarter end."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     today = _scheduled_time().astimezone(ScheduleConfig(timezone=timezone).tz).date()
     as_of = calendar.as_of_for_review(today, n_business_days)
@@ -148,7 +149,7 @@ def scheduled_monitor(
     minutes_after_close: int = _DEFAULTS.monitor_after_close_minutes,
 ) -> dict[str, Any] | State:
     """Run the drift monitor for today's NYSE session once it has closed."""
-    from flows.review import monitor
+    from ballast.flows.review import monitor
 
     when = _scheduled_time()
     as_of = calendar.as_of_for_monitor(when, dt.timedelta(minutes=minutes_after_close))

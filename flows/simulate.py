@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
-
-from ballast.simulate.config import SimulationConfig
-from tasks.simulate import (
+from ballast.tasks.simulate import (
     prepare_inputs,
     simulate_history,
     simulate_paths,
     simulate_vanguard,
     write_report,
 )
+from prefect import flow
+
+from ballast.simulate.config import SimulationConfig
 
 
 @flow(name="simulate-policies")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import review, schedule_config, warehouse
+from ballast import config as ballast_config
+from ballast import review
+from ballast.warehouse import db
 from ballast.workspace import Workspace
-from tasks import retrying
 
 
 @task(name="load-policies", cache_policy=NO_CACHE, **retrying.DEFAULT)
@@ -25,8 +27,8 @@ def compute(
 ) -> review.Computed:
     """Snapshot the warehouse and compute the review for this shard of portfolios."""
     ws = Workspace(Path(workspace))
-    stale = schedule_config.load_checks(ws.root).stale_price_sessions
-    with warehouse.connect(ws.warehouse) as con:
+    stale = ballast_config.load_checks(ws.root).stale_price_sessions
+    with db.connect(ws.warehouse) as con:
         return review.review(
             con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades, stale_after=stale
         )

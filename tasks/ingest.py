@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import audit, runs, warehouse
+from ballast.audit import chain as audit
 from ballast.ingest import inbox
+from ballast.ops import runs
+from ballast.warehouse import db
 from ballast.workspace import Workspace
-from tasks import retrying
 
 
 @task(name="stage-inbox", cache_policy=NO_CACHE, **retrying.DEFAULT)
@@ -22,7 +24,7 @@ def stage_inbox(workspace: str) -> list[inbox.StagedFile]:
     """Hash and parse every new file in the inbox (and a changed security master); files
     still being written are deferred (``ingest.stable_seconds``)."""
     ws = Workspace(Path(workspace))
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return inbox.stage_workspace(con, ws)
 
 
@@ -31,7 +33,7 @@ def load_files(workspace: str, staged: list[inbox.StagedFile], run_id: str | Non
     """Load valid files into the warehouse; quarantine the others with their reasons; record
     every load, restatement and quarantine in the audit trail."""
     ws = Workspace(Path(workspace))
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         report = inbox.commit(con, ws, staged).as_dict()
         audit.record_ingest(con, ws, report, actor=runs.who(), run_id=run_id)
         return report

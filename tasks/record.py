@@ -12,26 +12,28 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import audit, faults, outputs, records, warehouse
+from ballast.audit import chain as audit
+from ballast.reporting import outputs
 from ballast.review import PolicySet
+from ballast.warehouse import db, records
 from ballast.workspace import Workspace
-from tasks import retrying
 
 FINISHED = ("completed", "completed_with_errors")
 
 
 def _status(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     """The run's recorded status, or None before its row exists."""
-    rows = warehouse.query(con, "audit/run", {"run_id": run_id})
+    rows = db.query(con, "audit/run", {"run_id": run_id})
     return None if rows.is_empty() else rows["status"][0]
 
 
 def _events(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
     """The audit events already appended for the run itself (not for its re-creations)."""
-    rows = warehouse.query(con, "audit/run_events", {"run_id": run_id})
+    rows = db.query(con, "audit/run_events", {"run_id": run_id})
     return set(rows.filter(pl.col("run_id") == run_id)["event"])
 
 
@@ -39,7 +41,7 @@ def _events(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
 def start_run(workspace: str, run: dict) -> None:
     """Record that the run has started (so a crash leaves a trace)."""
     ws = Workspace(Path(workspace))
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         if _status(con, run["run_id"]) is None:
             records.start(con, run)
         if "run_started" not in _events(con, run["run_id"]):
@@ -59,11 +61,10 @@ def finish_run(
     publish its folder: a reader never sees the folder of a run not recorded as finished."""
     ws = Workspace(Path(workspace))
     run_id = run["run_id"]
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         if _status(con, run_id) == "running":
             records.finish(con, ws, run, policies, rendered, ingest, status)
         if "run_finished" not in _events(con, run_id):
             audit.record_run_finished(con, ws, run_id)
-    faults.crash_point("publish")
     if rendered is not None and status in FINISHED:
         outputs.publish(Path(rendered["folder"]))

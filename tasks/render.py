@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast import drift_history, outputs, progress, records, results, warehouse
-from ballast.pdf import PdfChoice
+from ballast.ops import progress
+from ballast.reporting import drift_history, outputs, results
+from ballast.reporting.pdf import PdfChoice
 from ballast.review import Computed, used_files
+from ballast.warehouse import db, records
 from ballast.workspace import Workspace
-from tasks import retrying
 
 
 @task(name="render", cache_policy=NO_CACHE, **retrying.DEFAULT)
@@ -24,7 +26,7 @@ def render(
     ws = Workspace(Path(workspace))
     entries = results.portfolio_entries(computed, kind=run["kind"])
     file_ids = used_files(computed)["file_id"].unique().sort().to_list()
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         info = records.file_info(con, file_ids)
         history = drift_history.fetch(con, run, [e["portfolio_id"] for e in entries])
     contexts = outputs.report_contexts(run, computed, entries, info, history) if html else []

@@ -3,7 +3,7 @@
 Every task carries ``DEFAULT`` (3 retries after 2, 4 and 8 s); a flow applies the workspace's
 ``retries:`` section of ``ballast.yaml`` with ``configured(task, for_workspace(root))``.
 ``transient_only`` is the ``retry_condition_fn``: a data error or a bug fails the task at once
-(``ballast.transient``).
+(``ballast.ops.transient``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.tasks import exponential_backoff
 
-from ballast import schedule_config, transient
-from ballast.schedule_config import RetryConfig
+from ballast import config as ballast_config
+from ballast.config import RetryConfig
+from ballast.ops import transient
 
 T = TypeVar("T", bound=Task)
 
@@ -53,7 +54,7 @@ DEFAULT = options(RetryConfig())
 
 def for_workspace(workspace: str | Path) -> RetryConfig:
     """The retries the workspace's ``ballast.yaml`` asks for (defaults when absent)."""
-    return schedule_config.load_retries(Path(workspace))
+    return ballast_config.load_retries(Path(workspace))
 
 
 def configured(task: T, config: RetryConfig) -> T:

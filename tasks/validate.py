@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast.ingest import inbox
-from tasks import retrying
 
 
 @task(name="validate-files", cache_policy=NO_CACHE, **retrying.DEFAULT)

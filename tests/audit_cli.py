@@ -1,11 +1,11 @@
-"""The audit commands (``ballast.cli_audit``) on a Typer app of their own, for tests."""
+"""The audit commands (``ballast.cli.audit``) on a Typer app of their own, for tests."""
 
 from __future__ import annotations
 
 import typer
 from typer.testing import CliRunner, Result
 
-from ballast import cli_audit
+from ballast.cli import audit as cli_audit
 
 
 def audit_app() -> typer.Typer:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ballast import workspace
+from ballast.ops.prefect_settings import quiet_prefect
 from ballast.resources import examples_dir
-from ballast.settings import quiet_prefect
 
 quiet_prefect()
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from ballast import policy_frames as pf
-from ballast.drift import allocation
-from ballast.policy import Policy
-from ballast.proposal import Proposal, propose
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
+from ballast.portfolio.policy import Policy
+from ballast.trading.heuristic import Proposal, propose
 
 HOLDING_SCHEMA = {
     "portfolio_id": pl.String,

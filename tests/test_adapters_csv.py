@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ballast.adapters import Context, find
-from ballast.adapters.csv_profile import numbers
-from ballast.adapters.fidelity import ADAPTER as FIDELITY
-from ballast.adapters.schwab import ADAPTER as SCHWAB
 from ballast.errors import DataError
+from ballast.ingest.adapters import Context, find
+from ballast.ingest.adapters.csv_profile import numbers
+from ballast.ingest.adapters.fidelity import ADAPTER as FIDELITY
+from ballast.ingest.adapters.schwab import ADAPTER as SCHWAB
 from ballast.ingest.reader import parse_bytes
 from ballast.kinds import ColType
 

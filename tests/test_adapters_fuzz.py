@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast.adapters import Context
-from ballast.adapters.fidelity import ADAPTER as FIDELITY
-from ballast.adapters.ibkr_flex import ADAPTER as IBKR
-from ballast.adapters.schwab import ADAPTER as SCHWAB
 from ballast.errors import DataError
+from ballast.ingest.adapters import Context
+from ballast.ingest.adapters.fidelity import ADAPTER as FIDELITY
+from ballast.ingest.adapters.ibkr_flex import ADAPTER as IBKR
+from ballast.ingest.adapters.schwab import ADAPTER as SCHWAB
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MASTER = pl.read_csv(FIXTURES / "adapters" / "securities.csv", infer_schema=False)

@@ -11,9 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ballast.adapters import Context, find
-from ballast.adapters.ibkr_flex import ADAPTER, read_xml
 from ballast.errors import DataError
+from ballast.ingest.adapters import Context, find
+from ballast.ingest.adapters.ibkr_flex import ADAPTER, read_xml
 from ballast.ingest.reader import ParsedFile
 
 SAMPLES = Path(__file__).parent / "fixtures" / "ibkr"
@@ -168,7 +168,7 @@ def test_hostile_and_broken_xml(ctx: Context) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_sample_passes_validation(name: str, ctx: Context) -> None:
     """Every sample's parts pass their GX suites, declared shorts included: they would load."""
-    from ballast.validation import validate_frame
+    from ballast.ingest.validation import validate_frame
 
     for part in ADAPTER.parse(sample(name), name, ctx):
         outcome = validate_frame(part.kind.name, part.frame, name)

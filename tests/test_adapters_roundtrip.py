@@ -20,8 +20,9 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast import warehouse, workspace
+from ballast import workspace
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from tests import custodian_writers as w
 from tests.custodian_writers import FlexLot, FlexPosition, FlexStatement, Holding, Security, Txn
 
@@ -61,7 +62,7 @@ def ingest(
         ws.securities.write_text(w.securities_csv(master), encoding="utf-8")
         for name, data in files.items():
             (ws.inbox / name).write_bytes(data)
-        with warehouse.connect(ws.warehouse) as con:
+        with db.connect(ws.warehouse) as con:
             staged = inbox.stage_workspace(con, ws)
             report = inbox.commit(con, ws, inbox.validate(staged) if validate else staged)
             assert report.quarantined == [], report.quarantined[0]["reason"]

@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ballast import warehouse, workspace
+from ballast import workspace
 from ballast.ingest import inbox
+from ballast.warehouse import db
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -19,14 +20,14 @@ def _ingest(root: Path, files: list[Path]) -> workspace.Workspace:
     shutil.copyfile(FIXTURES / "adapters" / "securities.csv", ws.securities)
     for f in files:
         shutil.copyfile(f, ws.inbox / f.name)
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         report = inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
     assert report.quarantined == [], report.quarantined
     return ws
 
 
 def _state(ws: workspace.Workspace) -> pl.DataFrame:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         frame = con.sql("select * exclude (file_id, line) from positions").pl()
     return frame.sort(frame.columns)
 

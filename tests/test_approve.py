@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from ballast import audit, warehouse
+from ballast.audit import chain as audit
 from ballast.errors import BallastError
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.audit_cli import cli
 from tests.conftest import copy_demo
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, str]:
     """One quarterly review of the demo (tests work on copies); returns it and the run id."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     ws = copy_demo(tmp_path_factory.mktemp("approve") / "ws")
     summary = quarterly_review(workspace=str(ws.root), as_of="2026-09-30", html=False)
@@ -35,12 +36,12 @@ def ws(reviewed, tmp_path) -> Workspace:
 
 
 def states(ws: Workspace, run_id: str) -> dict[str, audit.ApprovalState]:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
 
 
 def approve(ws: Workspace, run_id: str, pid: str, by: str = "Jane Doe") -> dict:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return audit.record_approval(con, ws, run_id, pid, by=by, note=None, actor="tester")
 
 
@@ -51,7 +52,7 @@ def test_approve_is_recorded_and_shown(ws: Workspace, reviewed) -> None:
               "--note", "per IC minutes", "-w", str(ws.root))  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "approved seed-60-40" in res.output and "2 trades" in res.output
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         (a,) = audit.approvals(con, run_id)
         assert audit.verify(con, ws) == []
         payload = json.loads(audit.rows(con)[-1]["payload"])
@@ -83,7 +84,7 @@ def test_restatement_after_approval_is_flagged(ws: Workspace, reviewed) -> None:
         "2026-09-30,INST-001,IGB,38000,100.00,3800000.00,USD\n",
         encoding="utf-8",
     )
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.stage_workspace(con, ws))
     got = states(ws, run_id)
     assert got["seed-60-40"].flagged
@@ -119,7 +120,7 @@ def test_refused_approvals(ws: Workspace, reviewed, pid: str, by: str, message: 
     """Unknown or invalid portfolios and blank approvers are refused; nothing is recorded."""
     with pytest.raises(BallastError, match=message):
         approve(ws, reviewed[1], pid, by)
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         assert audit.approvals(con, reviewed[1]) == []
 
 
@@ -130,6 +131,6 @@ def test_unknown_run_refused(ws: Workspace) -> None:
 
 
 def test_show_unknown_run(ws: Workspace) -> None:
-    """`ballast show` of an unknown run is a user error (exit 2 via ballast.cli.main)."""
+    """`ballast show` of an unknown run is a user error (exit 2 via ballast.cli.app.main)."""
     res = cli("show", "nope", "-w", str(ws.root))
     assert isinstance(res.exception, BallastError)

@@ -11,8 +11,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from ballast import audit, warehouse, workspace
+from ballast import workspace
+from ballast.audit import chain as audit
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.audit_cli import audit_app
 
@@ -21,7 +23,7 @@ HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency
 
 def fill(ws: Workspace, n: int = 6) -> list[str]:
     """Append ``n`` events and return their hashes."""
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return [
             audit.append(
                 con,
@@ -48,14 +50,14 @@ def tampered_copy(ws: Workspace, dest: Path, *sql: str) -> Workspace:
 
 
 def problems(ws: Workspace) -> list[audit.Problem]:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return audit.verify(con, ws)
 
 
 def test_row_hash_is_as_documented(empty_ws: Workspace) -> None:
     """Each row's hash is SHA-256 of the documented JSON array, chained to the previous row."""
     hashes = fill(empty_ws, 2)
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         rows = audit.rows(con)
     assert [r["seq"] for r in rows] == [1, 2]
     assert rows[0]["prev_hash"] == "0" * 64 and rows[1]["prev_hash"] == hashes[0]
@@ -118,7 +120,7 @@ def test_truncated_tail_is_named(empty_ws: Workspace, tmp_path: Path) -> None:
 def test_rehashed_edit_is_caught(empty_ws: Workspace, tmp_path: Path) -> None:
     """An edit whose row hash was recomputed breaks the next row's link."""
     fill(empty_ws)
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         r = audit.rows(con)[2]
     forged = audit.row_hash(
         3, r["at"], r["event"], r["actor"], None, r["subject"], "{}", r["prev_hash"]
@@ -143,7 +145,7 @@ def test_head_file_disagreeing(empty_ws: Workspace) -> None:
 def test_append_after_truncation_keeps_the_evidence(empty_ws: Workspace) -> None:
     """Appending to a truncated log first records an anomaly, which verify keeps reporting."""
     fill(empty_ws)
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         con.execute("delete from audit_log where seq > 4")
         audit.append(con, empty_ws, "ingest", actor="tester", payload={})
         log = audit.rows(con)
@@ -154,13 +156,13 @@ def test_append_after_truncation_keeps_the_evidence(empty_ws: Workspace) -> None
 
 def test_unknown_event_refused(empty_ws: Workspace) -> None:
     """Only the documented events can be appended."""
-    with warehouse.connect(empty_ws.warehouse) as con, pytest.raises(ValueError):
+    with db.connect(empty_ws.warehouse) as con, pytest.raises(ValueError):
         audit.append(con, empty_ws, "deleted_everything", actor="x", payload={})
 
 
 def _ingest(ws: Workspace, name: str, text: str) -> dict:
     (ws.inbox / name).write_text(text, encoding="utf-8")
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         report = inbox.commit(con, ws, inbox.stage_workspace(con, ws)).as_dict()
         audit.record_ingest(con, ws, report, actor="tester")
     return report
@@ -170,7 +172,7 @@ def test_ingest_events_and_restatement(empty_ws: Workspace) -> None:
     """Loading a second file for the same account and date records a restatement naming both."""
     first = _ingest(empty_ws, "a.csv", HEADER + "2026-09-30,A1,GEQ,10,100.00,1000.00,USD\n")
     second = _ingest(empty_ws, "b.csv", HEADER + "2026-09-30,A1,GEQ,11,100.00,1100.00,USD\n")
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         log = audit.rows(con)
     assert [r["event"] for r in log] == [
         "file_loaded",

@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 
 from ballast import calendar
+from ballast.config import MAX_REVIEW_DAYS, ScheduleConfig, load
 from ballast.errors import BallastError
-from ballast.schedule_config import MAX_REVIEW_DAYS, ScheduleConfig, load
 
 D = dt.date
 NY = calendar.EXCHANGE_TZ
@@ -224,7 +224,7 @@ def test_schedule_config_defaults_and_file(tmp_path) -> None:
 def test_schedule_command_prints_the_year(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from ballast.cli import app
+    from ballast.cli.app import app
 
     (tmp_path / "inbox").mkdir()
     (tmp_path / "ips").mkdir()

@@ -7,7 +7,9 @@ from decimal import Decimal as D
 
 import polars as pl
 
-from ballast import report, results, review
+from ballast import review
+from ballast.reporting import html as report
+from ballast.reporting import results
 from ballast.workspace import Workspace
 from tests.frames import policy, row, run
 from tests.workspaces import FLOWS_HEADER, POSITIONS_HEADER, review_files

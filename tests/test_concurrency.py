@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ballast import audit, recovery, warehouse
+from ballast.audit import chain as audit
 from ballast.errors import BallastError
+from ballast.ops import recovery
+from ballast.warehouse import db
 from tests.conftest import copy_demo
 
 pytestmark = pytest.mark.slow
@@ -32,7 +34,7 @@ def test_two_concurrent_reviews(tmp_path: Path) -> None:
     outs = [p.communicate(timeout=300)[1] for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [1, 1], outs  # both complete (demo: one portfolio invalid), one after other
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         assert audit.verify(con, ws) == []
         ledger = con.execute("select original_name, count(*) from file_ledger group by 1")
         assert all(n == 1 for _, n in ledger.fetchall())
@@ -51,7 +53,7 @@ def test_second_run_times_out_cleanly(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "another ballast run is using this workspace" in err.decode()
     assert err.decode().rstrip().endswith("finished")  # the CLI's one line comes last
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         assert con.execute("select count(*) from runs").fetchall() == [(0,)]
         assert audit.verify(con, ws) == []
 
@@ -70,11 +72,11 @@ def test_lock_is_per_workspace_and_reentrant(tmp_path: Path) -> None:
 def test_lock_timeout_settings(tmp_path: Path, monkeypatch) -> None:
     ws = copy_demo(tmp_path / "ws")
     monkeypatch.delenv("BALLAST_LOCK_TIMEOUT", raising=False)
-    assert warehouse.lock_timeout_for(ws.warehouse) == 60
+    assert db.lock_timeout_for(ws.warehouse) == 60
     (ws.root / "ballast.yaml").write_text("warehouse:\n  lock_timeout_seconds: 5\n")
-    assert warehouse.lock_timeout_for(ws.warehouse) == 5
+    assert db.lock_timeout_for(ws.warehouse) == 5
     monkeypatch.setenv("BALLAST_LOCK_TIMEOUT", "7")
-    assert warehouse.lock_timeout_for(ws.warehouse) == 7
+    assert db.lock_timeout_for(ws.warehouse) == 7
     monkeypatch.setenv("BALLAST_LOCK_TIMEOUT", "soon")
     with pytest.raises(BallastError, match="BALLAST_LOCK_TIMEOUT"):
-        warehouse.lock_timeout_for(ws.warehouse)
+        db.lock_timeout_for(ws.warehouse)

@@ -19,20 +19,22 @@ from pathlib import Path
 
 import pytest
 
-from ballast import audit, faults, warehouse
+from ballast.audit import chain as audit
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.conftest import copy_demo
+from tests.support import faults
 
 pytestmark = pytest.mark.slow
 AS_OF = "2026-09-30"
-BALLAST = Path(sys.executable).with_name("ballast")
+CRASH_CLI = Path(__file__).parent / "support" / "crash_cli.py"  # ballast, one crash point armed
 
 
 def start(ws: Workspace, crash_at: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != faults.ENV}
     if crash_at:
         env[faults.ENV] = crash_at
-    cmd = [str(BALLAST), "review", "--as-of", AS_OF, "-w", str(ws.root)]
+    cmd = [sys.executable, str(CRASH_CLI), "review", "--as-of", AS_OF, "-w", str(ws.root)]
     path = ws.root.parent / f"{ws.root.name}-{crash_at or 'run'}.log"
     with path.open("wb") as log:
         # own session: a killed run's temporary Prefect server (its child) is killed with it
@@ -72,14 +74,14 @@ def comparable(folder: Path) -> dict:
 
 
 def state(ws: Workspace) -> dict:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return {
             "problems": [str(p) for p in audit.verify(con, ws)],
             "ledger": con.execute(
                 "select original_name, count(*) from file_ledger group by 1 order by 1"
             ).fetchall(),
             "runs": con.execute("select status, pid from runs order by started_at").fetchall(),
-            "unaudited": warehouse.query(con, "recovery/unaudited_files").height,
+            "unaudited": db.query(con, "recovery/unaudited_files").height,
             "events": [r["event"] for r in audit.rows(con)],
         }
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from ballast import policy_frames as pf
-from ballast.drift import allocation
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
 from tests.frames import holdings, policy, row
 
 

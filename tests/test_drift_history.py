@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ballast import drift_history, warehouse
-from ballast.charts import drift_history_chart
-from ballast.report import render_portfolio_report
+from ballast.reporting import drift_history
+from ballast.reporting.charts import drift_history_chart
+from ballast.reporting.html import render_portfolio_report
+from ballast.warehouse import db
 from tests.test_report import SCRIPT, seed_context
 
 CURRENT = {"run_id": "R-now", "as_of": "2026-09-30", "kind": "quarterly_review"}
@@ -44,7 +45,7 @@ def _alloc(con, run_id: str, pid: str, cls: str, weight: str, breached: bool = F
 
 @pytest.fixture
 def con(tmp_path: Path):
-    with warehouse.connect(tmp_path / "warehouse.duckdb") as c:
+    with db.connect(tmp_path / "db.duckdb") as c:
         _run(c, "R-q1", "2026-03-31", "2026-04-03 07:00")
         _run(c, "R-q2a", "2026-06-30", "2026-07-03 07:00")
         _run(c, "R-q2b", "2026-06-30", "2026-07-04 07:00")  # the latest for 2026-06-30
@@ -71,7 +72,7 @@ def test_sql_keeps_the_latest_completed_review_per_as_of_before_the_run(con) -> 
 
 def test_sql_uses_bound_parameters_only() -> None:
     """The query text binds every value (no string formatting of ids or dates)."""
-    text = warehouse.sql_text("reports/drift_history")
+    text = db.sql_text("reports/drift_history")
     assert "$as_of" in text and "$run_id" in text and "$portfolio_ids" in text
     assert "{" not in text
 
@@ -159,11 +160,12 @@ def test_duckdb_date_param_roundtrip(con: duckdb.DuckDBPyConnection) -> None:
 @pytest.mark.slow
 def test_real_review_draws_two_earlier_reviews(tmp_path: Path, prefect_harness) -> None:
     """A real review after two recorded earlier ones: the seed report charts all three dates."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
+
     from tests.conftest import copy_demo
 
     ws = copy_demo(tmp_path / "ws")
-    with warehouse.connect(ws.warehouse) as c:
+    with db.connect(ws.warehouse) as c:
         for run_id, as_of, eq in [("R-1", "2026-03-31", "0.62"), ("R-2", "2026-06-30", "0.67")]:
             _run(c, run_id, as_of, f"{as_of} 23:00")
             _alloc(c, run_id, "seed-60-40", "global_equity", eq, breached=eq == "0.67")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ballast import review, warehouse
+from ballast import review
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from tests.conftest import copy_demo
 
 
@@ -18,7 +19,7 @@ def test_household_through_the_optimiser(tmp_path: Path) -> None:
     ws = copy_demo(tmp_path / "ws")
     ips = ws.ips / "okafor-household.yaml"
     ips.write_text(ips.read_text() + "trading: {engine: optimizer}\n")
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
         c = review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
     t = c.proposal.trades

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ballast import review, warehouse
+from ballast import review
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 IPS = """id: fx-test
@@ -35,7 +36,7 @@ def _review(ws: Workspace, files: dict[str, str]) -> review.Computed:
     (ws.ips / "fx-test.yaml").write_text(IPS, encoding="utf-8")
     for name, text in files.items():
         (ws.inbox / name).write_text(text, encoding="utf-8")
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
         return review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
 

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from ballast.kinds import ALL_KINDS
-from ballast.policy import load_policy
+from ballast.portfolio.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 20

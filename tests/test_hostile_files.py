@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast import adapters
 from ballast.errors import DataError
-from ballast.ingest import inbox
+from ballast.ingest import adapters, inbox
 from ballast.workspace import Workspace
 from tests.test_ingest import HEADER, count, ingest
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ballast import snapshot, warehouse
 from ballast.ingest import inbox
+from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
 
 HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
@@ -22,18 +22,18 @@ def drop(ws: Workspace, name: str, text: str) -> Path:
 
 
 def ingest(ws: Workspace) -> inbox.IngestReport:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         staged = inbox.validate(inbox.stage_workspace(con, ws))
         return inbox.commit(con, ws, staged)
 
 
 def count(ws: Workspace, table: str) -> int:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return con.execute(f"select count(*) from {table}").fetchone()[0]
 
 
 def positions_on(ws: Workspace, day: str, accounts: list[str]):
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return snapshot.take(con, dt.date.fromisoformat(day), accounts).positions
 
 
@@ -49,7 +49,7 @@ def test_loads_records_and_archives(empty_ws: Workspace) -> None:
     archived = empty_ws.archive / f"{entry['sha256']}.csv"
     assert archived.read_bytes() == data
     assert count(empty_ws, "positions") == 1
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         row = con.execute(
             "select kind, rows, status, size_bytes from file_ledger where original_name = 'pos.csv'"
         ).fetchone()
@@ -132,8 +132,8 @@ def test_bad_security_master_keeps_previous(empty_ws: Workspace) -> None:
     empty_ws.securities.write_text(SECURITIES + "BAD,BAD,Bad\n", encoding="utf-8")
     report = ingest(empty_ws)
     assert report.quarantined and report.quarantined[0]["file"] == "securities.csv"
-    with warehouse.connect(empty_ws.warehouse) as con:
-        master = warehouse.query(con, "snapshot/securities", {"max_file_id": snapshot.LATEST})
+    with db.connect(empty_ws.warehouse) as con:
+        master = db.query(con, "snapshot/securities", {"max_file_id": snapshot.LATEST})
     assert master["security_id"].to_list() == ["GEQ", "IGB"]
 
 
@@ -163,7 +163,7 @@ def test_quarantined_restatement_blocks_portfolio(empty_ws: Workspace) -> None:
     one_portfolio_loaded(empty_ws)
     drop(empty_ws, "v2.csv", HEADER + "2026-09-30,A1,GEQ,6O,100.00,6000.00,USD\n")
     ingest(empty_ws)
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
     (msg,) = c.errors["message"].to_list()
     assert msg.startswith("account A1: a newer file for this date was quarantined")
@@ -174,7 +174,7 @@ def test_quarantine_of_another_date_is_ignored(empty_ws: Workspace) -> None:
     """A file quarantined for another date does not explain or block this date's review."""
     drop(empty_ws, "old.csv", HEADER + "2026-06-30,A1,GEQ,x,100.00,6000.00,USD\n")
     ingest(empty_ws)
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         q = snapshot.take(con, dt.date(2026, 9, 30), ["A1"]).quarantined
     assert q.is_empty()
 
@@ -217,7 +217,7 @@ def test_restatement_reported_by_ingest_and_review(empty_ws: Workspace) -> None:
             "as_of_date": "2026-09-30",
         }
     ]
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
     assert c.warnings["message"].to_list() == [
         "positions of account A1 as of 2026-09-30 come from the restated file v2.csv (file #3), "

@@ -9,9 +9,10 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast import warehouse, workspace
+from ballast import workspace
 from ballast.ingest import inbox
 from ballast.ingest.reader import parse_bytes
+from ballast.warehouse import db
 
 HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
 ids = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=8)
@@ -64,7 +65,7 @@ def test_row_order_does_not_matter(tmp_path_factory, rows, rnd: random.Random) -
     for order in (rows, rnd.sample(rows, len(rows))):
         ws = workspace.init(tmp_path_factory.mktemp("ws"))
         (ws.inbox / "p.csv").write_text(to_csv(order))
-        with warehouse.connect(ws.warehouse) as con:
+        with db.connect(ws.warehouse) as con:
             report = inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
             assert report.quarantined == [], report.quarantined
             frame = con.sql("select * exclude (file_id, line) from positions").pl()

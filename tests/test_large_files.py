@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ballast import warehouse
 from ballast.ingest import files, inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.test_hostile_files import GOOD
 from tests.test_ingest import HEADER, count, ingest
@@ -93,7 +93,7 @@ def test_one_gib_file_is_quarantined_unread(
     with archived.open("rb") as f:
         assert f.read(len(GOOD)) == GOOD.encode()
     assert not [p for p in loaded_ws.root.rglob("*") if p.name.endswith(".tmp")]
-    with warehouse.connect(loaded_ws.warehouse) as con:
+    with db.connect(loaded_ws.warehouse) as con:
         row = con.execute(
             "select status, size_bytes, kind, rows, accounts from file_ledger "
             "where original_name = 'huge.csv'"

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
-from ballast import lots
-from ballast import policy_frames as pf
+from ballast.portfolio import policy_frames as pf
+from ballast.trading import lots
 from tests.frames import policy
 
 SALE = dt.date(2026, 9, 30)

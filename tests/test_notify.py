@@ -7,7 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-from ballast import notify
+from ballast.ops import notify
 
 RESULT = {
     "run_id": "r1",

@@ -8,12 +8,12 @@ from decimal import Decimal as D
 import polars as pl
 from hypothesis import HealthCheck, assume, given, settings
 
-from ballast import optimizer
-from ballast import policy_frames as pf
-from ballast.drift import allocation
-from ballast.lots import LOT_SCHEMA, annotate_trades
-from ballast.optimizer import optimise
-from ballast.proposal import propose
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
+from ballast.trading import optimizer
+from ballast.trading.heuristic import propose
+from ballast.trading.lots import LOT_SCHEMA, annotate_trades
+from ballast.trading.optimizer import optimise
 from tests.frames import holdings, policy, row
 from tests.test_proposal_properties import cases
 

@@ -27,7 +27,7 @@ def _tool(name: str) -> str:
 
 
 def review(ws, **kw) -> Path:
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     return Path(quarterly_review(workspace=str(ws.root), as_of="2026-09-30", **kw)["report_dir"])
 

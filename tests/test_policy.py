@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ballast.errors import PolicyError
-from ballast.policy import Band, BandKind, load_policy, parse_percent
+from ballast.portfolio.policy import Band, BandKind, load_policy, parse_percent
 
 SEED = """\
 id: seed-60-40

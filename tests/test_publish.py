@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ballast import audit, outputs, records, recovery, warehouse
+from ballast.audit import chain as audit
+from ballast.ops import recovery
+from ballast.reporting import outputs
+from ballast.warehouse import db, records
 from ballast.workspace import Workspace
 
 AS_OF = "2026-09-30"
@@ -49,7 +52,7 @@ def test_folder_is_hidden_until_published(empty_ws: Workspace) -> None:
 def test_recovery_rolls_forward_recorded_runs_only(empty_ws: Workspace) -> None:
     ws = empty_ws
     recorded, unrecorded, alive, rerun_id = "r-recorded", "r-killed", "r-alive", "r-rerun"
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         for rid in (recorded, unrecorded, alive):
             records.start(con, run(rid))
         # killed between its record and its publish: recorded as finished
@@ -73,5 +76,5 @@ def test_recovery_rolls_forward_recorded_runs_only(empty_ws: Workspace) -> None:
     assert [Path(p).name for p in found.removed_partial] == [f".{unrecorded}.partial"]
     assert found.crashed == [unrecorded]
     assert "published" in found.describe()
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         assert audit.verify(con, ws) == []

@@ -6,8 +6,9 @@ import datetime as dt
 
 import polars as pl
 
-from ballast import review, warehouse
+from ballast import review
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 IPS = """id: {pid}
@@ -38,9 +39,9 @@ def run(ws: Workspace, files: dict[str, str], pids=(("good", "G1"), ("bad", "B1"
         (ws.ips / f"{pid}.yaml").write_text(IPS.format(pid=pid, acct=acct), encoding="utf-8")
     for name, text in files.items():
         (ws.inbox / name).write_text(text, encoding="utf-8")
-        with warehouse.connect(ws.warehouse) as con:  # one file at a time, in name order
+        with db.connect(ws.warehouse) as con:  # one file at a time, in name order
             inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
 
 
@@ -135,16 +136,16 @@ def test_missing_date_names_latest(empty_ws: Workspace) -> None:
 
 def test_stale_threshold_is_configurable(empty_ws: Workspace) -> None:
     """checks.stale_price_sessions in ballast.yaml sets how old a price may be."""
-    from ballast import schedule_config
+    from ballast import config as ballast_config
 
     (empty_ws.root / "ballast.yaml").write_text("checks: {stale_price_sessions: 25}\n")
-    assert schedule_config.load_checks(empty_ws.root).stale_price_sessions == 25
+    assert ballast_config.load_checks(empty_ws.root).stale_price_sessions == 25
     prices = PRICES + "2026-09-28,EQ,1,USD\n2026-09-01,BD,1,USD\n"
     empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
     (empty_ws.ips / "good.yaml").write_text(IPS.format(pid="good", acct="G1"), encoding="utf-8")
     for name, text in {"a.csv": POS + positions("2026-09-30", "G1", 600), "b.csv": prices}.items():
         (empty_ws.inbox / name).write_text(text, encoding="utf-8")
-    with warehouse.connect(empty_ws.warehouse) as con:
+    with db.connect(empty_ws.warehouse) as con:
         inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
         c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30), stale_after=25)
     assert errors(c, "good") == []

@@ -1,4 +1,5 @@
-"""The compliance report and run index (ballast.report), and the chart geometry (ballast.charts)."""
+"""The compliance report and run index (``ballast.reporting.html``), and the chart geometry
+(``ballast.reporting.charts``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from ballast.charts import axis_domain, band_chart
-from ballast.report import (
+from ballast.reporting.charts import axis_domain, band_chart
+from ballast.reporting.html import (
     bp,
     make_environment,
     mask_account,

@@ -8,9 +8,11 @@ import shutil
 
 import pytest
 
-from ballast import audit, cli_audit, warehouse
+from ballast.audit import chain as audit
+from ballast.cli import audit as cli_audit
 from ballast.errors import BallastError
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.audit_cli import cli
 from tests.conftest import copy_demo
@@ -22,7 +24,7 @@ SEED = "seed-60-40"
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, str]:
     """One quarterly review of the demo with HTML reports (tests work on copies)."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     ws = copy_demo(tmp_path_factory.mktemp("report-approval") / "ws")
     summary = quarterly_review(workspace=str(ws.root), as_of="2026-09-30")
@@ -71,7 +73,7 @@ def test_report_command_shows_approval_and_keeps_the_original(ws: Workspace, rev
     assert "IC minutes, acct ••••-001" in got and "INST-001" not in got and " UTC" in got
     assert (folder(ws, run_id) / f"{SEED}.html").read_text() == original
     assert copy.replace(got, "") == original.replace(section(original), "")
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         recorded = audit.run_summary(con, run_id)["outputs"][f"{SEED}.html"]
     assert hashlib.sha256(original.encode()).hexdigest() == recorded
 
@@ -83,7 +85,7 @@ def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> Non
     cli("report", run_id, "-p", SEED, "-w", str(ws.root))
     pending = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
     assert "<strong>Pending</strong>: not approved as of" in pending
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         audit.record_approval(con, ws, run_id, SEED, by="Jane", note=None, actor="t")
     (ws.inbox / "restated.csv").write_text(
         "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
@@ -91,7 +93,7 @@ def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> Non
         "2026-09-30,INST-001,IGB,38000,100.00,3800000.00,USD\n",
         encoding="utf-8",
     )
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.stage_workspace(con, ws))
     res = cli("report", run_id, "-p", SEED, "-w", str(ws.root))
     assert "approved, FLAGGED" in res.output

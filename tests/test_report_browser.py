@@ -12,7 +12,7 @@ from browser import dump_dom, screenshot
 from PIL import Image
 from test_report import invalid_context, seed_context
 
-from ballast.report import render_portfolio_report, render_run_index
+from ballast.reporting.html import render_portfolio_report, render_run_index
 
 pytestmark = pytest.mark.slow
 

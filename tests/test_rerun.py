@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ballast import audit, rerun, review, snapshot, warehouse
+from ballast import review
+from ballast.audit import chain as audit
+from ballast.audit import rerun
 from ballast.errors import BallastError
 from ballast.ingest import inbox
+from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
 from tests.audit_cli import cli
 from tests.conftest import copy_demo
@@ -23,7 +26,7 @@ RESTATED = "custodian-a_positions_2026-09-30_restated.csv"
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, dict]:
     """One quarterly review of the demo, never changed by the tests (they copy it)."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     ws = copy_demo(tmp_path_factory.mktemp("rerun") / "ws")
     return ws, quarterly_review(workspace=str(ws.root), as_of=AS_OF, html=False)
@@ -43,7 +46,7 @@ def restate(ws: Workspace) -> str:
         "2026-09-30,INST-001,IGB,38000,100.00,3800000.00,USD\n",
         encoding="utf-8",
     )
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         report = inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
         audit.record_ingest(con, ws, report.as_dict(), actor="tester")
     (loaded,) = report.loaded
@@ -51,7 +54,7 @@ def restate(ws: Workspace) -> str:
 
 
 def outcome(ws: Workspace, run_id: str, **kw) -> rerun.RerunOutcome:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return rerun.rerun(con, ws, run_id, **kw)
 
 
@@ -74,7 +77,7 @@ def test_cli_rerun_records_and_writes(reviewed, tmp_path) -> None:
     res = cli("rerun", run_id, "--reason", "annual audit sample", "-w", str(ws.root))
     assert res.exit_code == 0, res.output
     assert "results.json: identical" in res.output and "trades.csv: identical" in res.output
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         log = audit.rows(con)
         assert audit.verify(con, ws) == []
     started, finished = (json.loads(r["payload"]) for r in log[-2:])
@@ -152,7 +155,7 @@ def test_run_finished_event(reviewed, tmp_path) -> None:
     """The run_finished payload carries the run's IPS and input hashes, validation and outputs."""
     ws = clone(reviewed[0], tmp_path / "ws")
     run_id = reviewed[1]["run_id"]
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         audit.record_run_finished(con, ws, run_id)
         row = audit.rows(con)[-1]
         recorded = dict(
@@ -176,7 +179,7 @@ def test_run_finished_event(reviewed, tmp_path) -> None:
 def test_bounded_snapshot_is_todays_when_nothing_changed(reviewed) -> None:
     """With no file loaded since the run, the run's bounded view equals today's snapshot."""
     ws, summary = reviewed
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         run = rerun.load_run(con, summary["run_id"])
         accounts = review.accounts_of(rerun.archived_policies(ws, run))
         latest = snapshot.take(con, run.as_of, accounts)

@@ -8,8 +8,10 @@ import shutil
 
 import pytest
 
-from ballast import audit, retention, warehouse
+from ballast.audit import chain as audit
+from ballast.audit import retention
 from ballast.errors import BallastError
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.audit_cli import cli
 from tests.conftest import copy_demo
@@ -22,7 +24,7 @@ OLD_SHA, LOOSE_SHA = "a1" * 32, "b2" * 32
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, str]:
     """One real review of the demo (tests work on copies)."""
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     ws = copy_demo(tmp_path_factory.mktemp("retention") / "ws")
     summary = quarterly_review(workspace=str(ws.root), as_of="2026-09-30")
@@ -47,7 +49,7 @@ def ws(reviewed, tmp_path) -> Workspace:
     folder = ws.reports / "2018-12-31" / "OLD-1"
     folder.mkdir(parents=True)
     (folder / "results.json").write_text("{}", encoding="utf-8")
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         con.execute(
             "insert into runs (run_id, kind, as_of, trigger, who, code_version, started_at, "
             "ended_at, status, report_dir) values ('OLD-1', 'quarterly_review', '2018-12-31', "
@@ -97,7 +99,7 @@ def test_listing_names_old_runs_folders_and_unused_files(ws: Workspace, reviewed
 
 def test_purge_deletes_marks_and_records(ws: Workspace) -> None:
     """--purge removes the folder and files, marks the run purged and keeps the chain intact."""
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         before = len(audit.rows(con))
     res = cli("audit", "retention", "-w", str(ws.root), "--purge", "--by", "CCO",
               "--reason", "5-year policy")  # fmt: skip
@@ -105,7 +107,7 @@ def test_purge_deletes_marks_and_records(ws: Workspace) -> None:
     assert not (ws.reports / "2018-12-31" / "OLD-1").exists()
     assert not (ws.archive / f"{OLD_SHA}.csv").exists()
     assert not (ws.archive / f"{LOOSE_SHA}.csv").exists()
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         status = con.execute("select status from runs where run_id = 'OLD-1'").fetchall()
         assert status == [("purged",)]
         log = audit.rows(con)
@@ -139,7 +141,7 @@ def test_hold_keeps_a_run_and_its_files_until_released(ws: Workspace) -> None:
     assert cli("audit", "release", "OLD-1", "--reason", "closed", "-w", str(ws.root)).exit_code == 0
     cli("audit", "retention", "-w", str(ws.root), "--purge", "--by", "CCO", "--reason", "x")
     assert not (ws.reports / "2018-12-31" / "OLD-1").exists()
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         events = [r["event"] for r in audit.rows(con)]
         assert audit.verify(con, ws) == []
     assert events[-4:] == ["legal_hold", "purge", "hold_released", "purge"]
@@ -147,7 +149,7 @@ def test_hold_keeps_a_run_and_its_files_until_released(ws: Workspace) -> None:
 
 def test_hold_on_a_file_and_a_purge_refusing_held_records(ws: Workspace) -> None:
     """A held file is kept; a plan made before a hold is refused rather than executed."""
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         plan = retention.plan(con, ws, dt.date(2021, 1, 1))
         retention.hold(con, ws, LOOSE_SHA, reason="litigation", actor="t")
         with pytest.raises(BallastError, match="under legal hold"):
@@ -160,7 +162,7 @@ def test_hold_on_a_file_and_a_purge_refusing_held_records(ws: Workspace) -> None
 
 def test_hold_targets_must_exist(ws: Workspace) -> None:
     """Unknown targets and releasing what is not held are errors."""
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         with pytest.raises(BallastError, match="neither a run id"):
             retention.hold(con, ws, "nope", reason="x", actor="t")
         with pytest.raises(BallastError, match="not under legal hold"):

@@ -11,13 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ballast import transient, warehouse
+from ballast.config import RetryConfig
 from ballast.errors import BallastError, DataError
-from ballast.schedule_config import RetryConfig
+from ballast.ops import transient
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 LOCKED = (
-    'IO Error: Could not set lock on file "/ws/warehouse.duckdb": Conflicting lock is held in '
+    'IO Error: Could not set lock on file "/ws/db.duckdb": Conflicting lock is held in '
     "/usr/bin/python3.11 (PID 4242). See also https://duckdb.org/docs/stable/connect/concurrency"
 )
 SECURITIES = "security_id,symbol,name,asset_class,identical_group\nGEQ,GEQ,Equity,eq,\n"
@@ -43,7 +44,7 @@ def _translated(inner: BaseException, outer: BaseException, *, explicit: bool) -
 def test_which_failures_are_transient() -> None:
     assert transient.is_transient(duckdb.IOException(LOCKED))
     assert transient.is_transient(transient.FileInFlux("a.csv: disappeared"))
-    # warehouse.connect's one-line error after its own wait translates the lock error
+    # db.connect's one-line error after its own wait translates the lock error
     waited = _translated(duckdb.IOException(LOCKED), BallastError("in use"), explicit=True)
     assert transient.is_transient(waited)
     assert not transient.is_transient(duckdb.IOException("IO Error: No space left on device"))
@@ -56,9 +57,9 @@ def test_which_failures_are_transient() -> None:
 
 
 def test_a_real_lock_conflict_is_transient(tmp_path: Path) -> None:
-    """DuckDB's own message for a file another process holds, as ``warehouse.connect`` raises
+    """DuckDB's own message for a file another process holds, as ``db.connect`` raises
     it once its wait is over."""
-    path = tmp_path / "warehouse.duckdb"
+    path = tmp_path / "db.duckdb"
     duckdb.connect(str(path)).close()
     holder = subprocess.Popen(
         [
@@ -73,7 +74,7 @@ def test_a_real_lock_conflict_is_transient(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(BallastError) as caught, warehouse.connect(path, lock_timeout=0):
+        with pytest.raises(BallastError) as caught, db.connect(path, lock_timeout=0):
             pass
     finally:
         holder.communicate("", timeout=30)
@@ -82,8 +83,8 @@ def test_a_real_lock_conflict_is_transient(tmp_path: Path) -> None:
 
 
 def test_backoff_is_exponential() -> None:
-    from tasks import retrying
-    from tasks.ingest import stage_inbox
+    from ballast.tasks import retrying
+    from ballast.tasks.ingest import stage_inbox
 
     task = retrying.configured(stage_inbox, RetryConfig(attempts=3, delay_seconds=2))
     assert task.retries == 3 and task.retry_delay_seconds == [2, 4, 8]
@@ -92,8 +93,8 @@ def test_backoff_is_exponential() -> None:
 
 
 def flaky_connect(monkeypatch, error: BaseException, failures: int) -> list[Path]:
-    """``warehouse.connect`` raising ``error`` on its first ``failures`` calls."""
-    real, calls = warehouse.connect, []
+    """``db.connect`` raising ``error`` on its first ``failures`` calls."""
+    real, calls = db.connect, []
 
     @contextmanager
     def connect(path, **kw):
@@ -103,7 +104,7 @@ def flaky_connect(monkeypatch, error: BaseException, failures: int) -> list[Path
         with real(path, **kw) as con:
             yield con
 
-    monkeypatch.setattr(warehouse, "connect", connect)
+    monkeypatch.setattr(db, "connect", connect)
     return calls
 
 
@@ -118,7 +119,7 @@ def one_file(empty_ws: Workspace) -> Workspace:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_locked_warehouse_is_retried_in_a_flow(one_file: Workspace, monkeypatch) -> None:
-    from flows.ingest import ingest_inbox
+    from ballast.flows.ingest import ingest_inbox
 
     calls = flaky_connect(monkeypatch, duckdb.IOException(LOCKED), failures=1)
     report = ingest_inbox(workspace=str(one_file.root))
@@ -129,7 +130,7 @@ def test_locked_warehouse_is_retried_in_a_flow(one_file: Workspace, monkeypatch)
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_retries_are_bounded(one_file: Workspace, monkeypatch) -> None:
-    from flows.ingest import ingest_inbox
+    from ballast.flows.ingest import ingest_inbox
 
     calls = flaky_connect(monkeypatch, duckdb.IOException(LOCKED), failures=10)
     with pytest.raises(duckdb.IOException):
@@ -142,7 +143,7 @@ def test_retries_are_bounded(one_file: Workspace, monkeypatch) -> None:
     "error", [ValueError("a bug"), DataError("pos.csv", "bad"), duckdb.IOException("disk")]
 )
 def test_other_failures_are_not_retried(one_file: Workspace, monkeypatch, error) -> None:
-    from flows.ingest import ingest_inbox
+    from ballast.flows.ingest import ingest_inbox
 
     calls = flaky_connect(monkeypatch, error, failures=1)
     with pytest.raises(type(error)):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ballast import warehouse
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.browser import dump_dom, screenshot
 from tests.conftest import copy_demo
@@ -18,7 +18,7 @@ AS_OF = "2026-09-30"
 
 
 def review(ws: Workspace, **kw) -> dict:
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     return quarterly_review(workspace=str(ws.root), as_of=AS_OF, **kw)
 
@@ -110,9 +110,9 @@ def test_inside_bands_and_five_25(demo_run) -> None:
 
 
 def test_run_is_recorded(demo_run) -> None:
-    """The run, its inputs (files and IPS hashes) and its output hashes are in the warehouse."""
+    """The run, its inputs (files and IPS hashes) and its output hashes are in the db."""
     ws, summary = demo_run
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         status = con.execute(
             "select status from runs where run_id = ?", [summary["run_id"]]
         ).fetchone()[0]
@@ -153,7 +153,7 @@ def test_same_inputs_same_outputs(tmp_path, demo_run) -> None:
 
 def test_monitor_flags_without_trades(tmp_path) -> None:
     """The daily monitor reports breaches and proposes nothing."""
-    from flows.review import monitor
+    from ballast.flows.review import monitor
 
     ws = copy_demo(tmp_path / "ws")
     summary = monitor(workspace=str(ws.root), as_of=AS_OF)

@@ -1,4 +1,4 @@
-"""A run's progress and its log (issue 6): the stages reach ``ballast.progress`` listeners as
+"""A run's progress and its log (issue 6): the stages reach ``ballast.ops.progress`` listeners as
 they happen (reports counted as chunks finish, also from the process pool), every log line of
 the run carries its run id, and ``logs/ballast.jsonl`` holds one JSON object per event."""
 
@@ -13,7 +13,9 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from ballast import cli_progress, outputs, progress, runlog
+from ballast.cli import progress as cli_progress
+from ballast.ops import progress, runlog
+from ballast.reporting import outputs
 from ballast.workspace import Workspace
 
 AS_OF = "2026-09-30"
@@ -52,7 +54,7 @@ class Recorder:
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_review_progress_and_run_log(demo_ws: Workspace, monkeypatch) -> None:
-    from flows.review import quarterly_review
+    from ballast.flows.review import quarterly_review
 
     monkeypatch.setattr(outputs, "PARALLEL_FROM", 2)  # the demo's 5 reports in the spawn pool
     prefect_logger, root, collect = logging.getLogger("prefect"), logging.getLogger(), Collect()

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from ballast import calendar, records, warehouse
+from ballast import calendar
+from ballast.warehouse import db, records
 from tests.conftest import copy_demo
 
 pytestmark = pytest.mark.slow
@@ -67,7 +68,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen, str]]:
     }
     env.pop("PREFECT_API_URL", None)
     log = (tmp_path / "serve.log").open("w")
-    cmd = [sys.executable, "-c", "from ballast.cli import main; main()", "serve"]
+    cmd = [sys.executable, "-c", "from ballast.cli.app import main; main()", "serve"]
     proc = subprocess.Popen(
         [*cmd, "-w", str(ws.root), "--port", str(port)],
         env=env,
@@ -128,22 +129,22 @@ def test_serve_runs_adhoc_review_by_name(served, tmp_path: Path) -> None:
     assert seed["breached"] and seed["action"] == "rebalance"
 
     _stop(proc)  # release the warehouse before reading the audit trail
-    with warehouse.connect(root / "warehouse.duckdb") as con:
+    with db.connect(root / "db.duckdb") as con:
         row = records.list_runs(con).row(0, named=True)
     assert (row["trigger"], row["reason"]) == ("manual", "test rerun")
 
 
 def _at(monkeypatch, *when: int) -> None:
     """Pretend the entry flow was scheduled at ``when`` (New York time)."""
-    import flows.scheduled
+    import ballast.flows.scheduled
 
     moment = dt.datetime(*when, tzinfo=calendar.EXCHANGE_TZ)
-    monkeypatch.setattr(flows.scheduled, "_scheduled_time", lambda: moment)
+    monkeypatch.setattr(ballast.flows.scheduled, "_scheduled_time", lambda: moment)
 
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_scheduled_monitor_skips_thanksgiving(monkeypatch, tmp_path: Path) -> None:
-    from flows.scheduled import scheduled_monitor
+    from ballast.flows.scheduled import scheduled_monitor
 
     ws = copy_demo(tmp_path / "ws")
     _at(monkeypatch, 2026, 11, 26, 16, 30)
@@ -155,7 +156,7 @@ def test_scheduled_monitor_skips_thanksgiving(monkeypatch, tmp_path: Path) -> No
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_scheduled_review_runs_on_review_day_as_of_quarter_end(monkeypatch, tmp_path) -> None:
-    from flows.scheduled import scheduled_review
+    from ballast.flows.scheduled import scheduled_review
 
     ws = copy_demo(tmp_path / "ws")
     # the demo's lakeside file is broken on purpose: do not wait for it (tests/test_wait.py does)

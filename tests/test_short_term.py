@@ -14,11 +14,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast import lots
-from ballast import policy_frames as pf
-from ballast.drift import allocation
-from ballast.optimizer import optimise
-from ballast.proposal import propose
+from ballast.portfolio import policy_frames as pf
+from ballast.portfolio.drift import allocation
+from ballast.trading import lots
+from ballast.trading.heuristic import propose
+from ballast.trading.optimizer import optimise
 from tests.frames import holdings, policy, row
 from tests.test_lots import lot_frame as six_lots
 from tests.test_lots import sell

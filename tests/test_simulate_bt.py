@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ballast.policy import Policy
+from ballast.portfolio.policy import Policy
 from ballast.simulate.engine import Market, simulate
 from ballast.simulate.history import load_bundled
 from ballast.simulate.metrics import per_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ballast.policy import Policy
+from ballast.portfolio.policy import Policy
 from ballast.simulate.bootstrap import block_bootstrap
 from ballast.simulate.engine import Frictions, Market, simulate
 from ballast.simulate.history import load_bundled

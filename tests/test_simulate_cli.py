@@ -1,4 +1,4 @@
-"""Tests of `ballast simulate` (ballast.cli_simulate) through a tiny Typer app."""
+"""Tests of `ballast simulate` (ballast.cli.simulate) through a tiny Typer app."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ballast.cli_simulate import register
-from ballast.policy import load_policy
+from ballast.cli.simulate import register
+from ballast.portfolio.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 IPS = ROOT / "examples" / "simulate" / "sixty-forty.yaml"

@@ -27,7 +27,7 @@ def prefect_harness():
 @pytest.mark.slow
 def test_flow_writes_the_same_outputs_as_the_cli(prefect_harness, tmp_path):
     """The flow composes the tasks and writes simulation.json with the Vanguard grid."""
-    from flows.simulate import simulate_policies
+    from ballast.flows.simulate import simulate_policies
 
     cfg = load_config(ROOT / "examples/simulate/config/sixty-forty.yaml")
     cfg = cfg.model_copy(update={"paths": 50, "years": 5})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ballast.policy import Policy
+from ballast.portfolio.policy import Policy
 from ballast.simulate.engine import Frictions, Market, simulate
 from ballast.simulate.metrics import history_summary, paths_summary, per_path, wealth_fan
 from ballast.simulate.policies import parse_spec

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ballast.errors import BallastError
-from ballast.policy import Policy, RebalanceTo, Review
+from ballast.portfolio.policy import Policy, RebalanceTo, Review
 from ballast.simulate.policies import parse_spec, review_mask, vanguard_policies
 
 IPS = Policy.model_validate(

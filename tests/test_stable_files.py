@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ballast import transient, warehouse
 from ballast.ingest import inbox
+from ballast.ops import transient
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
@@ -40,17 +41,17 @@ def setup(ws: Workspace, stable: float | None) -> None:
 
 
 def stage(ws: Workspace) -> list[inbox.StagedFile]:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return inbox.stage_workspace(con, ws)
 
 
 def commit(ws: Workspace, staged: list[inbox.StagedFile]) -> inbox.IngestReport:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         return inbox.commit(con, ws, staged)
 
 
 def ledger(ws: Workspace) -> list[str]:
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         rows = con.execute("select original_name from file_ledger order by file_id").fetchall()
     return [r[0] for r in rows]
 
@@ -125,7 +126,7 @@ def test_file_changed_after_staging_is_not_committed(empty_ws: Workspace) -> Non
 def test_file_vanishing_while_staged_is_transient(empty_ws: Workspace) -> None:
     import polars as pl
 
-    from ballast import adapters
+    from ballast.ingest import adapters
 
     with pytest.raises(transient.FileInFlux) as caught:
         inbox.stage([empty_ws.inbox / "gone.csv"], {}, adapters.Context(pl.DataFrame()))

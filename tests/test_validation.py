@@ -12,10 +12,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ballast import validation
+from ballast.ingest import validation
+from ballast.ingest.validation import Failure, validate_frame
 from ballast.kinds import ALL_KINDS, POLARS_TYPES, TRANSACTION_TYPES, ColType
 from ballast.resources import expectations_dir, resource_dir
-from ballast.validation import Failure, validate_frame
 
 FILE = "custodian_2026-09-30.csv"
 
@@ -422,8 +422,8 @@ def test_no_progress_bars(capfd: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_import_does_not_import_gx() -> None:
-    """Importing ballast.validation is cheap: great_expectations loads only when validating."""
-    code = "import sys, ballast.validation; print('great_expectations' in sys.modules)"
+    """Importing ballast.ingest.validation is cheap: GX loads only when validating."""
+    code = "import sys, ballast.ingest.validation; print('great_expectations' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

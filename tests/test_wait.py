@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from flows.scheduled import await_custodian_files, expected_accounts
+from ballast.flows.scheduled import await_custodian_files, expected_accounts
+
 from tests.conftest import copy_demo
 
 AS_OF = __import__("datetime").date(2026, 9, 30)

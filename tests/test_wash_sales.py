@@ -8,9 +8,9 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
-from ballast import lots
-from ballast import policy_frames as pf
-from ballast import wash_sales as ws
+from ballast.portfolio import policy_frames as pf
+from ballast.trading import lots
+from ballast.trading import wash_sales as ws
 from tests.frames import policy
 
 SOLD = dt.date(2026, 9, 30)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ballast import review, warehouse
+from ballast import review
 from ballast.ingest import inbox
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 POSITIONS_HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
@@ -29,6 +30,6 @@ def review_files(
         (ws.ips / f"{pid}.yaml").write_text(text)
     for name, text in files.items():
         (ws.inbox / name).write_text(text)
-    with warehouse.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
         return review.review(con, review.load_policies(ws), as_of)

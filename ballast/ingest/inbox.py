@@ -25,13 +25,15 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ballast import adapters, progress, schedule_config, warehouse
+from ballast import config as ballast_config
 from ballast.errors import DataError
-from ballast.ingest import containers, files
+from ballast.ingest import adapters, containers, files
 from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
 from ballast.kinds import SECURITIES
-from ballast.snapshot import LATEST
-from ballast.transient import FileInFlux
+from ballast.ops import progress
+from ballast.ops.transient import FileInFlux
+from ballast.warehouse import db
+from ballast.warehouse.snapshot import LATEST
 from ballast.workspace import Workspace
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
@@ -57,7 +59,7 @@ class StagedFile:
     error: str | None = None
     duplicate_of: int | None = None
     seen_as: str | None = None  # for a duplicate: loaded or quarantined the first time
-    validations: tuple[Any, ...] = ()  # ballast.validation.ValidationOutcome per part
+    validations: tuple[Any, ...] = ()  # ballast.ingest.validation.ValidationOutcome per part
     consume: bool = True  # remove from inbox once committed (not for reference files)
     mtime_ns: int | None = None  # modification time when staged (checked again at commit)
     deferred: str | None = None  # why it is left for the next run (still being written)
@@ -104,7 +106,7 @@ def inbox_files(ws: Workspace) -> list[Path]:
 
 def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
     """SHA-256 → (file id, status) of everything already in the ledger."""
-    rows = warehouse.query(con, "ingest/known_files")
+    rows = db.query(con, "ingest/known_files")
     return {r["sha256"]: (r["file_id"], r["status"]) for r in rows.iter_rows(named=True)}
 
 
@@ -201,7 +203,7 @@ def stage(
 
 def validate(staged: list[StagedFile]) -> list[StagedFile]:
     """Run each part's GX suite; the first failure becomes the file's error."""
-    from ballast.validation import validate_frame
+    from ballast.ingest.validation import validate_frame
 
     out = []
     for s in staged:
@@ -255,9 +257,9 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
     archived = files.archive(s.path, s.sha256, ws.archive)
     con.execute("begin transaction")
     try:
-        file_id = warehouse.scalar(con, "ingest/insert_ledger", _ledger_row(s, status, archived))
+        file_id = db.scalar(con, "ingest/insert_ledger", _ledger_row(s, status, archived))
         for v in s.validations:
-            warehouse.execute(
+            db.execute(
                 con,
                 "ingest/insert_validation",
                 {
@@ -271,7 +273,7 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
             )
         if status == "loaded":
             for p in s.parts:
-                warehouse.append(
+                db.append(
                     con,
                     p.kind.name,
                     p.frame.with_columns(pl.lit(file_id, pl.Int32).alias("file_id")),
@@ -297,7 +299,7 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
 
 def _restates(con: duckdb.DuckDBPyConnection, file_id: int) -> dict:
     """``{"restates": [...]}`` naming earlier files this one supersedes, or nothing."""
-    replaced = warehouse.query(con, "audit/superseded_files", {"file_id": file_id})
+    replaced = db.query(con, "audit/superseded_files", {"file_id": file_id})
     if replaced.is_empty():
         return {}
     return {
@@ -366,7 +368,7 @@ def _master(con: duckdb.DuckDBPyConnection, staged_master: StagedFile | None) ->
             if col not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
         return frame.select("security_id", "symbol", "isin", "cusip", "asset_class")
-    return warehouse.query(con, "snapshot/securities", {"max_file_id": LATEST}).select(
+    return db.query(con, "snapshot/securities", {"max_file_id": LATEST}).select(
         "security_id", "symbol", "isin", "cusip", "asset_class"
     )
 
@@ -374,7 +376,7 @@ def _master(con: duckdb.DuckDBPyConnection, staged_master: StagedFile | None) ->
 def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[StagedFile]:
     """Stage the security master (when it changed) and every inbox file."""
     known = known_files(con)
-    stable = schedule_config.load_ingest(ws.root).stable_seconds
+    stable = ballast_config.load_ingest(ws.root).stable_seconds
     master: StagedFile | None = None
     if ws.securities.exists():
         ref = stage(

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ballast.errors import BallastError
-from ballast.policy import Policy
+from ballast.portfolio.policy import Policy
 from ballast.simulate.history import DEFAULT_DURATION
 from ballast.simulate.policies import DEFAULT_SPECS
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ballast.policy import RebalanceTo, TradeClasses
+from ballast.portfolio.policy import RebalanceTo, TradeClasses
 from ballast.simulate.policies import TO_CODE, SimPolicy, review_mask
 from ballast.simulate.tax import TaxBook, TaxRates
 

@@ -1,4 +1,4 @@
-"""Rebalancing policies for the simulator, built from the IPS model in ``ballast.policy``.
+"""Rebalancing policies for the simulator, built from the IPS model in ``ballast.portfolio.policy``.
 
 A policy is two schedules and a rule for how far to trade:
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ballast.errors import BallastError
-from ballast.policy import Band, Policy, RebalanceTo, Review, TradeClasses
+from ballast.portfolio.policy import Band, Policy, RebalanceTo, Review, TradeClasses
 
 # Month-ends on which each frequency fires (calendar months 1..12): quarter ends, June and
 # December, December. Documented in docs/simulator.md (bt's default fires a month later).

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ballast.errors import BallastError
-from ballast.policy import Policy, load_policy
+from ballast.portfolio.policy import Policy, load_policy
 from ballast.simulate import metrics
 from ballast.simulate.bootstrap import block_bootstrap, parametric
 from ballast.simulate.config import SimulationConfig

@@ -1,0 +1,1 @@
+"""Records you can prove: the hash chain, approvals, reruns and retention."""

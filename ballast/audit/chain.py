@@ -1,0 +1,603 @@
+"""The audit trail: an append-only, hash-chained log in the warehouse (table ``audit_log``).
+
+Row hash (the chain format)
+    Each row holds ``seq`` (1, 2, 3, ... with no gaps), ``at`` (UTC), ``event``, ``actor``,
+    ``run_id``, ``subject``, ``payload`` (JSON text), ``prev_hash`` and ``row_hash``::
+
+        payload  = json.dumps(data, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, default=str)
+        at_text  = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")          # always six decimals, UTC
+        message  = json.dumps([seq, at_text, event, actor, run_id, subject, payload, prev_hash],
+                              separators=(",", ":"), ensure_ascii=False)
+        row_hash = sha256(message.encode("utf-8")).hexdigest()    # 64 lower-case hex digits
+
+    ``run_id`` and ``subject`` may be null (JSON ``null``); the payload enters as the stored
+    text. ``prev_hash`` is the previous row's ``row_hash``, 64 zeros for seq 1.
+
+Head file
+    After every append, ``audit/head`` in the workspace is replaced atomically with one line,
+    ``<seq> <row_hash>``: the newest row. It lives outside the database, so a truncated or
+    rewritten log no longer matches it.
+
+Events and their subjects
+    ``run_started``/``run_finished`` (subject: the re-created run's id for a rerun, else null),
+    ``ingest`` (a summary), ``file_loaded``, ``file_quarantined``, ``file_restated`` (subject:
+    the file name), ``approval`` (subject: the portfolio id), ``audit_anomaly`` (written before
+    an append finds the log shorter than, or different from, its head file: the evidence is
+    kept in the chain rather than overwritten).
+
+Nothing here updates or deletes rows; ``verify`` names every edited, deleted or missing row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from ballast.errors import BallastError
+from ballast.warehouse import db
+from ballast.workspace import Workspace
+
+GENESIS = "0" * 64
+EVENTS = frozenset(
+    {
+        "run_started",
+        "run_finished",
+        "ingest",
+        "file_loaded",
+        "file_quarantined",
+        "file_restated",
+        "approval",
+        "audit_anomaly",
+        "run_crashed",
+        "purge",
+        "legal_hold",
+        "hold_released",
+    }
+)
+_LOCK = threading.Lock()  # threads of one process share the database: one append at a time
+
+
+# -- the chain -------------------------------------------------------------------------------
+
+
+def canonical_payload(data: dict[str, Any]) -> str:
+    """The payload's stored JSON text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def at_text(at: dt.datetime) -> str:
+    """The timestamp as it enters the hash."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(
+    seq: int,
+    at: dt.datetime,
+    event: str,
+    actor: str,
+    run_id: str | None,
+    subject: str | None,
+    payload: str,
+    prev_hash: str,
+) -> str:
+    """SHA-256 of the row's canonical serialisation (see the module docstring)."""
+    message = json.dumps(
+        [seq, at_text(at), event, actor, run_id, subject, payload, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(message.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    """What ``audit/head`` says: the newest row's seq and hash."""
+
+    seq: int
+    row_hash: str
+
+
+def head_path(ws: Workspace):
+    return ws.audit / "head"
+
+
+def read_head(ws: Workspace) -> Head | None:
+    """The head file, or None when there is none; a garbled one raises ``BallastError``."""
+    path = head_path(ws)
+    if not path.exists():
+        return None
+    parts = path.read_text(encoding="utf-8").split()
+    if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+        raise BallastError(f"{path}: not an audit head (expected '<seq> <sha256>')")
+    return Head(int(parts[0]), parts[1])
+
+
+def _write_head(ws: Workspace, head: Head) -> None:
+    path = head_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".head.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(f"{head.seq} {head.row_hash}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _last(con: duckdb.DuckDBPyConnection) -> Head | None:
+    found = con.execute(db.sql_text("audit/last_row")).fetchall()
+    return Head(int(found[0][0]), found[0][1]) if found else None
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    last: Head | None,
+    event: str,
+    actor: str,
+    run_id: str | None,
+    subject: str | None,
+    payload: dict[str, Any],
+) -> Head:
+    seq = 1 if last is None else last.seq + 1
+    prev = GENESIS if last is None else last.row_hash
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    text = canonical_payload(payload)
+    digest = row_hash(seq, at, event, actor, run_id, subject, text, prev)
+    db.execute(
+        con,
+        "audit/insert",
+        {
+            "seq": seq,
+            "at": at,
+            "event": event,
+            "actor": actor,
+            "run_id": run_id,
+            "subject": subject,
+            "payload": text,
+            "prev_hash": prev,
+            "row_hash": digest,
+        },
+    )
+    return Head(seq, digest)
+
+
+def _anomaly(con: duckdb.DuckDBPyConnection, ws: Workspace, last: Head | None) -> str | None:
+    """Why the log does not continue from the head file (None when it does)."""
+    try:
+        head = read_head(ws)
+    except BallastError as exc:
+        return str(exc)
+    if head is None:
+        return None if last is None else f"audit/head is missing (the log ends at seq {last.seq})"
+    if last is None or head.seq > last.seq:
+        ends = "is empty" if last is None else f"ends at seq {last.seq}"
+        return f"audit/head says seq {head.seq} but the log {ends}"
+    stored = con.execute(db.sql_text("audit/row_hash_at"), {"seq": head.seq}).fetchall()
+    if not stored:
+        return f"audit/head says seq {head.seq} but that row is missing"
+    if stored[0][0] != head.row_hash:
+        return f"seq {head.seq} no longer has the hash audit/head gives ({head.row_hash[:12]}…)"
+    return None
+
+
+def append(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    event: str,
+    *,
+    actor: str,
+    run_id: str | None = None,
+    subject: str | None = None,
+    payload: dict[str, Any],
+) -> str:
+    """Add one event to the chain, move ``audit/head`` to it, return its hash.
+
+    Call it outside the caller's own transaction (after its commit): the row is one insert.
+    If the log does not continue from the head file, an ``audit_anomaly`` row is written
+    first, so the evidence stays in the chain.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    with _LOCK:
+        last = _last(con)
+        problem = _anomaly(con, ws, last)
+        if problem is not None:
+            old = None
+            with contextlib.suppress(BallastError):
+                old = read_head(ws)
+            last = _insert(
+                con,
+                last,
+                "audit_anomaly",
+                actor,
+                None,
+                None,
+                {
+                    "problem": problem,
+                    "head_seq": old.seq if old else None,
+                    "head_hash": old.row_hash if old else None,
+                },
+            )
+        head = _insert(con, last, event, actor, run_id, subject, payload)
+        _write_head(ws, head)
+    return head.row_hash
+
+
+# -- verification ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of ``verify``: what is wrong and at which row."""
+
+    kind: str  # edited | deleted | relinked | reordered | truncated | rewritten | ...
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _label(row: dict[str, Any]) -> str:
+    subject = f" {row['subject']}" if row["subject"] else ""
+    return f"seq {row['seq']} ({row['event']}{subject}, {at_text(row['at'])[:19]}Z)"
+
+
+def _chain_problems(rows: list[dict[str, Any]]) -> list[Problem]:
+    problems = []
+    expected, prev_stored, prev_actual = 1, GENESIS, GENESIS
+    for r in rows:
+        actual = row_hash(
+            r["seq"],
+            r["at"],
+            r["event"],
+            r["actor"],
+            r["run_id"],
+            r["subject"],
+            r["payload"],
+            r["prev_hash"],
+        )
+        if r["seq"] < expected:
+            problems.append(
+                Problem("reordered", r["seq"], f"seq {r['seq']}: duplicated or out of order")
+            )
+        elif r["seq"] > expected:
+            gone = (
+                f"row {expected} was deleted"
+                if r["seq"] == expected + 1
+                else f"rows {expected}..{r['seq'] - 1} were deleted"
+            )
+            problems.append(
+                Problem(
+                    "deleted", expected, f"seq {expected}: {gone} (the log jumps to seq {r['seq']})"
+                )
+            )
+        elif r["prev_hash"] not in (prev_stored, prev_actual):
+            problems.append(
+                Problem(
+                    "relinked",
+                    r["seq"],
+                    f"{_label(r)}: its prev_hash is not the hash of seq {r['seq'] - 1} "
+                    "(a row was altered and re-hashed, or replaced)",
+                )
+            )
+        if actual != r["row_hash"]:
+            problems.append(
+                Problem(
+                    "edited",
+                    r["seq"],
+                    f"{_label(r)}: edited: its content hashes to {actual[:12]}…, "
+                    f"not to its stored hash {r['row_hash'][:12]}…",
+                )
+            )
+        if r["event"] == "audit_anomaly":
+            what = json.loads(r["payload"]).get("problem", "")
+            problems.append(
+                Problem("anomaly", r["seq"], f"{_label(r)}: recorded before this append: {what}")
+            )
+        expected = max(expected, r["seq"] + 1)
+        prev_stored, prev_actual = r["row_hash"], actual
+    return problems
+
+
+def _head_problems(rows: list[dict[str, Any]], head: Head | None) -> list[Problem]:
+    last = rows[-1] if rows else None
+    if head is None:
+        if last is None:
+            return []
+        return [
+            Problem(
+                "head_missing", None, f"audit/head is missing (the log ends at seq {last['seq']})"
+            )
+        ]
+    if last is None or head.seq > last["seq"]:
+        end = 0 if last is None else last["seq"]
+        return [
+            Problem(
+                "truncated",
+                end + 1,
+                f"seq {end + 1}: truncated: audit/head says the log ends at seq {head.seq} "
+                f"(hash {head.row_hash[:12]}…) but it ends at seq {end}; rows "
+                f"{end + 1}..{head.seq} are missing",
+            )
+        ]
+    by_seq = {r["seq"]: r for r in rows}
+    problems = []
+    at_head = by_seq.get(head.seq)
+    if at_head is not None and at_head["row_hash"] != head.row_hash:
+        problems.append(
+            Problem(
+                "rewritten",
+                head.seq,
+                f"{_label(at_head)}: its hash {at_head['row_hash'][:12]}… is not the one in "
+                f"audit/head ({head.row_hash[:12]}…): the log was rewritten up to here",
+            )
+        )
+    if head.seq < last["seq"]:
+        problems.append(
+            Problem(
+                "head_behind",
+                head.seq + 1,
+                f"seq {head.seq + 1}: rows {head.seq + 1}..{last['seq']} come after the row "
+                f"audit/head names (seq {head.seq}): added outside ballast, or a crash "
+                "before the head was written",
+            )
+        )
+    return problems
+
+
+def rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every row of the log, in seq order."""
+    return db.query(con, "audit/all_rows").to_dicts()
+
+
+def verify(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Problem]:
+    """Every problem with the chain and its head file, in seq order; empty when intact."""
+    log = rows(con)
+    try:
+        head = read_head(ws)
+        head_issues = _head_problems(log, head)
+    except BallastError as exc:
+        head_issues = [Problem("head_unreadable", None, str(exc))]
+    found = _chain_problems(log) + head_issues
+    return sorted(found, key=lambda p: (p.seq is None, p.seq or 0))
+
+
+# -- recording what happened -----------------------------------------------------------------
+
+
+def record_run_started(con: duckdb.DuckDBPyConnection, ws: Workspace, run: dict[str, Any]) -> str:
+    """``run_started``: who started which run, why, with which code."""
+    keys = ("kind", "as_of", "trigger", "who", "reason", "code_version", "started_at")
+    payload = {k: run.get(k) for k in keys}
+    if run.get("rerun_of"):
+        payload["rerun_of"] = run["rerun_of"]
+    return append(
+        con,
+        ws,
+        "run_started",
+        actor=run["who"],
+        run_id=run["run_id"],
+        subject=run.get("rerun_of"),
+        payload=payload,
+    )
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """A recorded run as the ``run_finished`` payload gives it (inputs, validation, outputs)."""
+    found = db.query(con, "audit/run", {"run_id": run_id}).to_dicts()
+    if not found:
+        raise BallastError(f"no run {run_id} in the warehouse (see 'ballast runs')")
+    run = found[0]
+    inputs = db.query(con, "audit/run_inputs", {"run_id": run_id}).to_dicts()
+    file_ids = [i["file_id"] for i in inputs if i["file_id"] is not None]
+    checks = db.query(con, "audit/validation", {"file_ids": file_ids}).to_dicts()
+    outputs = db.query(con, "audit/run_outputs", {"run_id": run_id}).to_dicts()
+    portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id}).to_dicts()
+    return {
+        **{k: run[k] for k in ("kind", "as_of", "trigger", "who", "reason", "code_version")},
+        **{k: run[k] for k in ("started_at", "ended_at", "status", "report_dir")},
+        "ips": {i["name"]: i["sha256"] for i in inputs if i["role"] == "ips"},
+        "inputs": [i for i in inputs if i["role"] != "ips"],
+        "validation": {
+            "passed": sum(bool(c["success"]) for c in checks),
+            "failed": sum(c["success"] is False for c in checks),
+            "files": [
+                {
+                    "file_id": c["file_id"],
+                    "file": c["original_name"],
+                    "success": c["success"],
+                    "evaluated": c["evaluated"],
+                    "failures": list(c["failures"] or []),
+                }
+                for c in checks
+            ],
+        },
+        "outputs": {o["name"]: o["sha256"] for o in outputs},
+        "portfolios": {
+            p["portfolio_id"]: {
+                "status": p["status"],
+                "breached": p["breached"],
+                "trades": p["trades"],
+            }
+            for p in portfolios
+        },
+    }
+
+
+def record_run_finished(con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str) -> str:
+    """``run_finished`` for a run recorded in the warehouse (call after ``records.finish``)."""
+    payload = run_summary(con, run_id)
+    return append(con, ws, "run_finished", actor=payload["who"], run_id=run_id, payload=payload)
+
+
+def superseded(con: duckdb.DuckDBPyConnection, file_id: int) -> list[dict[str, Any]]:
+    """Earlier positions/lots files that reported the same account and date as this one."""
+    return db.query(con, "audit/superseded_files", {"file_id": file_id}).to_dicts()
+
+
+def record_ingest(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    report: dict[str, list[dict[str, Any]]],
+    *,
+    actor: str,
+    run_id: str | None = None,
+) -> list[str]:
+    """Events for one ingest (``IngestReport.as_dict()``): each file loaded, restated or
+    quarantined, then an ``ingest`` summary; nothing when the inbox was empty."""
+    hashes = []
+    for e in report.get("loaded", []):
+        hashes.append(
+            append(con, ws, "file_loaded", actor=actor, run_id=run_id, subject=e["file"], payload=e)
+        )
+        replaced = superseded(con, e["file_id"])
+        if replaced:
+            payload = {
+                "file_id": e["file_id"],
+                "file": e["file"],
+                "sha256": e["sha256"],
+                "kind": e.get("kind"),
+                "replaces": [
+                    {
+                        "file_id": r["file_id"],
+                        "file": r["original_name"],
+                        "sha256": r["sha256"],
+                        "kind": r["kind"],
+                        "account_id": r["account_id"],
+                        "as_of_date": r["as_of_date"],
+                    }
+                    for r in replaced
+                ],
+            }
+            hashes.append(
+                append(
+                    con,
+                    ws,
+                    "file_restated",
+                    actor=actor,
+                    run_id=run_id,
+                    subject=e["file"],
+                    payload=payload,
+                )
+            )
+    for e in report.get("quarantined", []):
+        hashes.append(
+            append(
+                con,
+                ws,
+                "file_quarantined",
+                actor=actor,
+                run_id=run_id,
+                subject=e["file"],
+                payload=e,
+            )
+        )
+    counts = {k: len(report.get(k, [])) for k in ("loaded", "quarantined", "duplicates")}
+    if any(counts.values()):
+        summary = counts | {"duplicates_of": report.get("duplicates", [])}
+        hashes.append(append(con, ws, "ingest", actor=actor, run_id=run_id, payload=summary))
+    return hashes
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+def approvals(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """The sign-offs recorded for a run, oldest first (seq, at, portfolio_id, approved_by,
+    note, actor, row_hash)."""
+    return db.query(con, "audit/approvals", {"run_id": run_id}).to_dicts()
+
+
+def record_approval(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run_id: str,
+    portfolio_id: str,
+    *,
+    by: str,
+    note: str | None,
+    actor: str,
+) -> dict[str, Any]:
+    """Sign off one portfolio's proposal of a completed run; returns the approval's payload
+    plus ``row_hash``. Changes to the run's inputs since the run are kept in the payload."""
+    from ballast.audit import rerun
+
+    if not by.strip():
+        raise BallastError("--by: the approver's name is empty")
+    summary = run_summary(con, run_id)
+    if summary["status"] not in ("completed", "completed_with_errors"):
+        raise BallastError(f"run {run_id} is {summary['status']}: nothing to approve")
+    if summary["kind"] != "quarterly_review":
+        raise BallastError(f"run {run_id} is a {summary['kind']}: it proposes no trades")
+    entry = summary["portfolios"].get(portfolio_id)
+    if entry is None:
+        known = ", ".join(summary["portfolios"]) or "none"
+        raise BallastError(f"run {run_id} did not review portfolio {portfolio_id} (it has {known})")
+    if entry["status"] != "ok":
+        raise BallastError(
+            f"portfolio {portfolio_id} was {entry['status']} in run {run_id}: nothing to approve"
+        )
+    changes = [c.describe() for c in rerun.changed_inputs(con, ws, run_id, portfolio_id)]
+    payload = {
+        "portfolio_id": portfolio_id,
+        "by": by.strip(),
+        "note": note,
+        "as_of": summary["as_of"],
+        "action": "rebalance" if entry["breached"] else "none",
+        "trades": entry["trades"],
+        "outputs": summary["outputs"],
+        "ips_sha256": summary["ips"].get(f"{portfolio_id}.yaml"),
+        "inputs_changed_since_run": changes,
+    }
+    digest = append(
+        con, ws, "approval", actor=actor, run_id=run_id, subject=portfolio_id, payload=payload
+    )
+    return payload | {"row_hash": digest}
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """Where one portfolio's proposal stands: pending or approved, and whether it is stale."""
+
+    portfolio_id: str
+    status: str  # pending | approved | not_applicable
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    note: str | None = None
+    changes: tuple[str, ...] = ()  # inputs changed since the run (flag when approved)
+
+    @property
+    def flagged(self) -> bool:
+        return self.status == "approved" and bool(self.changes)
+
+
+def approval_states(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str
+) -> list[ApprovalState]:
+    """Each portfolio of the run: pending, or approved by whom and when (the latest sign-off),
+    with the inputs that changed since the run (an approved proposal with changes is flagged)."""
+    from ballast.audit import rerun
+
+    summary = run_summary(con, run_id)
+    latest = {a["portfolio_id"]: a for a in approvals(con, run_id)}
+    changes = rerun.changed_inputs(con, ws, run_id) if summary["kind"] != "monitor" else []
+    out = []
+    for pid, entry in summary["portfolios"].items():
+        mine = tuple(c.describe() for c in changes if c.concerns(pid))
+        if entry["status"] != "ok" or summary["kind"] == "monitor":
+            out.append(ApprovalState(pid, "not_applicable", changes=mine))
+        elif pid in latest:
+            a = latest[pid]
+            out.append(ApprovalState(pid, "approved", a["approved_by"], a["at"], a["note"], mine))
+        else:
+            out.append(ApprovalState(pid, "pending", changes=mine))
+    return out

@@ -1,0 +1,1 @@
+"""The ``ballast`` command line: one module per command group, shared options, progress."""

@@ -1,0 +1,324 @@
+"""The ``ballast`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ballast import workspace
+from ballast.cli import progress as cli_progress
+from ballast.cli.options import WorkspaceOpt
+from ballast.errors import BallastError
+from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
+from ballast.reporting.html import redact
+from ballast.reporting.pdf import PdfChoice
+
+app = typer.Typer(
+    name="ballast",
+    help="Keep institutional portfolios inside their investment policy: ingest custodian files, "
+    "measure drift against each IPS, find band breaches, propose trades, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+AsOfOpt = Annotated[str, typer.Option("--as-of", help="Review date, YYYY-MM-DD.")]
+PortfolioOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--portfolio",
+        "-p",
+        help="Only this portfolio (repeatable). Default: all.",
+        show_default=False,
+    ),
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="Why this run (kept in the audit trail).")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
+
+
+def _as_of(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD)", param_hint="--as-of"
+        ) from None
+
+
+def _print_restated(entry: dict[str, Any]) -> None:
+    """One line per account and date whose earlier file a newly loaded file supersedes."""
+    for r in entry.get("restates", []):
+        out.print(
+            f"restated: {entry['file']} supersedes {r['file']} (file #{r['file_id']}) "
+            f"for {r['kind']} of account {r['account_id']} as of {r['as_of_date']}",
+            highlight=False,
+        )
+
+
+def _print_deferred(ingest: dict[str, Any]) -> None:
+    """One line per file left in the inbox because it is still being written."""
+    for d in ingest.get("deferred", []):
+        err.print(
+            f"[yellow]still being written:[/] {escape(d['file'])} ({escape(d['reason'])}); "
+            "left where it is for the next run",
+            markup=True,
+            highlight=False,
+        )
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    ingest = summary["ingest"]
+    for e in ingest["loaded"]:
+        _print_restated(e)
+    for q in ingest["quarantined"]:
+        err.print(f"[yellow]quarantined[/] {q['reason']}", markup=True, highlight=False)
+    _print_deferred(ingest)
+    results = Path(summary["report_dir"]) / "results.json"
+    import json
+
+    entries = json.loads(results.read_text(encoding="utf-8"))["portfolios"]
+    table = Table(title=f"{summary['kind'].replace('_', ' ')} as of {summary['as_of']}")
+    for col in ("portfolio", "status", "total value", "breached", "action", "trades"):
+        table.add_column(col, justify="right" if col in ("total value", "trades") else "left")
+    for e in entries:
+        status = "[red]data invalid[/]" if e["status"] != "ok" else "ok"
+        total = (
+            f"{e['base_currency'] or ''} {float(e['total_value']):,.2f}"
+            if e["total_value"]
+            else "—"
+        )
+        table.add_row(
+            e["portfolio_id"],
+            status,
+            total,
+            "yes" if e["breached"] else "no",
+            e["action"],
+            str(len(e["trades"])),
+        )
+    out.print(table)
+    for e in entries:
+        ids = [a["id"] for a in e.get("accounts", [])]
+        for msg in e["errors"]:  # account numbers masked, as in the reports
+            err.print(
+                f"[red]{e['portfolio_id']}[/]: {escape(redact(msg, ids))}",
+                markup=True,
+                highlight=False,
+            )
+    loaded, dup = len(ingest["loaded"]), len(ingest["duplicates"])
+    out.print(
+        f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen "
+        f"· run {summary['run_id']} ({summary['status']})",
+        highlight=False,
+    )
+    out.print(f"reports: {summary['report_dir']}", highlight=False)
+
+
+def _check_portfolios(ws: workspace.Workspace, portfolios: list[str] | None) -> None:
+    """Refuse unknown portfolio ids before starting Prefect (one line, exit 2)."""
+    if portfolios:
+        known = {p.stem for p in ws.ips.iterdir() if p.suffix in (".yaml", ".yml")}
+        unknown = sorted(set(portfolios) - known)
+        if unknown:
+            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
+
+
+def _take_run_lock(ws: workspace.Workspace) -> None:
+    """Wait for another run on this workspace before starting Prefect, so a timeout is one
+    clean line (the flow takes the same lock again: it is re-entrant within a process)."""
+    from ballast.ops import recovery
+    from ballast.warehouse import db
+
+    timeout = db.lock_timeout_for(ws.warehouse)
+    if timeout > 1:
+        with out.status(f"waiting for another ballast run on {ws.root} (up to {timeout:.0f} s)…"):
+            recovery.acquire(ws, timeout)
+    else:
+        recovery.acquire(ws, timeout)
+
+
+def _run_flow(
+    kind: str,
+    ws: workspace.Workspace,
+    as_of: str,
+    portfolios: list[str] | None,
+    reason: str | None,
+    verbose: bool,
+    trigger: str = "manual",
+    **options: Any,
+) -> dict[str, Any]:
+    _check_portfolios(ws, portfolios)
+    _take_run_lock(ws)
+    quiet_prefect(verbose)
+    with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
+        from ballast.flows.review import monitor, quarterly_review
+
+        flow = monitor if kind == "monitor" else quarterly_review
+        with prefect_runtime():
+            return flow(
+                workspace=str(ws.root),
+                as_of=as_of,
+                portfolios=portfolios,
+                reason=reason,
+                trigger=trigger,
+                **options,
+            )
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
+    """Create an empty workspace."""
+    ws = workspace.init(path)
+    out.print(f"workspace ready: {ws.root}", highlight=False)
+    out.print(
+        "put custodian files in inbox/, the security master in reference/securities.csv "
+        "and one IPS per portfolio in ips/"
+    )
+
+
+@app.command()
+def demo(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
+    """Build a workspace from the bundled examples and run a quarterly review on it."""
+    from ballast.cli import demo as demo_mod
+
+    root = ws_path or Path("demo-workspace")
+    ws = demo_mod.build(root.expanduser().resolve())
+    out.print(f"demo workspace: {ws.root}", highlight=False)
+    summary = _run_flow("quarterly_review", ws, demo_mod.DEMO_AS_OF, None, "ballast demo", verbose)
+    _print_summary(summary)
+    out.print(
+        "\nlakeside-pension is data invalid on purpose: its custodian file has a bad "
+        "quantity and was quarantined, while the other portfolios were reviewed."
+    )
+    out.print(f"open {Path(summary['report_dir']) / 'index.html'} in a browser", highlight=False)
+
+
+@app.command()
+def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
+    """Load every new file in inbox/ (validated, archived, or quarantined with reasons)."""
+    quiet_prefect(verbose)
+    ws = workspace.resolve(ws_path).check()
+    _take_run_lock(ws)
+    with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
+        from ballast.flows.ingest import ingest_inbox
+
+        with prefect_runtime():
+            report = ingest_inbox(workspace=str(ws.root))
+    for e in report["loaded"]:
+        out.print(f"loaded {e['file']} ({e['kind']}, {e['rows']} rows)", highlight=False)
+        _print_restated(e)
+    for e in report["duplicates"]:
+        seen = "quarantined" if e.get("status") == "quarantined" else "loaded"
+        out.print(
+            f"already {seen}: {e['file']} (same bytes as file #{e['file_id']})", highlight=False
+        )
+    for e in report["quarantined"]:
+        err.print(f"quarantined {e['reason']}", highlight=False)
+    _print_deferred(report)
+    if report["quarantined"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def review(
+    as_of: AsOfOpt,
+    portfolio: PortfolioOpt = None,
+    ws_path: WorkspaceOpt = None,
+    reason: ReasonOpt = None,
+    pdf: Annotated[
+        PdfChoice,
+        typer.Option(
+            "--pdf",
+            help="PDF copies of the reports: none, action (portfolios to "
+            "rebalance or with invalid data) or all. About 0.2 s a page.",
+        ),
+    ] = PdfChoice.NONE,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Ingest, validate, compute drift, breaches and trades, and render reports."""
+    ws = workspace.resolve(ws_path).check()
+    summary = _run_flow(
+        "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value
+    )
+    _print_summary(summary)
+    if summary["invalid"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monitor(
+    as_of: AsOfOpt,
+    portfolio: PortfolioOpt = None,
+    ws_path: WorkspaceOpt = None,
+    reason: ReasonOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """The daily drift check: breaches only, no trades."""
+    ws = workspace.resolve(ws_path).check()
+    summary = _run_flow("monitor", ws, _as_of(as_of), portfolio, reason, verbose)
+    _print_summary(summary)
+    if summary["invalid"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def runs(ws_path: WorkspaceOpt = None) -> None:
+    """List past runs (id, as-of, kind, trigger, who, status)."""
+    from ballast.warehouse import db, records
+
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        frame = records.list_runs(con)
+    table = Table(title=f"runs in {ws.root}")
+    for col in ("run id", "as of", "kind", "trigger", "who", "status", "reason"):
+        table.add_column(col)
+    for r in frame.iter_rows(named=True):
+        table.add_row(
+            r["run_id"],
+            str(r["as_of"]),
+            r["kind"],
+            r["trigger"],
+            r["who"],
+            r["status"],
+            r["reason"] or "",
+        )
+    out.print(table)
+
+
+EXTENSIONS = ("ballast.cli.simulate", "ballast.cli.audit", "ballast.cli.serve")
+
+
+def _register_extensions() -> None:
+    """Commands that live in their own modules (simulate, audit, serve) add themselves."""
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    """Entry point: user mistakes are one line on stderr (exit 2), never a traceback."""
+    try:
+        app()  # standalone: usage errors exit 2, typer.Exit codes pass through
+    except BallastError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(2)

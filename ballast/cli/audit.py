@@ -1,0 +1,420 @@
+"""Commands over the audit trail: ``audit verify``, ``audit retention``, ``audit hold`` and
+``release``, ``rerun``, ``show``, ``approve`` and ``report`` (a report with its approval state).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ballast import workspace
+from ballast.audit import chain as audit
+from ballast.audit import rerun
+from ballast.cli.options import WorkspaceOpt
+from ballast.errors import BallastError
+from ballast.ops import runs
+from ballast.reporting import outputs
+from ballast.warehouse import db
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+RunIdArg = Annotated[str, typer.Argument(help="The run's id (see 'ballast runs').")]
+
+audit_app = typer.Typer(
+    help="The audit trail: an append-only, hash-chained log in the db.",
+    no_args_is_help=True,
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@audit_app.command("verify")
+def verify(ws_path: WorkspaceOpt = None) -> None:
+    """Check that the audit trail is complete and unaltered; name each problem."""
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        problems = audit.verify(con, ws)
+        count = len(audit.rows(con))
+    for p in problems:
+        err.print(f"audit: {p}", markup=False)
+    if problems:
+        raise typer.Exit(1)
+    head = audit.read_head(ws)
+    where = f", head seq {head.seq} sha256 {head.row_hash[:16]}…" if head else ""
+    out.print(f"audit trail intact: {count} rows{where}", markup=False)
+
+
+def _rerun_meta(original: rerun.RunRecord, reason: str | None) -> dict[str, Any]:
+    return {
+        "run_id": runs.new_run_id(),
+        "as_of": original.as_of.isoformat(),
+        "kind": original.kind,
+        "trigger": "rerun",
+        "who": runs.who(),
+        "reason": reason,
+        "code_version": runs.code_version(),
+        "started_at": _now().isoformat(timespec="seconds") + "Z",
+        "rerun_of": original.run_id,
+    }
+
+
+def _print_outcome(outcome: rerun.RerunOutcome, folder: Path) -> None:
+    run = outcome.run
+    source = "today's data" if outcome.mode == "latest" else "its own archived inputs"
+    out.print(f"rerun of {run.run_id} ({run.kind} as of {run.as_of}) from {source}", markup=False)
+    for f in outcome.files:
+        if f.identical:
+            out.print(f"  {f.name}: identical (sha256 {f.rebuilt[:16]}…)", markup=False)
+            continue
+        was = f.recorded or f.on_disk or "unknown"
+        out.print(
+            f"  {f.name}: DIFFERENT (run sha256 {was[:16]}…, rerun {f.rebuilt[:16]}…)",
+            markup=False,
+        )
+        for line in f.differences:
+            out.print(f"    {line}", markup=False)
+    if outcome.changes:
+        out.print("inputs changed since the run:", markup=False)
+        for c in outcome.changes:
+            out.print(f"  {c.describe()}", markup=False)
+    for note in outcome.notes:
+        out.print(f"note: {note}", markup=False)
+    if outcome.identical:
+        verdict = "identical: byte for byte the run's outputs, apart from run id and trigger"
+    elif outcome.changes:
+        verdict = "different: the inputs above changed since the run"
+    else:
+        verdict = "different, with the same inputs: the code changed (see the notes)"
+    out.print(verdict, markup=False)
+    out.print(f"rerun outputs: {folder}", markup=False)
+
+
+def rerun_cmd(
+    run_id: RunIdArg,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why this rerun (kept in the audit trail).")
+    ] = None,
+    ws_path: WorkspaceOpt = None,
+    latest: Annotated[
+        bool,
+        typer.Option("--latest", help="Use today's data (restated files) instead of the run's."),
+    ] = False,
+) -> None:
+    """Run a past review again from its archived inputs and compare the outputs."""
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        original = rerun.load_run(con, run_id)
+        meta = _rerun_meta(original, reason)
+        audit.record_run_started(con, ws, meta)
+        finished = {"rerun_of": run_id, "kind": original.kind, "as_of": meta["as_of"]}
+        try:
+            outcome = rerun.rerun(con, ws, run_id, latest=latest)
+            folder, hashes = outputs.write_run(ws.reports, meta, outcome.entries, [], html=False)
+            finished |= outcome.as_dict() | {
+                "status": "completed",
+                "ended_at": _now(),
+                "outputs": hashes,
+                "report_dir": str(folder),
+            }
+        except BallastError as exc:
+            finished |= {"status": "failed", "error": str(exc), "ended_at": _now()}
+            raise
+        finally:  # completed or failed cleanly: the rerun's end is recorded once
+            if "status" in finished:
+                audit.append(
+                    con,
+                    ws,
+                    "run_finished",
+                    actor=meta["who"],
+                    run_id=meta["run_id"],
+                    subject=run_id,
+                    payload=finished,
+                )
+        # recorded first, then visible (a kill in between: the next run's recovery publishes)
+        outputs.publish(folder)
+    _print_outcome(outcome, folder)
+    if not outcome.identical:
+        raise typer.Exit(1)
+
+
+def _short(sha: str | None) -> str:
+    return f"{sha[:16]}…" if sha else ""
+
+
+def _approval_cell(state: audit.ApprovalState | None) -> str:
+    if state is None:
+        return "?"
+    if state.flagged:
+        return "FLAGGED"
+    return {"approved": "approved", "pending": "pending", "not_applicable": "—"}[state.status]
+
+
+def _approval_lines(states: dict[str, audit.ApprovalState]) -> list[str]:
+    lines = []
+    for s in states.values():
+        if s.status == "approved":
+            when = f"{s.approved_at:%Y-%m-%d %H:%M}Z" if s.approved_at else ""
+            note = f" (note: {s.note})" if s.note else ""
+            lines.append(f"{s.portfolio_id}: approved by {s.approved_by} at {when}{note}")
+        elif s.status == "pending":
+            lines.append(f"{s.portfolio_id}: pending")
+        if s.status != "not_applicable":
+            label = "FLAGGED, approved but input" if s.flagged else "input"
+            lines += [f"{s.portfolio_id}: {label} changed since the run: {c}" for c in s.changes]
+    return lines
+
+
+def _reruns(con, run_id: str) -> list[str]:
+    events = db.query(con, "audit/run_events", {"run_id": run_id}).to_dicts()
+    lines = []
+    for e in events:
+        if e["event"] == "run_finished" and e["subject"] == run_id:
+            p = json.loads(e["payload"])
+            verdict = "identical" if p.get("identical") else p.get("error") or "different"
+            lines.append(f"{e['run_id']} ({p.get('mode', '?')}, by {e['actor']}): {verdict}")
+    return lines
+
+
+def show(run_id: RunIdArg, ws_path: WorkspaceOpt = None) -> None:
+    """Summarise one run: who, when, why, inputs with hashes, portfolios and approvals."""
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        run = rerun.load_run(con, run_id)
+        portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id}).to_dicts()
+        try:
+            states = {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+            trouble = None
+        except BallastError as exc:
+            states, trouble = {}, str(exc)
+        reruns = _reruns(con, run_id)
+    out.print(f"run {run.run_id}: {run.kind} as of {run.as_of}", markup=False)
+    out.print(
+        f"  trigger {run.trigger} · who {run.who} · reason {run.reason or '—'} · "
+        f"code {run.code_version}",
+        markup=False,
+    )
+    ended = f"{run.ended_at:%Y-%m-%d %H:%M:%S}Z" if run.ended_at else "—"
+    out.print(
+        f"  started {run.started_at:%Y-%m-%d %H:%M:%S}Z · ended {ended} · status {run.status}",
+        markup=False,
+    )
+    if run.report_dir:
+        out.print(f"  reports: {run.report_dir}", markup=False)
+    inputs = Table(title="inputs", title_justify="left")
+    for col in ("role", "name", "sha256", "file"):
+        inputs.add_column(col)
+    for i in run.inputs:
+        file_id = "" if i["file_id"] is None else f"#{i['file_id']}"
+        inputs.add_row(i["role"], i["name"], _short(i["sha256"]), file_id)
+    out.print(inputs)
+    table = Table(title="portfolios", title_justify="left")
+    for col in ("portfolio", "status", "breached", "action", "trades", "approval"):
+        table.add_column(col, justify="right" if col == "trades" else "left")
+    for p in portfolios:
+        state = states.get(p["portfolio_id"])
+        table.add_row(
+            p["portfolio_id"],
+            p["status"],
+            "yes" if p["breached"] else "no",
+            p["action"],
+            str(p["trades"]),
+            _approval_cell(state),
+        )
+    out.print(table)
+    for name, sha in run.outputs.items():
+        out.print(f"  output {name}: sha256 {_short(sha)}", markup=False)
+    lines = _approval_lines(states)
+    if lines:
+        out.print("approvals:", markup=False)
+    for line in lines:
+        out.print(f"  {line}", markup=False)
+    if trouble:
+        out.print(f"  approvals unavailable: {trouble}", markup=False)
+    if reruns:
+        out.print("reruns:", markup=False)
+    for line in reruns:
+        out.print(f"  {line}", markup=False)
+
+
+def approve(
+    run_id: RunIdArg,
+    portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who signs off the proposal.")],
+    note: Annotated[str | None, typer.Option("--note", help="A note kept with it.")] = None,
+    ws_path: WorkspaceOpt = None,
+) -> None:
+    """Record sign-off of one portfolio's proposal in the audit trail."""
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        done = audit.record_approval(con, ws, run_id, portfolio, by=by, note=note, actor=runs.who())
+    out.print(
+        f"approved {portfolio} in run {run_id} by {done['by']} "
+        f"({done['action']}, {done['trades']} trades; audit sha256 {_short(done['row_hash'])})",
+        markup=False,
+    )
+    for change in done["inputs_changed_since_run"]:
+        err.print(f"warning: input changed since the run: {change}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``audit verify|retention|hold|release``, ``rerun``, ``show``, ``approve`` and
+    ``report`` to the ``ballast`` app."""
+    app.add_typer(audit_app, name="audit")
+    app.command("rerun")(rerun_cmd)
+    app.command("show")(show)
+    app.command("approve")(approve)
+    app.command("report")(report_cmd)
+
+
+# -- the report with its approval state ------------------------------------------------------
+
+_BEGIN, _END = "<!-- ballast:approval:begin -->", "<!-- ballast:approval:end -->"
+_FOOTER = '<footer class="colophon">'
+
+
+def _approval_context(state: audit.ApprovalState, now: dt.datetime) -> dict[str, Any]:
+    at = f"{state.approved_at:%Y-%m-%d %H:%M}" if state.approved_at else None
+    return {
+        "status": state.status,
+        "approved_by": state.approved_by,
+        "approved_at": at,
+        "note": state.note,
+        "changes": list(state.changes),
+        "flagged": state.flagged,
+        "as_of_render": f"{now:%Y-%m-%d %H:%M}",
+    }
+
+
+def approval_section(
+    run: dict[str, Any], entry: dict[str, Any], state: audit.ApprovalState, now: dt.datetime
+) -> str:
+    """The report's Approval section with the state recorded in the audit trail."""
+    from ballast.reporting import html as report
+
+    ctx = report.report_context(
+        {"run": run, "portfolio": entry, "approval": _approval_context(state, now)}
+    )
+    return report.make_environment().get_template("partials/approval.html.j2").render(ctx)
+
+
+def with_approval(original: str, section: str) -> str:
+    """The original report with its Approval section replaced (added before the footer when
+    the report predates the section)."""
+    if _BEGIN in original and _END in original:
+        head, rest = original.split(_BEGIN, 1)
+        return head + section.strip() + rest.split(_END, 1)[1]
+    if _FOOTER not in original:
+        raise BallastError("the report has no approval section and no footer to place one before")
+    head, rest = original.split(_FOOTER, 1)
+    return head + section.strip() + "\n" + _FOOTER + rest
+
+
+def _original_report(folder: Path, portfolio: str, recorded: dict[str, str]) -> str:
+    name = f"{portfolio}.html"
+    path = folder / name
+    if not path.is_file():
+        raise BallastError(f"{path}: no HTML report of {portfolio} in this run")
+    text = path.read_text(encoding="utf-8")
+    if recorded.get(name) and outputs.sha256_text(text) != recorded[name]:
+        raise BallastError(f"{path}: altered since the run (its SHA-256 is not the recorded one)")
+    return text
+
+
+def report_cmd(
+    run_id: RunIdArg,
+    portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
+    ws_path: WorkspaceOpt = None,
+) -> None:
+    """Write <portfolio>.approved.html: the run's report with its current approval state."""
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        summary = audit.run_summary(con, run_id)
+        states = {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+    if portfolio not in states:
+        raise BallastError(f"run {run_id} did not review portfolio {portfolio}")
+    folder = ws.reports / str(summary["as_of"]) / run_id
+    original = _original_report(folder, portfolio, summary["outputs"])
+    results_doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    entry = next(p for p in results_doc["portfolios"] if p["portfolio_id"] == portfolio)
+    run = {"run_id": run_id, "as_of": str(summary["as_of"]), "kind": summary["kind"]}
+    section = approval_section(run, entry, states[portfolio], _now())
+    dest = folder / f"{portfolio}.approved.html"
+    dest.write_text(with_approval(original, section), encoding="utf-8")
+    state = states[portfolio]
+    label = "approved, FLAGGED" if state.flagged else state.status.replace("_", " ")
+    out.print(f"{portfolio}: {label}; wrote {dest}", markup=False)
+
+
+# -- retention and legal holds ---------------------------------------------------------------
+
+
+def _print_plan(p: Any) -> None:
+    out.print(f"retention: records dated before {p.cutoff} are past retention", markup=False)
+    for r in p.runs:
+        what = f"{r['kind']} as of {r['as_of']}, {r['status']}"
+        out.print(f"  run {r['run_id']} ({what})", markup=False)
+    for f in p.folders:
+        out.print(f"  folder {f}", markup=False)
+    for f in p.files:
+        out.print(f"  file {f['sha256'][:16]}… {f['name']}", markup=False)
+    for h in p.held:
+        out.print(f"  kept, under legal hold: {h}", markup=False)
+    if p.empty:
+        out.print("  nothing to purge", markup=False)
+
+
+@audit_app.command("retention")
+def retention_cmd(
+    ws_path: WorkspaceOpt = None,
+    purge: Annotated[bool, typer.Option("--purge", help="Delete what is listed.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who authorises the purge.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the trail).")] = None,
+) -> None:
+    """List runs, report folders and archived files past retention; --purge deletes them."""
+    from ballast.audit import retention
+
+    ws = workspace.resolve(ws_path).check()
+    limit = retention.cutoff(retention.load_config(ws.root))
+    if purge and not (by and reason):
+        raise BallastError("--purge needs --by NAME and --reason TEXT")
+    with db.connect(ws.warehouse) as con:
+        p = retention.plan(con, ws, limit)
+        _print_plan(p)
+        if purge and not p.empty:
+            digest = retention.purge(con, ws, p, by=by or "", reason=reason or "", actor=runs.who())
+            out.print(f"purged; audit sha256 {_short(digest)}", markup=False)
+
+
+TargetArg = Annotated[str, typer.Argument(help="A run id or an archived file's SHA-256.")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")]
+
+
+@audit_app.command("hold")
+def hold_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
+    """Put a run or an archived file under legal hold: no purge removes it."""
+    from ballast.audit import retention
+
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        retention.hold(con, ws, target, reason=reason, actor=runs.who())
+    out.print(f"{target}: under legal hold", markup=False)
+
+
+@audit_app.command("release")
+def release_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
+    """Release a legal hold."""
+    from ballast.audit import retention
+
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        retention.hold(con, ws, target, reason=reason, actor=runs.who(), release=True)
+    out.print(f"{target}: hold released", markup=False)

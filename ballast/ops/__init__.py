@@ -1,0 +1,1 @@
+"""Running the pipeline: recovery, notifications, run log, retries, progress, Prefect settings."""

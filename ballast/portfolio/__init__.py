@@ -1,0 +1,1 @@
+"""Policies and portfolio maths: IPS models, valuation, drift, bands, checks, reconciliation."""

@@ -1,0 +1,126 @@
+"""Policies as Polars frames, so every portfolio's maths runs in one vectorised pass."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from ballast.portfolio.policy import Policy
+
+FRACTION = pl.Decimal(38, 10)
+MONEY = pl.Decimal(38, 4)
+
+
+def targets_frame(policies: list[Policy]) -> pl.DataFrame:
+    """One row per (portfolio, asset class): target, band text and bounds, IPS order."""
+    rows = []
+    for p in policies:
+        for order, (name, cls) in enumerate(p.asset_classes.items()):
+            band = p.band_for(name)
+            lower, upper = band.bounds(cls.target)
+            rows.append((p.id, name, order, cls.target, lower, upper, str(band), cls.vehicle))
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "portfolio_id": pl.String,
+            "asset_class": pl.String,
+            "class_order": pl.Int32,
+            "target": FRACTION,
+            "lower": FRACTION,
+            "upper": FRACTION,
+            "band": pl.String,
+            "vehicle": pl.String,
+        },
+    )
+
+
+def accounts_frame(policies: list[Policy]) -> pl.DataFrame:
+    """One row per (portfolio, account) with its tax status and IPS order."""
+    rows = [(p.id, a.id, i, a.tax_status.value) for p in policies for i, a in enumerate(p.accounts)]
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "portfolio_id": pl.String,
+            "account_id": pl.String,
+            "account_order": pl.Int32,
+            "tax_status": pl.String,
+        },
+    )
+
+
+def settings_frame(policies: list[Policy]) -> pl.DataFrame:
+    """One row per portfolio: the settings the trade proposal needs."""
+    rows = [
+        (
+            p.id,
+            p.base_currency,
+            p.rebalance_to.value,
+            p.trade_classes.value,
+            p.cash_has_target,
+            p.cash.reserve,
+            p.trading.whole_shares,
+            p.trading.min_trade,
+            p.trading.min_trade_pct,
+            p.tax.lot_method.value,
+            p.tax.short_term_rate,
+            p.tax.long_term_rate,
+            p.trading.engine,
+            p.tax.avoid_short_term_gains,
+            p.tax.short_term_wait_days,
+            p.tax.wash_sale.value,
+        )
+        for p in policies
+    ]
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "portfolio_id": pl.String,
+            "base_currency": pl.String,
+            "rebalance_to": pl.String,
+            "trade_classes": pl.String,
+            "cash_has_target": pl.Boolean,
+            "reserve": MONEY,
+            "whole_shares": pl.Boolean,
+            "min_trade": MONEY,
+            "min_trade_pct": FRACTION,
+            "lot_method": pl.String,
+            "short_term_rate": FRACTION,
+            "long_term_rate": FRACTION,
+            "engine": pl.String,
+            "avoid_short_term_gains": pl.Boolean,
+            "short_term_wait_days": pl.Int64,
+            "wash_sale": pl.String,
+        },
+    )
+
+
+def costs_frame(policies: list[Policy]) -> pl.DataFrame:
+    """Transaction cost in basis points per (portfolio, asset class); absent means zero."""
+    rows = [(p.id, c, Decimal(str(bp))) for p in policies for c, bp in p.trading.cost_bp.items()]
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={"portfolio_id": pl.String, "asset_class": pl.String, "cost_bp": FRACTION},
+    )
+
+
+def restrictions_frame(policies: list[Policy]) -> pl.DataFrame:
+    """One row per (portfolio, security, rule) with rule ``do_not_sell`` or ``do_not_buy``."""
+    rows = [
+        (p.id, s, rule)
+        for p in policies
+        for rule, secs in (
+            ("do_not_sell", p.restrictions.do_not_sell),
+            ("do_not_buy", p.restrictions.do_not_buy),
+        )
+        for s in secs
+    ]
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={"portfolio_id": pl.String, "security_id": pl.String, "rule": pl.String},
+    )

@@ -1,0 +1,84 @@
+"""Drift history: each portfolio's drift per asset class at its earlier quarterly reviews.
+
+One query for all portfolios of a run (``sql/reports/drift_history.sql``); the run's own point
+comes from its results entries, since a run is recorded only after its reports are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from ballast.warehouse import db
+
+_BP = Decimal(10000)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else f"{Decimal(str(value)).normalize():f}"
+
+
+def fetch(
+    con: duckdb.DuckDBPyConnection, run: Mapping[str, Any], portfolio_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Earlier review points of every given portfolio, keyed by portfolio id (decimal strings)."""
+    frame = db.query(
+        con,
+        "reports/drift_history",
+        {
+            "as_of": dt.date.fromisoformat(str(run["as_of"])[:10]),
+            "run_id": run["run_id"],
+            "portfolio_ids": list(portfolio_ids),
+        },
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        out.setdefault(r["portfolio_id"], []).append(
+            {
+                "as_of": r["as_of"].isoformat(),
+                "run_id": r["run_id"],
+                "asset_class": r["asset_class"],
+                "drift_bp": _text(r["drift_bp"]),
+                "lower_bp": _text(r["lower_bp"]),
+                "upper_bp": _text(r["upper_bp"]),
+                "breached": bool(r["breached"]),
+            }
+        )
+    return out
+
+
+def current_points(run: Mapping[str, Any], entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The run's own point of one portfolio, from its results entry (classes with a target)."""
+    if entry.get("status") != "ok" or run.get("kind") != "quarterly_review":
+        return []
+    out = []
+    for ac in entry.get("asset_classes") or []:
+        if ac.get("target") is None or ac.get("lower") is None:
+            continue
+        target = Decimal(str(ac["target"]))
+        out.append(
+            {
+                "as_of": str(run["as_of"])[:10],
+                "run_id": run["run_id"],
+                "asset_class": ac["asset_class"],
+                "drift_bp": _text(ac.get("drift_bp")),
+                "lower_bp": _text((Decimal(str(ac["lower"])) - target) * _BP),
+                "upper_bp": _text((Decimal(str(ac["upper"])) - target) * _BP),
+                "breached": bool(ac.get("breached")),
+            }
+        )
+    return out
+
+
+def series(
+    history: Mapping[str, list[dict[str, Any]]] | None,
+    run: Mapping[str, Any],
+    entry: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """One portfolio's points for its report: earlier reviews, then this run."""
+    earlier = list((history or {}).get(entry["portfolio_id"], []))
+    return earlier + current_points(run, entry)

@@ -1,0 +1,353 @@
+"""The compliance report: one self-contained HTML page per portfolio, and a run index page.
+
+Pure rendering: the caller passes plain dicts (the decimal strings of results.json) and gets
+HTML text back. Numbers are formatted with ``Decimal`` only. Every template is autoescaped, and
+account ids are masked everywhere, free text included, so a report can be mailed around.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import jinja2
+
+from ballast.reporting.charts import band_chart, drift_history_chart
+from ballast.resources import resource_dir
+
+DASH = "—"
+_CENT = Decimal("0.01")
+_HUNDRED = Decimal(100)
+_MASK = "••••"
+_STATUS_LABELS = {
+    "in_policy": "In policy",
+    "out_of_policy": "Out of policy",
+    "data_invalid": "Data invalid",
+}
+_CLASS_KEYS = ("asset_class", "market_value", "weight", "target", "lower", "upper", "drift_bp")
+_CLASS_KEYS += ("breached", "post_trade_weight")
+_TRADE_KEYS = ("account_id", "security_id", "side", "quantity", "price", "amount", "reason")
+_TRADE_KEYS += ("realized_gain_short_term", "realized_gain_long_term", "estimated_cost")
+_KIND_LABELS = {"quarterly_review": "Quarterly review", "monitor": "Daily drift monitor"}
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, jinja2.Undefined) or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _fixed(value: Decimal, places: Decimal = _CENT) -> str:
+    """Half to even (the project rule), with separators: 11300000 → ``11,300,000.00``."""
+    q = value.quantize(places, rounding=ROUND_HALF_EVEN)
+    return f"{q:,f}" if q != 0 else f"{abs(q):,f}"
+
+
+def money(value: Any, currency: str | None = None) -> str:
+    """A decimal string as money: ``"11300000"`` → ``11,300,000.00`` (``USD 11,...`` with code)."""
+    d = _decimal(value)
+    if d is None:
+        return DASH
+    return f"{currency} {_fixed(d)}" if currency else _fixed(d)
+
+
+def weight(value: Any) -> str:
+    """A fraction as a percentage: ``"0.663717"`` → ``66.37%``."""
+    d = _decimal(value)
+    return DASH if d is None else f"{_fixed(d * _HUNDRED)}%"
+
+
+def bp(value: Any) -> str:
+    """Basis points with their sign: ``"637.17"`` → ``+637.17 bp``."""
+    d = _decimal(value)
+    if d is None:
+        return DASH
+    text = _fixed(d)
+    return f"{text} bp" if text.startswith("-") or d.quantize(_CENT) == 0 else f"+{text} bp"
+
+
+def quantity(value: Any) -> str:
+    """A quantity as given, with thousands separators and no invented decimals."""
+    d = _decimal(value)
+    return DASH if d is None else f"{d:,f}"
+
+
+def mask_account(value: Any) -> str:
+    """Only the last four characters of an account id: ``INST-001`` → ``••••-001``."""
+    text = "" if value is None else str(value)
+    visible = min(4, len(text) // 2)
+    return _MASK + (text[-visible:] if visible else "")
+
+
+def redact(text: Any, account_ids: Iterable[str] = ()) -> str:
+    """Free text with every known account id masked."""
+    out = "" if text is None else str(text)
+    ids = sorted({a for a in account_ids if a}, key=len, reverse=True)
+    if not ids:
+        return out
+    pattern = re.compile("|".join(re.escape(a) for a in ids))
+    return pattern.sub(lambda m: mask_account(m.group(0)), out)
+
+
+@jinja2.pass_context
+def _redact_filter(ctx: jinja2.runtime.Context, text: Any) -> str:
+    return redact(text, ctx.get("account_ids", ()))
+
+
+def humanize(value: Any) -> str:
+    """An identifier as words: ``tax_exempt`` → ``tax exempt``."""
+    return DASH if value is None else str(value).replace("_", " ")
+
+
+def make_environment() -> jinja2.Environment:
+    """The Jinja environment for reports: autoescaped throughout, strict about missing values."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        money=money,
+        weight=weight,
+        bp=bp,
+        quantity=quantity,
+        mask_account=mask_account,
+        redact=_redact_filter,
+        humanize=humanize,
+    )
+    return env
+
+
+# --- derived figures -------------------------------------------------------------------------
+
+
+def _sum(rows: Iterable[Mapping[str, Any]], key: str) -> Decimal:
+    return sum((_decimal(r.get(key)) or Decimal(0) for r in rows), Decimal(0))
+
+
+def status_key(portfolio: Mapping[str, Any]) -> str:
+    """``in_policy``, ``out_of_policy`` or ``data_invalid``."""
+    if portfolio.get("status") != "ok":
+        return "data_invalid"
+    return "out_of_policy" if portfolio.get("breached") else "in_policy"
+
+
+def trade_totals(trades: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Totals of the proposed trades, as decimal strings."""
+    buys = [t for t in trades if t.get("side") == "buy"]
+    sells = [t for t in trades if t.get("side") == "sell"]
+    totals = {
+        "buys": _sum(buys, "amount"),
+        "sells": _sum(sells, "amount"),
+        "net_cash": _sum(sells, "amount") - _sum(buys, "amount"),
+        "cost_buys": _sum(buys, "estimated_cost"),
+        "cost_sells": _sum(sells, "estimated_cost"),
+        "estimated_cost": _sum(trades, "estimated_cost"),
+        "realized_gain_short_term": _sum(trades, "realized_gain_short_term"),
+        "realized_gain_long_term": _sum(trades, "realized_gain_long_term"),
+        "estimated_tax": _sum(trades, "estimated_tax"),
+        "wash_sale_disallowed": _sum(trades, "wash_sale_disallowed"),
+    }
+    out = {k: str(v) for k, v in totals.items()}
+    out.update(n_buys=str(len(buys)), n_sells=str(len(sells)))
+    return out
+
+
+def total_drift_bp(asset_classes: list[Mapping[str, Any]]) -> str | None:
+    """The portfolio's drift summarised as Σ|drift| / 2, in basis points."""
+    drifts = [d for ac in asset_classes if (d := _decimal(ac.get("drift_bp"))) is not None]
+    return str(sum((abs(d) for d in drifts), Decimal(0)) / 2) if drifts else None
+
+
+def breach_lines(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Each breached class with the band edge it crossed and by how much."""
+    out = []
+    for ac in asset_classes:
+        if not ac.get("breached"):
+            continue
+        w, lo, hi = (_decimal(ac.get(k)) for k in ("weight", "lower", "upper"))
+        above = w is not None and hi is not None and w > hi
+        edge = hi if above else lo
+        beyond = abs(w - edge) * 10000 if w is not None and edge is not None else None
+        out.append(
+            {
+                "asset_class": str(ac.get("asset_class")),
+                "side": "above" if above else "below",
+                "edge": None if edge is None else str(edge),
+                "beyond_bp": None if beyond is None else str(beyond),
+                "weight": ac.get("weight"),
+                "target": ac.get("target"),
+                "drift_bp": ac.get("drift_bp"),
+            }
+        )
+    return out
+
+
+def allocation_totals(asset_classes: list[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Column totals of the allocation table, as decimal strings."""
+    keys = ("market_value", "weight", "target", "post_trade_weight")
+    return {k: str(_sum(asset_classes, k)) if asset_classes else None for k in keys}
+
+
+def _account_ids(
+    policies: Iterable[Mapping[str, Any]], portfolios: Iterable[Mapping[str, Any]]
+) -> list[str]:
+    """Every account id known to the page, so free text can be masked too."""
+    ids = [a.get("id") for p in policies for a in p.get("accounts") or []]
+    for portfolio in portfolios:
+        ids += [a.get("id") for a in portfolio.get("accounts") or []]
+        ids += [t.get("account_id") for t in portfolio.get("trades") or []]
+    return sorted({str(i) for i in ids if i})
+
+
+def _with_defaults(items: Iterable[Mapping[str, Any]] | None, /, **defaults: Any) -> list[dict]:
+    return [{**defaults, **item} for item in items or []]
+
+
+def _run(run: Mapping[str, Any]) -> dict[str, Any]:
+    out = {"reason": None, "who": None, "code_version": None, "started_at": None}
+    out.update(trigger=None, input_files=[], run_id="", as_of="", kind="")
+    out.update(run)
+    out["input_files"] = _with_defaults(
+        out["input_files"], name="", sha256=None, kind=None, rows=None, status=None
+    )
+    out["kind_label"] = _KIND_LABELS.get(str(out["kind"]), humanize(out["kind"]).capitalize())
+    return out
+
+
+def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "errors": [],
+        "warnings": [],
+        "asset_classes": [],
+        "trades": [],
+        "checks": [],
+    }
+    out.update(total_value=None, base_currency="", breached=False, action="none", cash_flows=None)
+    out.update(portfolio)
+    for key in ("errors", "warnings"):
+        out[key] = list(out[key] or [])
+    out["asset_classes"] = _with_defaults(out["asset_classes"], **dict.fromkeys(_CLASS_KEYS))
+    out["trades"] = _with_defaults(out["trades"], **dict.fromkeys(_TRADE_KEYS))
+    out["status_key"] = status_key(out)
+    out["status_label"] = _STATUS_LABELS[out["status_key"]]
+    return out
+
+
+def _policy(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not policy:
+        return None
+    out: dict[str, Any] = {"accounts": [], "classes": [], "ips_sha256": None, "name": ""}
+    out.update(base_currency="", review=None, rebalance_to=None, trade_classes=None)
+    out.update(default_band=None, id="")
+    out.update(policy)
+    out["accounts"] = _with_defaults(out["accounts"], id="", tax_status=None)
+    return out
+
+
+def _approval(
+    approval: Mapping[str, Any] | None, portfolio: Mapping[str, Any], run: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The approval section's variables: pending unless the caller passes the recorded state."""
+    applicable = portfolio["status_key"] != "data_invalid" and run.get("kind") in (
+        None,
+        "",
+        "quarterly_review",
+    )
+    out: dict[str, Any] = {"status": "pending" if applicable else "not_applicable"}
+    out.update(approved_by=None, approved_at=None, note=None, changes=[], flagged=False)
+    out.update(as_of_render=None)
+    out.update(approval or {})
+    return out
+
+
+def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's variables: the caller's context, defaults filled in, figures derived."""
+    portfolio = _portfolio(context.get("portfolio") or {})
+    policy = _policy(context.get("policy"))
+    classes = portfolio["asset_classes"]
+    breaches = breach_lines(classes)
+    return {
+        "run": _run(context.get("run") or {}),
+        "policy": policy,
+        "portfolio": portfolio,
+        "validation": _with_defaults(
+            context.get("validation"),
+            file="",
+            kind=None,
+            success=False,
+            evaluated=None,
+            failures=[],
+        ),
+        "quarantined": _with_defaults(context.get("quarantined"), file="", reason=""),
+        "account_ids": _account_ids([policy] if policy else [], [portfolio]),
+        "totals": trade_totals(portfolio["trades"]),
+        "total_drift_bp": total_drift_bp(classes),
+        "breaches": breaches,
+        "breach_side": {b["asset_class"]: b["side"] for b in breaches},
+        "n_banded": sum(1 for ac in classes if ac.get("target") is not None),
+        "class_bands": {
+            str(c.get("asset_class")): c.get("band") for c in (policy or {}).get("classes", [])
+        },
+        "allocation_totals": allocation_totals(classes),
+        "chart": band_chart(classes) if classes else None,
+        "drift_history": list(context.get("drift_history") or []),
+        "history_chart": drift_history_chart(list(context.get("drift_history") or [])),
+        "approval": _approval(context.get("approval"), portfolio, context.get("run") or {}),
+    }
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def render_portfolio_report(context: dict, env: jinja2.Environment | None = None) -> str:
+    """The compliance report of one portfolio, as a self-contained HTML page."""
+    env = env or make_environment()
+    return env.get_template("report.html.j2").render(report_context(context))
+
+
+def _index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+    row = _portfolio(portfolio)
+    row["n_trades"] = len(row["trades"])
+    row["n_breached"] = sum(1 for ac in row["asset_classes"] if ac.get("breached"))
+    row["name"] = portfolio.get("name")
+    return row
+
+
+def run_summary(rows: list[Mapping[str, Any]]) -> dict[str, int]:
+    """How many portfolios are in policy, out of policy, invalid, and need trades."""
+    keys = [r["status_key"] for r in rows]
+    return {
+        "total": len(rows),
+        "in_policy": keys.count("in_policy"),
+        "out_of_policy": keys.count("out_of_policy"),
+        "data_invalid": keys.count("data_invalid"),
+        "rebalance": sum(
+            1 for r in rows if r["status_key"] != "data_invalid" and r.get("action") == "rebalance"
+        ),
+    }
+
+
+def render_run_index(
+    run: dict, portfolios: list[dict], env: jinja2.Environment | None = None
+) -> str:
+    """The firm-wide page of one run: every portfolio, its status, and a link to its report."""
+    env = env or make_environment()
+    rows = [_index_row(p) for p in portfolios]
+    return env.get_template("index.html.j2").render(
+        run=_run(run),
+        portfolios=rows,
+        summary=run_summary(rows),
+        account_ids=_account_ids([], portfolios),
+    )

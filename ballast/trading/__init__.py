@@ -1,0 +1,1 @@
+"""Trade proposals: inputs -> engine (heuristic | optimiser) -> lots -> wash sales -> post-trade."""

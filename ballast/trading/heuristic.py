@@ -1,0 +1,632 @@
+"""Trade proposals for breached portfolios, all portfolios at once (pure Polars).
+
+1. Destinations: each breached class goes to ``rebalance_to`` (target, band edge or halfway)
+   of the investable base B = total − kept cash reserve − classes the IPS does not name. With
+   ``trade_classes: all`` the other classes go to target; with ``breached`` they stay, apart from
+   what they must absorb. Any residual is spread over the non-breached classes (first toward
+   their targets, then in proportion to target).
+2. Sells: from holdings of over-target classes, tax-exempt and tax-deferred accounts first, then
+   the largest holdings; quantities rounded *up* to whole shares (never beyond the holding),
+   unless rounding up would overshoot by more than the amount needed (a class must never end
+   further from its target than it started), then down.
+3. Buys: each account spends only its own idle cash above its reserve plus its own sell
+   proceeds, net of estimated costs; the total is shared out in proportion to each account's
+   funds; quantities rounded *down*, so no account is ever overdrawn.
+4. Trades smaller than the IPS minimum (the greater of money and % of account) are dropped,
+   with a warning.
+Cash is never traded itself: it is what buys spend and sells raise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.portfolio.policy_frames import FRACTION
+from ballast.trading import lots, post_trade
+
+AMT = pl.Decimal(38, 12)  # quantity (6 dp) × price (6 dp) is exact at 12 dp
+TAX_PREFERENCE = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Trades, post-trade class values and warnings for every portfolio reviewed."""
+
+    trades: pl.DataFrame  # portfolio_id, account_id, security_id, asset_class, side, ...
+    classes: pl.DataFrame  # portfolio_id, asset_class, post_trade_value, post_trade_weight
+    warnings: pl.DataFrame  # portfolio_id, message
+    flow_effect: pl.DataFrame | None = None  # post_trade.flow_effect, where computed
+
+
+def pct(expr: pl.Expr) -> pl.Expr:
+    return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
+
+
+def positive(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr > 0).then(expr).otherwise(pl.lit(0).cast(AMT))
+
+
+def destinations(
+    alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame, *, flows_only: bool = False
+) -> pl.DataFrame:
+    """Destination value and trade amount per (portfolio, class) for every portfolio that is
+    breached or has planned cash flows (a flow-only portfolio trades only what the flows need).
+
+    ``flows_only``: what the cash flows alone would do (planned flows and idle cash above the
+    reserve invested or raised, no other trade), for every portfolio with planned flows and
+    every breached one with idle cash."""
+    kept = cash.group_by("portfolio_id").agg(
+        pl.col("kept_cash").sum(), pl.col("planned").sum(), pl.col("idle_cash").sum()
+    )
+    frame = (
+        alloc.join(settings, on="portfolio_id", how="left")
+        .join(kept, on="portfolio_id", how="left")
+        .with_columns(
+            pl.col("kept_cash", "planned", "idle_cash").fill_null(0),
+            pl.col("market_value").cast(AMT),
+        )
+    )
+    if flows_only:
+        invests = pl.col("portfolio_breached") & (pl.col("idle_cash") > 0)
+        frame = frame.filter((pl.col("planned") != 0) | invests).with_columns(
+            pl.lit(False).alias("portfolio_breached"), pl.lit(False).alias("breached")
+        )
+    else:
+        frame = frame.filter(pl.col("portfolio_breached") | (pl.col("planned") != 0))
+    frame = frame.drop("idle_cash").with_columns(
+        (pl.col("total_value") + pl.col("planned")).cast(AMT).alias("total_after_flows")
+    )
+    v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_after_flows")
+    unplanned = ~pl.col("has_target") & (pl.col("asset_class") != CASH_CLASS)
+    untargeted = pl.when(unplanned).then(v).otherwise(0).sum().over("portfolio_id")
+    base = (
+        total
+        - untargeted
+        - pl.when(pl.col("cash_has_target")).then(0).otherwise(pl.col("kept_cash"))
+    ).cast(AMT)
+    edge = (
+        pl.when(pl.col("weight") > pl.col("upper")).then(pl.col("upper")).otherwise(pl.col("lower"))
+    )
+    dest_weight = (
+        pl.when(pl.col("rebalance_to") == "band_edge")
+        .then(edge)
+        .when(pl.col("rebalance_to") == "halfway")
+        .then((t + edge) / 2)
+        .otherwise(t)
+    )
+    # a portfolio that is not breached only invests or raises its planned flows
+    mode_all = (pl.col("trade_classes") == "all") & pl.col("portfolio_breached")
+    frame = frame.with_columns(base.alias("base")).with_columns(
+        pl.when(~pl.col("has_target"))
+        .then(v)
+        .when(pl.col("breached"))
+        .then(dest_weight * pl.col("base"))
+        .when(mode_all)
+        .then(t * pl.col("base"))
+        .otherwise(v)
+        .cast(AMT)
+        .alias("dest0"),
+    )
+    targeted = pl.col("has_target")
+    absorbers = targeted & ~pl.col("breached")
+    any_absorber = absorbers.any().over("portfolio_id")
+    absorber = pl.when(any_absorber).then(absorbers).otherwise(targeted)
+    frame = frame.with_columns(
+        (
+            pl.col("base")
+            - pl.when(targeted).then(pl.col("dest0")).otherwise(0).sum().over("portfolio_id")
+        ).alias("residual"),
+        absorber.alias("absorber"),
+    )
+    delta, goal = pl.col("residual"), (t * pl.col("base")).cast(AMT)
+    cap = (
+        pl.when(~pl.col("absorber") | mode_all)
+        .then(0)
+        .when(delta > 0)
+        .then(positive(goal - v))
+        .otherwise(positive(v - goal))
+    ).cast(AMT)
+    frame = frame.with_columns(cap.alias("cap")).with_columns(
+        pl.col("cap").sum().over("portfolio_id").alias("cap_total")
+    )
+    stage1 = (
+        pl.when(pl.col("cap_total") > 0)
+        .then(
+            pl.min_horizontal(delta.abs(), pl.col("cap_total"))
+            * pl.col("cap")
+            / pl.col("cap_total")
+        )
+        .otherwise(0)
+    )
+    stage1 = pl.when(delta < 0).then(-stage1).otherwise(stage1).cast(AMT)
+    frame = frame.with_columns(stage1.alias("stage1")).with_columns(
+        (delta - pl.col("stage1").sum().over("portfolio_id")).alias("rest"),
+        pl.when(pl.col("absorber")).then(t).otherwise(0).cast(FRACTION).alias("w2"),
+    )
+    w2_total = pl.col("w2").sum().over("portfolio_id")
+    stage2 = pl.when(w2_total > 0).then(pl.col("rest") * pl.col("w2") / w2_total).otherwise(0)
+    # a class may only move toward its target, and not past its mirror image: no class ever
+    # ends further from target than it started (what the clip withholds stays in cash)
+    mirror = 2 * (t * total).cast(AMT) - v
+    lo, hi = pl.min_horizontal(v, mirror), pl.max_horizontal(v, mirror)
+    raw = (pl.col("dest0") + pl.col("stage1") + stage2.cast(AMT)).cast(AMT)
+    return frame.with_columns(
+        pl.when(targeted)
+        .then(pl.min_horizontal(pl.max_horizontal(raw, lo), hi))
+        .otherwise(raw)
+        .cast(AMT)
+        .alias("dest"),
+    ).with_columns(
+        (pl.col("dest") - v).alias("class_trade"),
+        # the most a class may sell, rounding included, without passing its mirror image
+        pl.when(targeted).then(v - lo).otherwise(0).cast(AMT).alias("max_sell"),
+    )
+
+
+def _reason(side: str) -> pl.Expr:
+    cls, w, t = pl.col("asset_class"), pct(pl.col("weight")), pct(pl.col("target"))
+    dest = pct(pl.col("dest") / pl.col("total_after_flows"))
+    over = side == "sell"
+    breach = pl.format(
+        "{} at {} is {} its band ({} {}): {} toward {}",
+        cls,
+        w,
+        pl.lit("above" if over else "below"),
+        pl.lit("upper" if over else "lower"),
+        pct(pl.col("upper" if over else "lower")),
+        pl.lit(side),
+        dest,
+    )
+    rule = (
+        pl.when(pl.col("trade_classes") == "all")
+        .then(pl.lit("all classes are rebalanced when one breaches (trade_classes: all)"))
+        .otherwise(pl.lit("offsets the breached classes' trades (trade_classes: breached)"))
+    )
+    other = pl.format(
+        "{} at {} is {} target {}: {}", cls, w, pl.lit("above" if over else "below"), t, rule
+    )
+    where = (
+        pl.format("; {} account first", pl.col("tax_status").str.replace("_", "-"))
+        if over
+        else pl.lit("; paid from this account's own cash and sales")
+    )
+    return pl.concat_str(pl.when(pl.col("breached")).then(breach).otherwise(other), where)
+
+
+def round_quantity(expr: pl.Expr, up: bool) -> pl.Expr:
+    """Whole shares (or 6 decimals with fractional trading), up for sells, down for buys."""
+    scaled = pl.when(pl.col("whole_shares")).then(expr).otherwise(expr * 1_000_000)
+    rounded = scaled.ceil() if up else scaled.floor()
+    return (
+        pl.when(pl.col("whole_shares"))
+        .then(rounded)
+        .otherwise(rounded / 1_000_000)
+        .cast(pl.Decimal(38, 6))
+    )
+
+
+def min_trade_filter(
+    trades: pl.DataFrame, account_values: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop trades below the IPS minimum; return (kept, warnings)."""
+    trades = trades.join(
+        account_values, on=["portfolio_id", "account_id"], how="left"
+    ).with_columns(
+        pl.max_horizontal(
+            pl.col("min_trade"), (pl.col("min_trade_pct") * pl.col("account_value")).cast(AMT)
+        ).alias("minimum")
+    )
+    small = (pl.col("amount") < pl.col("minimum")) | (pl.col("quantity") <= 0)
+    dropped = trades.filter(small & (pl.col("quantity") > 0)).select(
+        "portfolio_id",
+        pl.format(
+            "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
+            pl.col("side"),
+            lots.plain(pl.col("quantity")),
+            pl.col("security_id"),
+            pl.col("account_id"),
+            pl.col("amount").cast(pl.Decimal(38, 2)),
+            pl.col("minimum").cast(pl.Decimal(38, 2)),
+        ).alias("message"),
+    )
+    return trades.filter(~small).drop("account_value", "minimum"), dropped
+
+
+def _pieces(holdings: pl.DataFrame, tiers: pl.DataFrame | None) -> pl.DataFrame:
+    """Holdings split into what may be sold first (tier 0) and short-term gain lots kept as a
+    last resort (tier 1); held-back lots (tier 2) are left out (``lots.sell_tiers``)."""
+    held = holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
+    keys = ["portfolio_id", "account_id", "security_id"]
+    if tiers is None or tiers.is_empty():
+        return held.with_columns(pl.lit(lots.TIER_FREE).alias("tier"))
+    by_tier = tiers.group_by(keys).agg(
+        pl.col("quantity").filter(pl.col("tier") == t).sum().alias(f"q{t}") for t in (1, 2)
+    )
+    frame = held.join(by_tier, on=keys, how="left").with_columns(
+        pl.col("q1", "q2").fill_null(0).cast(pl.Decimal(38, 6))
+    )
+    whole = pl.col("whole_shares") & ((pl.col("q1") > 0) | (pl.col("q2") > 0))
+    free = pl.col("quantity").cast(pl.Decimal(38, 6)) - pl.col("q1") - pl.col("q2")
+    pieces = [
+        frame.with_columns(
+            pl.when(whole).then(free.floor()).otherwise(free).alias("quantity"),
+            pl.lit(lots.TIER_FREE).alias("tier"),
+        ),
+        frame.with_columns(
+            pl.when(pl.col("whole_shares"))
+            .then(pl.col("q1").floor())
+            .otherwise(pl.col("q1"))
+            .alias("quantity"),
+            pl.lit(lots.TIER_SHORT_TERM).alias("tier"),
+        ),
+    ]
+    return (
+        pl.concat(pieces)
+        .filter(pl.col("quantity") > 0)
+        .with_columns(
+            (pl.col("quantity") * pl.col("price"))
+            .cast(holdings.schema["market_value"])
+            .alias("market_value")
+        )
+        .drop("q1", "q2")
+    )
+
+
+def _sells(
+    dest: pl.DataFrame,
+    holdings: pl.DataFrame,
+    restrictions: pl.DataFrame,
+    cash: pl.DataFrame,
+    tiers: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sells, bound): the sells, and the classes whose sellable holdings (held-back lots
+    left out) are worth less than they need to sell."""
+    need = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
+    blocked = restrictions.filter(pl.col("rule") == "do_not_sell")
+    sellable = holdings.join(blocked, on=["portfolio_id", "security_id"], how="anti").join(
+        need.select("portfolio_id", "whole_shares").unique(), on="portfolio_id"
+    )
+    cands = (
+        _pieces(sellable, tiers)
+        .join(
+            need.select(
+                "portfolio_id",
+                "asset_class",
+                "class_trade",
+                "weight",
+                "upper",
+                "lower",
+                "target",
+                "dest",
+                "max_sell",
+                "total_value",
+                "total_after_flows",
+                "breached",
+                "trade_classes",
+            ),
+            on=["portfolio_id", "asset_class"],
+            how="inner",
+        )
+        .join(
+            cash.select("portfolio_id", "account_id", "idle_cash"),
+            on=["portfolio_id", "account_id"],
+            how="left",
+        )
+        .with_columns(
+            pl.col("tax_status").replace_strict(TAX_PREFERENCE).alias("tax_rank"),
+            # an account that must raise cash for a planned withdrawal sells first
+            (pl.col("idle_cash").fill_null(0) >= 0).alias("has_cash"),
+        )
+        .sort(
+            "portfolio_id",
+            "asset_class",
+            "has_cash",
+            "tier",
+            "tax_rank",
+            "market_value",
+            "account_id",
+            "security_id",
+            descending=[False, False, False, False, False, True, False, False],
+        )
+    )
+    mv = pl.col("market_value").cast(AMT)
+    before = (mv.cum_sum() - mv).over("portfolio_id", "asset_class")
+    fill = pl.min_horizontal(positive(-pl.col("class_trade") - before), mv)
+    units = fill / pl.col("price")
+    up, down = round_quantity(units, up=True), round_quantity(units, up=False)
+    room = pl.min_horizontal(2 * fill, pl.col("max_sell") - before)
+    qty = pl.when(up * pl.col("price") <= room).then(up).otherwise(down)
+    qty = pl.min_horizontal(qty, pl.col("quantity").cast(pl.Decimal(38, 6)))
+    available = cands.group_by("portfolio_id", "asset_class").agg(mv.sum().alias("available"))
+    bound = (
+        need.join(available, on=["portfolio_id", "asset_class"], how="left")
+        .filter(pl.col("available").fill_null(0) < -pl.col("class_trade"))
+        .select("portfolio_id", "asset_class")
+    )
+    last_resort = pl.lit(
+        "; short-term lots sold as a last resort (avoid_short_term_gains): "
+        "nothing else raises enough"
+    )
+    sells = (
+        cands.with_columns(qty.alias("quantity_traded"), _reason("sell").alias("reason"))
+        .filter(pl.col("quantity_traded") > 0)
+        .group_by("portfolio_id", "account_id", "security_id", "asset_class", maintain_order=True)
+        .agg(
+            pl.col("quantity_traded").sum().alias("quantity"),
+            pl.col("price").first().cast(pl.Decimal(38, 6)),
+            pl.col("reason").first(),
+            (pl.col("tier") == lots.TIER_SHORT_TERM).any().alias("st"),
+        )
+        .select(
+            "portfolio_id",
+            "account_id",
+            "security_id",
+            "asset_class",
+            pl.lit("sell").alias("side"),
+            pl.col("quantity").cast(pl.Decimal(38, 6)),
+            "price",
+            pl.when(pl.col("st"))
+            .then(pl.concat_str(pl.col("reason"), last_resort))
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+        )
+    )
+    return sells, bound
+
+
+def _within_funds(buys: pl.DataFrame) -> pl.DataFrame:
+    """Trim the largest buy of any account whose buys (with costs) exceed its funds.
+
+    Budgets are shared out with divisions rounded at 12 decimals, so an account can come out a
+    fraction of a cent over; whole units are taken off its largest buy until it is not.
+    """
+    spend = pl.col("qty") * pl.col("price") * (1 + pl.col("cost_rate"))
+    acct = ("portfolio_id", "account_id")
+    frame = buys.with_columns(
+        (spend.sum().over(acct) - pl.col("funds")).alias("over"),
+        (spend == spend.max().over(acct)).alias("largest"),
+    ).with_columns(pl.col("largest") & (pl.col("largest").cum_sum().over(acct) == 1))
+    unit = pl.when(pl.col("whole_shares")).then(1).otherwise(pl.lit(0.000001)).cast(AMT)
+    cut = (pl.col("over") / (pl.col("price") * (1 + pl.col("cost_rate"))) / unit).ceil() * unit
+    trimmed = pl.when(pl.col("largest") & (pl.col("over") > 0)).then(pl.col("qty") - cut)
+    return frame.with_columns(
+        trimmed.otherwise(pl.col("qty")).cast(pl.Decimal(38, 6)).alias("qty")
+    ).drop("over", "largest")
+
+
+def choose_vehicles(
+    dest: pl.DataFrame, holdings: pl.DataFrame, candidates: pl.DataFrame, restrictions: pl.DataFrame
+) -> pl.DataFrame:
+    """The security bought for each (portfolio, class): the IPS vehicle, else the largest
+    holding, else the first security of the class in the master that has a price."""
+    blocked = restrictions.filter(pl.col("rule") == "do_not_buy")
+    wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
+    held = (
+        holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
+        .group_by("portfolio_id", "asset_class", "security_id")
+        .agg(pl.col("market_value").sum(), pl.col("price").max())
+        .with_columns(pl.lit(1).alias("pref"))
+    )
+    named = wanted.filter(pl.col("vehicle").is_not_null()).select(
+        "portfolio_id",
+        "asset_class",
+        pl.col("vehicle").alias("security_id"),
+        pl.lit(0).alias("pref"),
+    )
+    master = (
+        wanted.select("portfolio_id", "asset_class")
+        .join(candidates.select("asset_class", "security_id"), on="asset_class")
+        .with_columns(pl.lit(2).alias("pref"))
+    )
+    prices = (
+        pl.concat(
+            [
+                held.select("portfolio_id", "security_id", "price"),
+                wanted.select("portfolio_id")
+                .unique()
+                .join(candidates.select("security_id", "price"), how="cross"),
+            ]
+        )
+        .group_by("portfolio_id", "security_id")
+        .agg(pl.col("price").first())
+    )
+    options = (
+        pl.concat(
+            [
+                named,
+                held.select("portfolio_id", "asset_class", "security_id", "pref", "market_value"),
+                master,
+            ],
+            how="diagonal_relaxed",
+        )
+        .join(
+            wanted.select("portfolio_id", "asset_class"),
+            on=["portfolio_id", "asset_class"],
+            how="semi",
+        )
+        .join(blocked, on=["portfolio_id", "security_id"], how="anti")
+        .join(prices, on=["portfolio_id", "security_id"], how="inner")
+        .sort(
+            "portfolio_id",
+            "asset_class",
+            "pref",
+            "market_value",
+            "security_id",
+            descending=[False, False, False, True, False],
+            nulls_last=True,
+        )
+    )
+    return (
+        options.group_by("portfolio_id", "asset_class", maintain_order=True)
+        .first()
+        .select(
+            "portfolio_id", "asset_class", "security_id", pl.col("price").cast(pl.Decimal(38, 6))
+        )
+    )
+
+
+def _cost_rates(costs: pl.DataFrame) -> pl.DataFrame:
+    return costs.select(
+        "portfolio_id", "asset_class", (pl.col("cost_bp") / 10_000).alias("cost_rate")
+    )
+
+
+def priced(trades: pl.DataFrame, costs: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
+    """Trades with amount, cost rate and estimated cost (``costs``: ``costs_frame``), and the
+    IPS minimums ``min_trade_filter`` needs."""
+    return (
+        trades.with_columns(pl.col("price").cast(pl.Decimal(38, 6)))
+        .join(_cost_rates(costs), on=["portfolio_id", "asset_class"], how="left")
+        .with_columns(
+            (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
+            pl.col("cost_rate").fill_null(0),
+        )
+        .with_columns((pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost"))
+        .join(settings.select("portfolio_id", "min_trade", "min_trade_pct"), on="portfolio_id")
+    )
+
+
+def propose(
+    alloc: pl.DataFrame,
+    holdings: pl.DataFrame,
+    settings: pl.DataFrame,
+    accounts: pl.DataFrame,
+    candidates: pl.DataFrame,
+    restrictions: pl.DataFrame,
+    costs: pl.DataFrame,
+    flows: pl.DataFrame | None = None,
+    lot_frame: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
+    *,
+    check_bands: bool = True,
+    flows_only: bool = False,
+) -> Proposal:
+    """Trades that bring every breached portfolio back inside its policy, and invest or raise
+    planned cash flows (``flows``: portfolio_id, account_id, planned: net signed amount).
+
+    ``holdings``: portfolio_id, account_id, security_id, asset_class, quantity, price,
+    market_value, tax_status. ``candidates``: securities that may be bought when a class holds
+    nothing (security_id, asset_class, price). With the tax lots (``lot_frame``) and the sale
+    date ``as_of``, short-term gain lots are sold last and those about to turn long-term are
+    held back (``lots.sell_tiers``). ``check_bands=False`` leaves out the warnings for classes
+    still outside their bands (for a caller that changes the trades afterwards and checks then).
+    ``flows_only``: only the trades the cash flows make (see ``destinations``).
+    """
+    tiers = None
+    if lot_frame is not None and as_of is not None:
+        tiers = lots.sell_tiers(holdings, lot_frame, settings, as_of)
+    reserve = settings.select("portfolio_id", "reserve")
+    if flows is None:
+        flows = pl.DataFrame(
+            schema={"portfolio_id": pl.String, "account_id": pl.String, "planned": AMT}
+        )
+    cash = (
+        accounts.join(
+            holdings.filter(pl.col("security_id") == CASH_SECURITY)
+            .group_by("portfolio_id", "account_id")
+            .agg(pl.col("market_value").sum()),
+            on=["portfolio_id", "account_id"],
+            how="left",
+        )
+        .join(reserve, on="portfolio_id")
+        .join(flows, on=["portfolio_id", "account_id"], how="left")
+        .with_columns(pl.col("planned").fill_null(0).cast(AMT))
+        .with_columns(
+            (pl.col("market_value").fill_null(0).cast(AMT) + pl.col("planned")).alias("cash")
+        )
+        .with_columns(
+            pl.min_horizontal(positive(pl.col("cash")), pl.col("reserve").cast(AMT)).alias(
+                "kept_cash"
+            )
+        )
+        .with_columns((pl.col("cash") - pl.col("kept_cash")).alias("idle_cash"))
+    )
+    dest = destinations(alloc, settings, cash, flows_only=flows_only)
+    account_values = holdings.group_by("portfolio_id", "account_id").agg(
+        pl.col("market_value").sum().cast(AMT).alias("account_value")
+    )
+    cost_rate = _cost_rates(costs)
+    sold, bound = _sells(dest, holdings, restrictions, cash, tiers)
+    sells, small_sells = min_trade_filter(priced(sold, costs, settings), account_values)
+    proceeds = sells.group_by("portfolio_id", "account_id").agg(
+        (pl.col("amount") - pl.col("estimated_cost")).sum().alias("proceeds")
+    )
+    funds = (
+        cash.join(proceeds, on=["portfolio_id", "account_id"], how="left")
+        .with_columns(
+            (pl.col("idle_cash") + pl.col("proceeds").fill_null(0)).cast(AMT).alias("funds")
+        )
+        .filter(pl.col("funds") > 0)
+        .with_columns(pl.col("funds").sum().over("portfolio_id").alias("funds_total"))
+    )
+    wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
+    vehicles = choose_vehicles(dest, holdings, candidates, restrictions)
+    need_total = wanted.group_by("portfolio_id").agg(pl.col("class_trade").sum().alias("need"))
+    buys = (
+        wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="inner")
+        .join(need_total, on="portfolio_id")
+        .join(
+            funds.select("portfolio_id", "account_id", "tax_status", "funds", "funds_total"),
+            on="portfolio_id",
+            how="inner",
+        )
+        .join(cost_rate, on=["portfolio_id", "asset_class"], how="left")
+        .with_columns(pl.col("cost_rate").fill_null(0))
+        .with_columns(
+            (
+                pl.min_horizontal(pl.lit(1).cast(AMT), pl.col("funds_total") / pl.col("need"))
+                * pl.col("class_trade")
+                * pl.col("funds")
+                / pl.col("funds_total")
+                / (1 + pl.col("cost_rate"))
+            )
+            .cast(AMT)
+            .alias("budget")
+        )
+        .with_columns(round_quantity(pl.col("budget") / pl.col("price"), up=False).alias("qty"))
+        .pipe(_within_funds)
+        .filter(pl.col("qty") > 0)
+        .select(
+            "portfolio_id",
+            "account_id",
+            "security_id",
+            "asset_class",
+            pl.lit("buy").alias("side"),
+            pl.col("qty").alias("quantity"),
+            "price",
+            _reason("buy").alias("reason"),
+        )
+    )
+    buys, small_buys = min_trade_filter(priced(buys, costs, settings), account_values)
+    trades = (
+        pl.concat([sells, buys])
+        .with_columns(pl.col("side").replace_strict({"sell": 0, "buy": 1}).alias("side_order"))
+        .sort("portfolio_id", "side_order", "account_id", "security_id")
+        .drop("side_order", "cost_rate", "min_trade", "min_trade_pct")
+    )
+    classes = post_trade.post_trade(alloc, dest, trades, cash)
+    warnings = pl.concat(
+        [
+            small_sells,
+            small_buys,
+            unfunded(wanted, vehicles),
+            post_trade.outside_bands(classes) if check_bands else small_sells.clear(),
+            post_trade.short_accounts(cash, trades),
+            lots.held_back_warnings(tiers, bound) if tiers is not None else small_sells.clear(),
+        ]
+    )
+    return Proposal(trades=trades, classes=classes, warnings=warnings)
+
+
+def unfunded(wanted: pl.DataFrame, vehicles: pl.DataFrame) -> pl.DataFrame:
+    return wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="anti").select(
+        "portfolio_id",
+        pl.format(
+            "no security to buy for {}: name a vehicle in the IPS or give it a price",
+            pl.col("asset_class"),
+        ).alias("message"),
+    )

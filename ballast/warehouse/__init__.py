@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connection and queries, the snapshot a review reads, run records."""

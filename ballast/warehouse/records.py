@@ -1,0 +1,205 @@
+"""Run records in the warehouse: who ran what, when, on which inputs, with which outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+
+from ballast.review import PolicySet
+from ballast.warehouse import db
+from ballast.workspace import Workspace
+
+
+def start(con: duckdb.DuckDBPyConnection, run: dict) -> None:
+    db.execute(
+        con,
+        "runs/insert_run",
+        {
+            k: run[k]
+            for k in (
+                "run_id",
+                "kind",
+                "as_of",
+                "trigger",
+                "who",
+                "reason",
+                "code_version",
+                "started_at",
+            )
+        },
+    )
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return db.query(con, "runs/list_runs")
+
+
+def file_info(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> pl.DataFrame:
+    return db.query(con, "runs/file_info", {"file_ids": file_ids})
+
+
+def archive_policies(ws: Workspace, policies: PolicySet) -> None:
+    """Keep each IPS version byte for byte, named by its hash, so a review can be re-created."""
+    folder = ws.archive / "ips"
+    folder.mkdir(parents=True, exist_ok=True)
+    for pid, sha in policies.hashes.items():
+        dest = folder / f"{sha}.yaml"
+        if not dest.exists():
+            dest.write_text(policies.texts[pid], encoding="utf-8")
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _result_frames(run_id: str, entries: list[dict]) -> dict[str, pl.DataFrame]:
+    portfolios = pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "portfolio_id": e["portfolio_id"],
+                "status": e["status"],
+                "breached": e["breached"],
+                "action": e["action"],
+                "total_value": _dec(e["total_value"]),
+                "errors": e["errors"],
+                "warnings": e["warnings"],
+            }
+            for e in entries
+        ],
+        schema_overrides={
+            "total_value": pl.Decimal(18, 2),
+            "errors": pl.List(pl.String),
+            "warnings": pl.List(pl.String),
+        },
+    )
+    allocations = pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "portfolio_id": e["portfolio_id"],
+                "asset_class": a["asset_class"],
+                "market_value": _dec(a["market_value"]),
+                "weight": _dec(a["weight"]),
+                "target": _dec(a["target"]),
+                "lower_bound": _dec(a["lower"]),
+                "upper_bound": _dec(a["upper"]),
+                "drift_bp": _dec(a["drift_bp"]),
+                "breached": a["breached"],
+                "post_trade_weight": _dec(a["post_trade_weight"]),
+            }
+            for e in entries
+            for a in e["asset_classes"]
+        ],
+        schema_overrides={
+            c: pl.Decimal(18, 6)
+            for c in ("weight", "target", "lower_bound", "upper_bound", "post_trade_weight")
+        }
+        | {"market_value": pl.Decimal(18, 2), "drift_bp": pl.Decimal(18, 2)},
+    )
+    trades = pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "portfolio_id": e["portfolio_id"],
+                "account_id": t["account_id"],
+                "security_id": t["security_id"],
+                "side": t["side"],
+                "quantity": _dec(t["quantity"]),
+                "price": _dec(t["price"]),
+                "amount": _dec(t["amount"]),
+                "reason": t["reason"],
+            }
+            for e in entries
+            for t in e["trades"]
+        ],
+        schema_overrides={
+            "quantity": pl.Decimal(18, 6),
+            "price": pl.Decimal(18, 6),
+            "amount": pl.Decimal(18, 2),
+        },
+    )
+    return {"run_portfolios": portfolios, "run_allocations": allocations, "run_trades": trades}
+
+
+def _inputs(
+    con: duckdb.DuckDBPyConnection, run_id: str, policies: PolicySet | None, rendered: dict | None
+) -> pl.DataFrame:
+    """One row per input of the run: each IPS version and each custodian or reference file."""
+    rows = []
+    if policies is not None:
+        rows += [
+            {"run_id": run_id, "role": "ips", "name": f"{pid}.yaml", "sha256": sha, "file_id": None}
+            for pid, sha in sorted(policies.hashes.items())
+        ]
+    if rendered is not None:
+        used = db.query(con, "runs/used_files", {"file_ids": rendered["file_ids"]})
+        rows += [
+            {
+                "run_id": run_id,
+                "role": f["kind"] or "file",
+                "name": f["original_name"],
+                "sha256": f["sha256"],
+                "file_id": f["file_id"],
+            }
+            for f in used.iter_rows(named=True)
+        ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "run_id": pl.String,
+            "role": pl.String,
+            "name": pl.String,
+            "sha256": pl.String,
+            "file_id": pl.Int32,
+        },
+    )
+
+
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run: dict,
+    policies: PolicySet | None,
+    rendered: dict | None,
+    ingest: dict | None,
+    status: str,
+) -> None:
+    """Record inputs, results and outputs, then the run's final status, in one transaction."""
+    run_id = run["run_id"]
+    if policies is not None:
+        archive_policies(ws, policies)
+    con.execute("begin transaction")
+    try:
+        db.append(con, "run_inputs", _inputs(con, run_id, policies, rendered))
+        if rendered is not None:
+            for table, frame in _result_frames(run_id, rendered["entries"]).items():
+                db.append(con, table, frame)
+            db.append(
+                con,
+                "run_outputs",
+                pl.DataFrame(
+                    [
+                        {"run_id": run_id, "name": k, "sha256": v}
+                        for k, v in sorted(rendered["outputs"].items())
+                    ],
+                    schema={"run_id": pl.String, "name": pl.String, "sha256": pl.String},
+                ),
+            )
+        db.execute(
+            con,
+            "runs/finish_run",
+            {
+                "run_id": run_id,
+                "status": status,
+                "report_dir": rendered["folder"] if rendered else None,
+                "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            },
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
