@@ -7,73 +7,20 @@ portfolios, and shards can run in parallel (their outputs are merged by portfoli
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from ballast.errors import BallastError, PolicyError
-from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.kinds import CASH_SECURITY
 from ballast.portfolio import checks, reconcile
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
-from ballast.portfolio.policy import Policy, content_hash, load_policy
+from ballast.portfolio.policy_set import PolicySet, accounts_of
+from ballast.portfolio.valuation import holdings_frame
 from ballast.trading import lots, optimizer, post_trade, wash_sales
 from ballast.trading.heuristic import Proposal, propose
 from ballast.warehouse import snapshot
-from ballast.workspace import Workspace
-
-RATE = pl.Decimal(38, 12)
-
-
-@dataclass
-class PolicySet:
-    """The IPS files of a review: the valid policies and why the others were refused."""
-
-    policies: list[Policy] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ids(self) -> list[str]:
-        return sorted([p.id for p in self.policies] + list(self.errors))
-
-    def split(self, size: int) -> list[PolicySet]:
-        """Shards of at most ``size`` valid policies; refused IPS files go with the first."""
-        chunks = [self.policies[i : i + size] for i in range(0, len(self.policies), size)]
-        shards = []
-        for i, chunk in enumerate(chunks):
-            ids = [p.id for p in chunk] + (list(self.errors) if i == 0 else [])
-            shards.append(
-                PolicySet(
-                    chunk,
-                    self.errors if i == 0 else {},
-                    {k: self.hashes[k] for k in ids},
-                    {k: self.texts[k] for k in ids},
-                )
-            )
-        return shards
-
-
-def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
-    """Every IPS in ``ips/`` (or just ``only``); a bad file is recorded, not raised."""
-    files = {p.stem: p for p in ws.ips.glob("*.yaml")} | {p.stem: p for p in ws.ips.glob("*.yml")}
-    if only:
-        unknown = sorted(set(only) - set(files))
-        if unknown:
-            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
-        files = {k: v for k, v in files.items() if k in set(only)}
-    out = PolicySet()
-    for pid in sorted(files):
-        text = files[pid].read_text(encoding="utf-8")
-        out.hashes[pid] = content_hash(text)
-        out.texts[pid] = text
-        try:
-            out.policies.append(load_policy(files[pid], text))
-        except PolicyError as exc:
-            out.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
-    return out
 
 
 @dataclass(frozen=True)
@@ -89,66 +36,6 @@ class Computed:
     holdings: pl.DataFrame
     snapshot: snapshot.Snapshot
     checks: pl.DataFrame  # portfolio_id, check, status, messages (reconciliation outcomes)
-
-
-def fx_pairs(fx_rates: pl.DataFrame) -> pl.DataFrame:
-    """currency → quote_currency rates, with each pair's inverse where only one way is given."""
-    rate = pl.col("rate").cast(RATE)
-    direct = fx_rates.select("currency", "quote_currency", rate)
-    inverse = fx_rates.select(
-        pl.col("quote_currency").alias("currency"),
-        pl.col("currency").alias("quote_currency"),
-        (pl.lit(1).cast(RATE) / rate).alias("rate"),
-    )
-    return pl.concat([direct, inverse]).unique(
-        ["currency", "quote_currency"], keep="first", maintain_order=True
-    )
-
-
-def holdings_frame(
-    snap: snapshot.Snapshot, accounts: pl.DataFrame, settings: pl.DataFrame
-) -> pl.DataFrame:
-    """Positions with their portfolio, tax status and asset class, valued in base currency.
-
-    A position in another currency is converted with the latest custodian FX rate on or before
-    the review date (``fx_rate`` is null when none is known: the checks then refuse it).
-    Converted prices and values are rounded half-even to their stored scales (6 and 4 dp).
-    """
-    classes = snap.securities.select("security_id", "asset_class")
-    frame = (
-        snap.positions.join(accounts, on="account_id", how="inner")
-        .join(classes, on="security_id", how="left")
-        .with_columns(
-            pl.when(pl.col("security_id") == CASH_SECURITY)
-            .then(pl.lit(CASH_CLASS))
-            .otherwise(pl.col("asset_class"))
-            .alias("asset_class")
-        )
-        .join(settings.select("portfolio_id", "base_currency"), on="portfolio_id")
-        .join(
-            fx_pairs(snap.fx_rates),
-            left_on=["currency", "base_currency"],
-            right_on=["currency", "quote_currency"],
-            how="left",
-        )
-    )
-    rate = (
-        pl.when(pl.col("currency") == pl.col("base_currency"))
-        .then(pl.lit(1).cast(RATE))
-        .otherwise(pl.col("rate"))
-    )
-    return (
-        frame.with_columns(rate.alias("fx_rate"))
-        .with_columns(
-            pl.col("market_value").alias("local_market_value"),
-            pl.col("price").alias("local_price"),
-            (pl.col("market_value") * pl.col("fx_rate"))
-            .cast(pl.Decimal(18, 4))
-            .alias("market_value"),
-            (pl.col("price") * pl.col("fx_rate")).cast(pl.Decimal(18, 6)).alias("price"),
-        )
-        .drop("rate")
-    )
 
 
 def buy_candidates(snap: snapshot.Snapshot) -> pl.DataFrame:
@@ -456,10 +343,6 @@ def used_files(c: Computed) -> pl.DataFrame:
         .unique()
         .sort("portfolio_id", "file_id")
     )
-
-
-def accounts_of(pset: PolicySet) -> list[str]:
-    return sorted({a.id for p in pset.policies for a in p.accounts})
 
 
 def review(

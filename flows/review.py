@@ -32,7 +32,8 @@ from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
 from ballast.ops import notify, progress, recovery, runlog, runs
-from ballast.review import PolicySet, merge
+from ballast.portfolio.policy_set import PolicySet
+from ballast.review import merge
 from ballast.workspace import Workspace
 
 

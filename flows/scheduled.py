@@ -51,7 +51,7 @@ def _skipped(message: str) -> State:
 
 def expected_accounts(ws: Workspace) -> set[str]:
     """Every account named by a valid IPS in ``ips/``."""
-    from ballast.review import load_policies
+    from ballast.portfolio.policy_set import load_policies
 
     return {a.id for p in load_policies(ws).policies for a in p.accounts}
 

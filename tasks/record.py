@@ -17,8 +17,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast.audit import chain as audit
+from ballast.portfolio.policy_set import PolicySet
 from ballast.reporting import outputs
-from ballast.review import PolicySet
 from ballast.warehouse import db, records
 from ballast.workspace import Workspace
 

@@ -9,6 +9,7 @@ import polars as pl
 
 from ballast import review
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db
 from tests.conftest import copy_demo
 
@@ -21,7 +22,7 @@ def test_household_through_the_optimiser(tmp_path: Path) -> None:
     ips.write_text(ips.read_text() + "trading: {engine: optimizer}\n")
     with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
-        c = review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
+        c = review.review(con, policy_set.load_policies(ws), dt.date(2026, 9, 30))
     t = c.proposal.trades
     hh = t.filter(pl.col("portfolio_id") == "okafor-household")
     assert set(hh["account_id"]) <= {"HH-IRA", "HH-TAX"} and not hh.is_empty()

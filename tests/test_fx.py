@@ -6,6 +6,7 @@ import datetime as dt
 
 from ballast import review
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 
@@ -38,7 +39,7 @@ def _review(ws: Workspace, files: dict[str, str]) -> review.Computed:
         (ws.inbox / name).write_text(text, encoding="utf-8")
     with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
-        return review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
+        return review.review(con, policy_set.load_policies(ws), dt.date(2026, 9, 30))
 
 
 def test_foreign_positions_converted(empty_ws: Workspace) -> None:

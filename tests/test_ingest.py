@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
 
@@ -164,7 +165,7 @@ def test_quarantined_restatement_blocks_portfolio(empty_ws: Workspace) -> None:
     drop(empty_ws, "v2.csv", HEADER + "2026-09-30,A1,GEQ,6O,100.00,6000.00,USD\n")
     ingest(empty_ws)
     with db.connect(empty_ws.warehouse) as con:
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+        c = review.review(con, policy_set.load_policies(empty_ws), dt.date(2026, 9, 30))
     (msg,) = c.errors["message"].to_list()
     assert msg.startswith("account A1: a newer file for this date was quarantined")
     assert "v2.csv, row 2, column quantity" in msg
@@ -218,7 +219,7 @@ def test_restatement_reported_by_ingest_and_review(empty_ws: Workspace) -> None:
         }
     ]
     with db.connect(empty_ws.warehouse) as con:
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30))
+        c = review.review(con, policy_set.load_policies(empty_ws), dt.date(2026, 9, 30))
     assert c.warnings["message"].to_list() == [
         "positions of account A1 as of 2026-09-30 come from the restated file v2.csv (file #3), "
         "which replaces v1.csv (file #2)"

@@ -8,6 +8,7 @@ import polars as pl
 
 from ballast import review
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 
@@ -42,7 +43,7 @@ def run(ws: Workspace, files: dict[str, str], pids=(("good", "G1"), ("bad", "B1"
         with db.connect(ws.warehouse) as con:  # one file at a time, in name order
             inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
     with db.connect(ws.warehouse) as con:
-        return review.review(con, review.load_policies(ws), dt.date(2026, 9, 30))
+        return review.review(con, policy_set.load_policies(ws), dt.date(2026, 9, 30))
 
 
 def status(c: review.Computed, pid: str, check: str) -> tuple[str, list[str]]:
@@ -147,5 +148,7 @@ def test_stale_threshold_is_configurable(empty_ws: Workspace) -> None:
         (empty_ws.inbox / name).write_text(text, encoding="utf-8")
     with db.connect(empty_ws.warehouse) as con:
         inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
-        c = review.review(con, review.load_policies(empty_ws), dt.date(2026, 9, 30), stale_after=25)
+        c = review.review(
+            con, policy_set.load_policies(empty_ws), dt.date(2026, 9, 30), stale_after=25
+        )
     assert errors(c, "good") == []

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ballast import review
 from ballast.audit import chain as audit
 from ballast.audit import rerun
 from ballast.errors import BallastError
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
 from tests.audit_cli import cli
@@ -181,7 +181,7 @@ def test_bounded_snapshot_is_todays_when_nothing_changed(reviewed) -> None:
     ws, summary = reviewed
     with db.connect(ws.warehouse) as con:
         run = rerun.load_run(con, summary["run_id"])
-        accounts = review.accounts_of(rerun.archived_policies(ws, run))
+        accounts = policy_set.accounts_of(rerun.archived_policies(ws, run))
         latest = snapshot.take(con, run.as_of, accounts)
         pinned = rerun.pinned_snapshot(con, run.as_of, accounts, rerun.pins(con, run))
     for name, frame in rerun.frames(latest).items():

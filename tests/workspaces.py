@@ -6,6 +6,7 @@ import datetime as dt
 
 from ballast import review
 from ballast.ingest import inbox
+from ballast.portfolio import policy_set
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 
@@ -32,4 +33,4 @@ def review_files(
         (ws.inbox / name).write_text(text)
     with db.connect(ws.warehouse) as con:
         inbox.commit(con, ws, inbox.validate(inbox.stage_workspace(con, ws)))
-        return review.review(con, review.load_policies(ws), as_of)
+        return review.review(con, policy_set.load_policies(ws), as_of)

@@ -31,6 +31,7 @@ import polars as pl
 from ballast import review
 from ballast.errors import BallastError, PolicyError
 from ballast.ops import runs
+from ballast.portfolio import policy_set
 from ballast.portfolio.policy import content_hash, load_policy
 from ballast.reporting import outputs, results
 from ballast.reporting.outputs import sha256_text
@@ -91,10 +92,10 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord:
     return RunRecord(**found[0], inputs=inputs, outputs=dict(outputs))
 
 
-def archived_policies(ws: Workspace, run: RunRecord) -> review.PolicySet:
+def archived_policies(ws: Workspace, run: RunRecord) -> policy_set.PolicySet:
     """The IPS versions the run read, from ``archive/ips/``, exactly as ``load_policies``
     would have parsed them (a refused IPS is refused again, with the same message)."""
-    pset = review.PolicySet()
+    pset = policy_set.PolicySet()
     for item in sorted(run.role("ips"), key=lambda i: i["name"]):
         pid, sha = Path(item["name"]).stem, item["sha256"]
         path = ws.archive / "ips" / f"{sha}.yaml"
@@ -213,7 +214,7 @@ class InputChange:
         return f"{self.kind}{about}: {after}{when} was loaded after the run and changes them"
 
 
-def _portfolios_of(pset: review.PolicySet) -> dict[str, tuple[str, ...]]:
+def _portfolios_of(pset: policy_set.PolicySet) -> dict[str, tuple[str, ...]]:
     owners: dict[str, list[str]] = {}
     for p in pset.policies:
         for a in p.accounts:
@@ -289,9 +290,9 @@ def _find(
 
 
 def _data_changes(
-    con: duckdb.DuckDBPyConnection, run: RunRecord, pset: review.PolicySet, pinned: Pins
+    con: duckdb.DuckDBPyConnection, run: RunRecord, pset: policy_set.PolicySet, pinned: Pins
 ) -> list[InputChange]:
-    accounts = review.accounts_of(pset)
+    accounts = policy_set.accounts_of(pset)
     latest = snapshot.take(con, run.as_of, accounts)
     then = frames(pinned_snapshot(con, run.as_of, accounts, pinned, latest))
     found = _find(con, run, then, frames(latest), pinned)
@@ -363,7 +364,7 @@ def rebuild(
     if run.status not in ("completed", "completed_with_errors"):
         raise BallastError(f"run {run.run_id} is {run.status}: it has no outputs to re-create")
     pset = archived_policies(ws, run)
-    accounts = review.accounts_of(pset)
+    accounts = policy_set.accounts_of(pset)
     pinned = None if latest else pins(con, run)
     snap = (
         snapshot.take(con, run.as_of, accounts)

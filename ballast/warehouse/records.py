@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from ballast.review import PolicySet
+from ballast.portfolio.policy_set import PolicySet
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 
