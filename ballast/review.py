@@ -18,8 +18,10 @@ from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy_set import PolicySet, accounts_of
 from ballast.portfolio.valuation import holdings_frame
-from ballast.trading import lots, optimizer, post_trade, wash_sales
-from ballast.trading.heuristic import Proposal, propose
+from ballast.trading import lots
+from ballast.trading.inputs import for_review
+from ballast.trading.pipeline import propose_trades
+from ballast.trading.proposal import Proposal
 from ballast.warehouse import snapshot
 
 
@@ -36,31 +38,6 @@ class Computed:
     holdings: pl.DataFrame
     snapshot: snapshot.Snapshot
     checks: pl.DataFrame  # portfolio_id, check, status, messages (reconciliation outcomes)
-
-
-def buy_candidates(snap: snapshot.Snapshot) -> pl.DataFrame:
-    """Securities of the master that have a price on or before the review date."""
-    return snap.securities.join(snap.prices, on="security_id", how="inner").select(
-        "security_id", "asset_class", "price"
-    )
-
-
-def planned_flows(snap: snapshot.Snapshot, pset: PolicySet, accounts: pl.DataFrame) -> pl.DataFrame:
-    """Planned flows inside each IPS's planning horizon: one row per flow, with its portfolio."""
-    horizon = pl.DataFrame(
-        [(p.id, p.cash.planning_days) for p in pset.policies],
-        orient="row",
-        schema={"portfolio_id": pl.String, "planning_days": pl.Int64},
-    )
-    return (
-        snap.cash_flows.join(accounts.select("portfolio_id", "account_id"), on="account_id")
-        .join(horizon, on="portfolio_id")
-        .filter(
-            pl.col("effective_date")
-            <= pl.lit(snap.as_of) + pl.duration(days=pl.col("planning_days"))
-        )
-        .drop("planning_days")
-    )
 
 
 def reconciliation(
@@ -101,101 +78,6 @@ def reconciliation(
         ]
     )
     return failures, reconcile.outcomes(portfolios, failures, skipped)
-
-
-def trades_for(
-    snap: snapshot.Snapshot,
-    pset: PolicySet,
-    alloc: pl.DataFrame,
-    holdings: pl.DataFrame,
-    settings: pl.DataFrame,
-    accounts: pl.DataFrame,
-) -> tuple[Proposal, pl.DataFrame]:
-    """The proposal of every portfolio: the heuristic, or the LP optimiser where the IPS asks
-    (``trading.engine``), with realised gains, then the household wash-sale check."""
-    policies = pset.policies
-    flows = (
-        planned_flows(snap, pset, accounts)
-        .group_by("portfolio_id", "account_id")
-        .agg(pl.col("amount").sum().alias("planned"))
-    )
-    cands, restr, costs = (
-        buy_candidates(snap),
-        pf.restrictions_frame(policies),
-        pf.costs_frame(policies),
-    )
-    opt_ids = settings.filter(pl.col("engine") == "optimizer").select("portfolio_id")
-    h_alloc, h_hold = (f.join(opt_ids, on="portfolio_id", how="anti") for f in (alloc, holdings))
-    heur = propose(
-        h_alloc,
-        h_hold,
-        settings,
-        accounts,
-        cands,
-        restr,
-        costs,
-        flows,
-        snap.lots,
-        snap.as_of,
-        check_bands=False,
-    )
-    relieved = wash_sales.relieved_lots(heur.trades, snap.lots, settings, accounts, snap.as_of)
-    trades, lot_warnings = lots.annotate_trades(
-        heur.trades, snap.lots, settings, accounts, snap.as_of, relieved
-    )
-    classes, warnings = heur.classes, pl.concat([heur.warnings, lot_warnings])
-    if not opt_ids.is_empty():
-        o_alloc, o_hold = (
-            f.join(opt_ids, on="portfolio_id", how="semi") for f in (alloc, holdings)
-        )
-        washing = wash_sales.recent_purchases(
-            snap.transactions, accounts, snap.securities, snap.as_of
-        )
-        opt = optimizer.optimise(
-            o_alloc,
-            o_hold,
-            snap.lots,
-            settings,
-            accounts,
-            cands,
-            restr,
-            costs,
-            flows,
-            snap.as_of,
-            washing=washing,
-            check_bands=False,
-        )
-        relieved = pl.concat(
-            [
-                relieved,
-                optimizer.relieved_lots(opt.trades, opt.lot_sales).with_columns(
-                    pl.col("trade_id") + trades.height
-                ),
-            ],
-            how="diagonal_relaxed",
-        )
-        trades = pl.concat([trades, opt.trades], how="diagonal_relaxed")
-        classes = pl.concat([classes, opt.classes], how="diagonal_relaxed")
-        warnings = pl.concat([warnings, opt.warnings])
-    trades, wash_findings = wash_sales.check_proposal(
-        trades,
-        relieved,
-        snap.transactions,
-        accounts,
-        snap.securities,
-        snap.as_of,
-        wash_sales.wash_settings(policies),
-        candidates=cands,
-        restrictions=restr,
-    )
-    # the wash-sale check may swap or drop trades: value the classes and check the bands after it
-    classes = post_trade.revalue(classes, trades)
-    warnings = pl.concat([warnings, post_trade.outside_bands(classes)])
-    flows_alone = propose(
-        alloc, holdings, settings, accounts, cands, restr, costs, flows, flows_only=True
-    )
-    effect = post_trade.flow_effect(alloc, flows_alone.classes, classes)
-    return Proposal(trades, classes, warnings, effect), pl.concat([warnings, wash_findings])
 
 
 def compute(
@@ -279,7 +161,8 @@ def compute(
     warnings = pl.concat([warnings, restated, shorts])
     proposal = None
     if with_trades:
-        proposal, trade_warnings = trades_for(snap, pset, alloc, holdings_ok, settings, accounts)
+        inputs = for_review(snap, pset, alloc, holdings_ok, settings, accounts)
+        proposal, trade_warnings = propose_trades(inputs)
         warnings = pl.concat([warnings, trade_warnings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
 

@@ -21,10 +21,11 @@ import polars as pl
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy import Policy
-from ballast.trading import optimizer
-from ballast.trading.heuristic import Proposal, propose
+from ballast.trading.heuristic import propose
+from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import annotate_trades
-from ballast.trading.optimizer import optimise
+from ballast.trading.optimizer import engine, optimise
+from ballast.trading.proposal import Proposal
 
 AS_OF = dt.date(2026, 9, 30)
 CLASSES = ("us_equity", "intl_equity", "bonds", "real_assets")
@@ -141,15 +142,15 @@ SOLVE_SECONDS: list[float] = []
 
 
 def _timed_solve_all(lps, workers=None):
-    """optimizer.solve_all, timed, to split set-up from solving."""
+    """engine.solve_all, timed, to split set-up from solving."""
     t = time.perf_counter()
     out = _SOLVE_ALL(lps, workers)
     SOLVE_SECONDS.append(time.perf_counter() - t)
     return out
 
 
-_SOLVE_ALL = optimizer.solve_all
-optimizer.solve_all = _timed_solve_all
+_SOLVE_ALL = engine.solve_all
+engine.solve_all = _timed_solve_all
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0 = time.perf_counter()
     settings, accounts, cands, restr, costs = frames
-    heur = propose(alloc, h, *frames)
+    heur = propose(TradingInputs(alloc, h, *frames))
     trades, _ = annotate_trades(heur.trades, lots, settings, accounts, AS_OF)
     heur = Proposal(trades, heur.classes, heur.warnings)
     t1 = time.perf_counter()
     opt = optimise(
-        alloc, h, lots, settings, accounts, cands, restr, costs, None, AS_OF, workers=args.workers
+        TradingInputs(alloc, h, settings, accounts, cands, restr, costs, None, lots, AS_OF),
+        workers=args.workers,
     )
     t2 = time.perf_counter()
     n = max(breached, 1)

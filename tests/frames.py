@@ -10,7 +10,9 @@ import polars as pl
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy import Policy
-from ballast.trading.heuristic import Proposal, propose
+from ballast.trading.heuristic import propose
+from ballast.trading.inputs import TradingInputs
+from ballast.trading.proposal import Proposal
 
 HOLDING_SCHEMA = {
     "portfolio_id": pl.String,
@@ -77,14 +79,16 @@ def run(
         schema={"portfolio_id": pl.String, "account_id": pl.String, "planned": pl.Decimal(38, 12)},
     )
     prop = propose(
-        alloc,
-        h,
-        pf.settings_frame(policies),
-        pf.accounts_frame(policies),
-        cands,
-        pf.restrictions_frame(policies),
-        pf.costs_frame(policies),
-        planned,
+        TradingInputs(
+            alloc,
+            h,
+            pf.settings_frame(policies),
+            pf.accounts_frame(policies),
+            cands,
+            pf.restrictions_frame(policies),
+            pf.costs_frame(policies),
+            planned,
+        )
     )
     return alloc, prop
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
-from ballast.trading import optimizer
 from ballast.trading.heuristic import propose
+from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import LOT_SCHEMA, annotate_trades
-from ballast.trading.optimizer import optimise
+from ballast.trading.optimizer import optimise, weights
 from tests.frames import holdings, policy, row
 from tests.test_proposal_properties import cases
 
@@ -56,8 +56,10 @@ def frames(policies, rows, flows=()):
 def both(policies, rows, lots, flows=()):
     """(heuristic, optimiser) proposals for the same inputs."""
     alloc, h, settings, accounts, cands, restr, costs, planned = frames(policies, rows, flows)
-    heur = propose(alloc, h, settings, accounts, cands, restr, costs, planned)
-    opt = optimise(alloc, h, lots, settings, accounts, cands, restr, costs, planned, AS_OF)
+    heur = propose(TradingInputs(alloc, h, settings, accounts, cands, restr, costs, planned))
+    opt = optimise(
+        TradingInputs(alloc, h, settings, accounts, cands, restr, costs, planned, lots, AS_OF)
+    )
     return heur, opt
 
 
@@ -283,7 +285,7 @@ def test_fractional_shares_when_allowed() -> None:
 def test_low_drift_penalty_stops_at_the_band_edge(monkeypatch) -> None:
     """With 2λ below the tax per dollar of the taxable lot (0.238 × 6% ≈ 1.4%), the optimiser
     sells only what brings equity back to its band edge (65% of $11.3M: $155,000)."""
-    monkeypatch.setattr(optimizer, "DRIFT_PENALTY", 0.005)
+    monkeypatch.setattr(weights, "DRIFT_PENALTY", 0.005)
     p = policy(accounts=HOUSEHOLD)
     rows = [
         ("p1", "TAX", "GEQ", "equity", 74000, 100),

@@ -18,6 +18,7 @@ from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.trading import lots
 from ballast.trading.heuristic import propose
+from ballast.trading.inputs import TradingInputs
 from ballast.trading.optimizer import optimise
 from tests.frames import holdings, policy, row
 from tests.test_lots import lot_frame as six_lots
@@ -94,10 +95,10 @@ def _case(a_qty: int, b_qty: int, wait: int, engine: str):
         pf.costs_frame([p]),
     )
     if engine == "optimizer":
-        prop = optimise(args[0], h, lot_rows, *args[2:], None, SALE)
+        prop = optimise(TradingInputs(*args, None, lot_rows, SALE))
         trades = prop.trades
     else:
-        prop = propose(*args, None, lot_rows, SALE)
+        prop = propose(TradingInputs(*args, None, lot_rows, SALE))
         trades, warnings = lots.annotate_trades(prop.trades, lot_rows, args[2], args[3], SALE)
         prop = type(prop)(trades, prop.classes, pl.concat([prop.warnings, warnings]))
     return prop
@@ -171,8 +172,8 @@ def test_neither_engine_sells_a_held_back_lot(case, held_pct: int) -> None:
                 lot_rows.append((a, s, "OLD", "2020-01-01", q - k, D(q - k) * px / 2))
     lots_frame = lot_frame(lot_rows)
     args = frames([p], rows)
-    heur = propose(*args, lots_frame, SALE)
-    opt = optimise(args[0], args[1], lots_frame, *args[2:], SALE)
+    heur = propose(TradingInputs(*args, lots_frame, SALE))
+    opt = optimise(TradingInputs(*args, lots_frame, SALE))
     for prop in (heur, opt):
         for t in prop.trades.filter(pl.col("side") == "sell").iter_rows(named=True):
             if (t["account_id"], t["security_id"]) in free:

@@ -19,152 +19,14 @@ Cash is never traded itself: it is what buys spend and sells raise.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 import polars as pl
 
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
-from ballast.portfolio.policy_frames import FRACTION
 from ballast.trading import lots, post_trade
-
-AMT = pl.Decimal(38, 12)  # quantity (6 dp) × price (6 dp) is exact at 12 dp
-TAX_PREFERENCE = {"tax_exempt": 0, "tax_deferred": 1, "taxable": 2}
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """Trades, post-trade class values and warnings for every portfolio reviewed."""
-
-    trades: pl.DataFrame  # portfolio_id, account_id, security_id, asset_class, side, ...
-    classes: pl.DataFrame  # portfolio_id, asset_class, post_trade_value, post_trade_weight
-    warnings: pl.DataFrame  # portfolio_id, message
-    flow_effect: pl.DataFrame | None = None  # post_trade.flow_effect, where computed
-
-
-def pct(expr: pl.Expr) -> pl.Expr:
-    return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
-
-
-def positive(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr > 0).then(expr).otherwise(pl.lit(0).cast(AMT))
-
-
-def destinations(
-    alloc: pl.DataFrame, settings: pl.DataFrame, cash: pl.DataFrame, *, flows_only: bool = False
-) -> pl.DataFrame:
-    """Destination value and trade amount per (portfolio, class) for every portfolio that is
-    breached or has planned cash flows (a flow-only portfolio trades only what the flows need).
-
-    ``flows_only``: what the cash flows alone would do (planned flows and idle cash above the
-    reserve invested or raised, no other trade), for every portfolio with planned flows and
-    every breached one with idle cash."""
-    kept = cash.group_by("portfolio_id").agg(
-        pl.col("kept_cash").sum(), pl.col("planned").sum(), pl.col("idle_cash").sum()
-    )
-    frame = (
-        alloc.join(settings, on="portfolio_id", how="left")
-        .join(kept, on="portfolio_id", how="left")
-        .with_columns(
-            pl.col("kept_cash", "planned", "idle_cash").fill_null(0),
-            pl.col("market_value").cast(AMT),
-        )
-    )
-    if flows_only:
-        invests = pl.col("portfolio_breached") & (pl.col("idle_cash") > 0)
-        frame = frame.filter((pl.col("planned") != 0) | invests).with_columns(
-            pl.lit(False).alias("portfolio_breached"), pl.lit(False).alias("breached")
-        )
-    else:
-        frame = frame.filter(pl.col("portfolio_breached") | (pl.col("planned") != 0))
-    frame = frame.drop("idle_cash").with_columns(
-        (pl.col("total_value") + pl.col("planned")).cast(AMT).alias("total_after_flows")
-    )
-    v, t, total = pl.col("market_value"), pl.col("target"), pl.col("total_after_flows")
-    unplanned = ~pl.col("has_target") & (pl.col("asset_class") != CASH_CLASS)
-    untargeted = pl.when(unplanned).then(v).otherwise(0).sum().over("portfolio_id")
-    base = (
-        total
-        - untargeted
-        - pl.when(pl.col("cash_has_target")).then(0).otherwise(pl.col("kept_cash"))
-    ).cast(AMT)
-    edge = (
-        pl.when(pl.col("weight") > pl.col("upper")).then(pl.col("upper")).otherwise(pl.col("lower"))
-    )
-    dest_weight = (
-        pl.when(pl.col("rebalance_to") == "band_edge")
-        .then(edge)
-        .when(pl.col("rebalance_to") == "halfway")
-        .then((t + edge) / 2)
-        .otherwise(t)
-    )
-    # a portfolio that is not breached only invests or raises its planned flows
-    mode_all = (pl.col("trade_classes") == "all") & pl.col("portfolio_breached")
-    frame = frame.with_columns(base.alias("base")).with_columns(
-        pl.when(~pl.col("has_target"))
-        .then(v)
-        .when(pl.col("breached"))
-        .then(dest_weight * pl.col("base"))
-        .when(mode_all)
-        .then(t * pl.col("base"))
-        .otherwise(v)
-        .cast(AMT)
-        .alias("dest0"),
-    )
-    targeted = pl.col("has_target")
-    absorbers = targeted & ~pl.col("breached")
-    any_absorber = absorbers.any().over("portfolio_id")
-    absorber = pl.when(any_absorber).then(absorbers).otherwise(targeted)
-    frame = frame.with_columns(
-        (
-            pl.col("base")
-            - pl.when(targeted).then(pl.col("dest0")).otherwise(0).sum().over("portfolio_id")
-        ).alias("residual"),
-        absorber.alias("absorber"),
-    )
-    delta, goal = pl.col("residual"), (t * pl.col("base")).cast(AMT)
-    cap = (
-        pl.when(~pl.col("absorber") | mode_all)
-        .then(0)
-        .when(delta > 0)
-        .then(positive(goal - v))
-        .otherwise(positive(v - goal))
-    ).cast(AMT)
-    frame = frame.with_columns(cap.alias("cap")).with_columns(
-        pl.col("cap").sum().over("portfolio_id").alias("cap_total")
-    )
-    stage1 = (
-        pl.when(pl.col("cap_total") > 0)
-        .then(
-            pl.min_horizontal(delta.abs(), pl.col("cap_total"))
-            * pl.col("cap")
-            / pl.col("cap_total")
-        )
-        .otherwise(0)
-    )
-    stage1 = pl.when(delta < 0).then(-stage1).otherwise(stage1).cast(AMT)
-    frame = frame.with_columns(stage1.alias("stage1")).with_columns(
-        (delta - pl.col("stage1").sum().over("portfolio_id")).alias("rest"),
-        pl.when(pl.col("absorber")).then(t).otherwise(0).cast(FRACTION).alias("w2"),
-    )
-    w2_total = pl.col("w2").sum().over("portfolio_id")
-    stage2 = pl.when(w2_total > 0).then(pl.col("rest") * pl.col("w2") / w2_total).otherwise(0)
-    # a class may only move toward its target, and not past its mirror image: no class ever
-    # ends further from target than it started (what the clip withholds stays in cash)
-    mirror = 2 * (t * total).cast(AMT) - v
-    lo, hi = pl.min_horizontal(v, mirror), pl.max_horizontal(v, mirror)
-    raw = (pl.col("dest0") + pl.col("stage1") + stage2.cast(AMT)).cast(AMT)
-    return frame.with_columns(
-        pl.when(targeted)
-        .then(pl.min_horizontal(pl.max_horizontal(raw, lo), hi))
-        .otherwise(raw)
-        .cast(AMT)
-        .alias("dest"),
-    ).with_columns(
-        (pl.col("dest") - v).alias("class_trade"),
-        # the most a class may sell, rounding included, without passing its mirror image
-        pl.when(targeted).then(v - lo).otherwise(0).cast(AMT).alias("max_sell"),
-    )
+from ballast.trading.destinations import cash_frame, destinations
+from ballast.trading.inputs import TradingInputs
+from ballast.trading.proposal import AMT, TAX_PREFERENCE, Proposal, pct, positive
+from ballast.trading.sizing import cost_rates, min_trade_filter, priced, round_quantity
 
 
 def _reason(side: str) -> pl.Expr:
@@ -195,45 +57,6 @@ def _reason(side: str) -> pl.Expr:
         else pl.lit("; paid from this account's own cash and sales")
     )
     return pl.concat_str(pl.when(pl.col("breached")).then(breach).otherwise(other), where)
-
-
-def round_quantity(expr: pl.Expr, up: bool) -> pl.Expr:
-    """Whole shares (or 6 decimals with fractional trading), up for sells, down for buys."""
-    scaled = pl.when(pl.col("whole_shares")).then(expr).otherwise(expr * 1_000_000)
-    rounded = scaled.ceil() if up else scaled.floor()
-    return (
-        pl.when(pl.col("whole_shares"))
-        .then(rounded)
-        .otherwise(rounded / 1_000_000)
-        .cast(pl.Decimal(38, 6))
-    )
-
-
-def min_trade_filter(
-    trades: pl.DataFrame, account_values: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Drop trades below the IPS minimum; return (kept, warnings)."""
-    trades = trades.join(
-        account_values, on=["portfolio_id", "account_id"], how="left"
-    ).with_columns(
-        pl.max_horizontal(
-            pl.col("min_trade"), (pl.col("min_trade_pct") * pl.col("account_value")).cast(AMT)
-        ).alias("minimum")
-    )
-    small = (pl.col("amount") < pl.col("minimum")) | (pl.col("quantity") <= 0)
-    dropped = trades.filter(small & (pl.col("quantity") > 0)).select(
-        "portfolio_id",
-        pl.format(
-            "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
-            pl.col("side"),
-            lots.plain(pl.col("quantity")),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            pl.col("amount").cast(pl.Decimal(38, 2)),
-            pl.col("minimum").cast(pl.Decimal(38, 2)),
-        ).alias("message"),
-    )
-    return trades.filter(~small).drop("account_value", "minimum"), dropped
 
 
 def _pieces(holdings: pl.DataFrame, tiers: pl.DataFrame | None) -> pl.DataFrame:
@@ -469,87 +292,30 @@ def choose_vehicles(
     )
 
 
-def _cost_rates(costs: pl.DataFrame) -> pl.DataFrame:
-    return costs.select(
-        "portfolio_id", "asset_class", (pl.col("cost_bp") / 10_000).alias("cost_rate")
-    )
-
-
-def priced(trades: pl.DataFrame, costs: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
-    """Trades with amount, cost rate and estimated cost (``costs``: ``costs_frame``), and the
-    IPS minimums ``min_trade_filter`` needs."""
-    return (
-        trades.with_columns(pl.col("price").cast(pl.Decimal(38, 6)))
-        .join(_cost_rates(costs), on=["portfolio_id", "asset_class"], how="left")
-        .with_columns(
-            (pl.col("quantity") * pl.col("price")).cast(AMT).alias("amount"),
-            pl.col("cost_rate").fill_null(0),
-        )
-        .with_columns((pl.col("amount") * pl.col("cost_rate")).cast(AMT).alias("estimated_cost"))
-        .join(settings.select("portfolio_id", "min_trade", "min_trade_pct"), on="portfolio_id")
-    )
-
-
 def propose(
-    alloc: pl.DataFrame,
-    holdings: pl.DataFrame,
-    settings: pl.DataFrame,
-    accounts: pl.DataFrame,
-    candidates: pl.DataFrame,
-    restrictions: pl.DataFrame,
-    costs: pl.DataFrame,
-    flows: pl.DataFrame | None = None,
-    lot_frame: pl.DataFrame | None = None,
-    as_of: dt.date | None = None,
-    *,
-    check_bands: bool = True,
-    flows_only: bool = False,
+    inputs: TradingInputs, *, check_bands: bool = True, flows_only: bool = False
 ) -> Proposal:
     """Trades that bring every breached portfolio back inside its policy, and invest or raise
-    planned cash flows (``flows``: portfolio_id, account_id, planned: net signed amount).
+    planned cash flows (``inputs.flows``).
 
-    ``holdings``: portfolio_id, account_id, security_id, asset_class, quantity, price,
-    market_value, tax_status. ``candidates``: securities that may be bought when a class holds
-    nothing (security_id, asset_class, price). With the tax lots (``lot_frame``) and the sale
-    date ``as_of``, short-term gain lots are sold last and those about to turn long-term are
-    held back (``lots.sell_tiers``). ``check_bands=False`` leaves out the warnings for classes
-    still outside their bands (for a caller that changes the trades afterwards and checks then).
-    ``flows_only``: only the trades the cash flows make (see ``destinations``).
+    ``candidates`` may be bought when a class holds nothing. With the tax lots
+    (``inputs.lots``) and the sale date ``inputs.as_of``, short-term gain lots are sold last and
+    those about to turn long-term are held back (``lots.sell_tiers``). ``check_bands=False``
+    leaves out the warnings for classes still outside their bands (for a caller that changes the
+    trades afterwards and checks then). ``flows_only``: only the trades the cash flows make
+    (see ``destinations``).
     """
+    alloc, holdings, settings = inputs.allocation, inputs.holdings, inputs.settings
+    candidates, restrictions, costs = inputs.candidates, inputs.restrictions, inputs.costs
     tiers = None
-    if lot_frame is not None and as_of is not None:
-        tiers = lots.sell_tiers(holdings, lot_frame, settings, as_of)
-    reserve = settings.select("portfolio_id", "reserve")
-    if flows is None:
-        flows = pl.DataFrame(
-            schema={"portfolio_id": pl.String, "account_id": pl.String, "planned": AMT}
-        )
-    cash = (
-        accounts.join(
-            holdings.filter(pl.col("security_id") == CASH_SECURITY)
-            .group_by("portfolio_id", "account_id")
-            .agg(pl.col("market_value").sum()),
-            on=["portfolio_id", "account_id"],
-            how="left",
-        )
-        .join(reserve, on="portfolio_id")
-        .join(flows, on=["portfolio_id", "account_id"], how="left")
-        .with_columns(pl.col("planned").fill_null(0).cast(AMT))
-        .with_columns(
-            (pl.col("market_value").fill_null(0).cast(AMT) + pl.col("planned")).alias("cash")
-        )
-        .with_columns(
-            pl.min_horizontal(positive(pl.col("cash")), pl.col("reserve").cast(AMT)).alias(
-                "kept_cash"
-            )
-        )
-        .with_columns((pl.col("cash") - pl.col("kept_cash")).alias("idle_cash"))
-    )
+    if inputs.lots is not None and inputs.as_of is not None:
+        tiers = lots.sell_tiers(holdings, inputs.lots, settings, inputs.as_of)
+    cash = cash_frame(inputs.accounts, holdings, settings, inputs.flows)
     dest = destinations(alloc, settings, cash, flows_only=flows_only)
     account_values = holdings.group_by("portfolio_id", "account_id").agg(
         pl.col("market_value").sum().cast(AMT).alias("account_value")
     )
-    cost_rate = _cost_rates(costs)
+    cost_rate = cost_rates(costs)
     sold, bound = _sells(dest, holdings, restrictions, cash, tiers)
     sells, small_sells = min_trade_filter(priced(sold, costs, settings), account_values)
     proceeds = sells.group_by("portfolio_id", "account_id").agg(

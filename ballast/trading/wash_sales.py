@@ -22,7 +22,14 @@ import polars as pl
 
 from ballast.portfolio.policy import Policy
 from ballast.trading import lots
-from ballast.trading.heuristic import round_quantity
+from ballast.trading.identical import match_key
+from ballast.trading.sizing import round_quantity
+from ballast.trading.wash_sale_findings import (
+    block_findings,
+    scale_findings,
+    swap_findings,
+    warn_findings,
+)
 
 GAIN = lots.GAIN
 WINDOW_DAYS = 30
@@ -33,18 +40,12 @@ WASH_SETTINGS_SCHEMA = {
     "wash_sale": pl.String,
     "whole_shares": pl.Boolean,
 }
-FINDINGS_SCHEMA = {"portfolio_id": pl.String, "message": pl.String}
 
 
 def wash_settings(policies: list[Policy]) -> pl.DataFrame:
     """One row per portfolio: ``wash_sale`` (block or warn) and ``whole_shares``."""
     rows = [(p.id, p.tax.wash_sale.value, p.trading.whole_shares) for p in policies]
     return pl.DataFrame(rows, orient="row", schema=WASH_SETTINGS_SCHEMA)
-
-
-def match_key(security: pl.Expr, group: pl.Expr) -> pl.Expr:
-    """What makes two securities substantially identical: the group, else the security."""
-    return pl.coalesce(pl.format("group:{}", group), pl.format("security:{}", security))
 
 
 def recent_purchases(
@@ -80,10 +81,6 @@ def recent_purchases(
         .unique()
         .sort("portfolio_id", "security_id")
     )
-
-
-def _money(expr: pl.Expr) -> pl.Expr:
-    return pl.format("${}", expr.cast(pl.Decimal(38, 2)))
 
 
 def _ranges(frame: pl.DataFrame, order: list[str], prefix: str) -> pl.DataFrame:
@@ -290,35 +287,6 @@ def _replacements(
     return pl.concat([past, _proposed_buys(trades, accounts, groups, as_of)])
 
 
-def _describe(matches: pl.DataFrame) -> pl.DataFrame:
-    """Per sale trade: the replacements in one phrase, the loss and the disallowed amount."""
-    one = pl.format(
-        "{} {} in account {} on {} ({})",
-        lots.plain(pl.col("matched")),
-        pl.col("security_id_replacement"),
-        pl.col("account_id_replacement"),
-        pl.col("trade_date"),
-        pl.col("what"),
-    )
-    per_replacement = matches.group_by(
-        "trade_id",
-        "replacement_id",
-        "security_id_replacement",
-        "account_id_replacement",
-        "trade_date",
-        "what",
-    ).agg(pl.col("matched").sum(), pl.col("disallowed").sum(), pl.col("lost_for_good").sum())
-    return (
-        per_replacement.sort("trade_id", "trade_date", "replacement_id")
-        .group_by("trade_id", maintain_order=True)
-        .agg(
-            one.str.join(", ").alias("replacements"),
-            pl.col("disallowed").sum(),
-            pl.col("lost_for_good").sum(),
-        )
-    )
-
-
 def _resize(trades: pl.DataFrame, quantity: pl.Expr, price: pl.Expr | None = None) -> pl.DataFrame:
     """Set a new quantity (and price); amount and estimated cost follow in proportion."""
     price = pl.col("price") if price is None else price
@@ -493,12 +461,12 @@ def check_proposal(
     kept = _scale_buys(frame.join(washed, on="trade_id", how="anti"), dropped).sort("trade_id")
     findings = pl.concat(
         [
-            _swap_findings(swaps, conflicts, first),
-            _warn_findings(
+            swap_findings(swaps, conflicts, first),
+            warn_findings(
                 matches.join(frame.filter(~block), on="trade_id", how="semi"), frame, sales
             ),
-            _block_findings(dropped, sales, repl),
-            _scale_findings(frame, kept, dropped),
+            block_findings(dropped, sales, repl),
+            scale_findings(frame, kept, dropped),
         ]
     )
     per_trade = matches.group_by("trade_id").agg(
@@ -528,147 +496,4 @@ def _washed_sales(
         .join(frame.filter(block), on="trade_id", how="semi")
         .select("trade_id")
         .unique()
-    )
-
-
-def _findings(frame: pl.DataFrame, message: pl.Expr) -> pl.DataFrame:
-    return frame.select("portfolio_id", message.alias("message")).cast(FINDINGS_SCHEMA)
-
-
-def _swap_findings(
-    swaps: pl.DataFrame, conflicts: pl.DataFrame, first: pl.DataFrame
-) -> pl.DataFrame:
-    """One line per proposed buy swapped to a substitute."""
-    sold = (
-        first.select(pl.col("trade_id_replacement").alias("trade_id"), "security_id", "account_id")
-        .unique()
-        .sort("security_id", "account_id")
-        .group_by("trade_id")
-        .agg(
-            pl.format("{} in account {}", "security_id", "account_id").str.join(", ").alias("sold")
-        )
-    )
-    frame = swaps.join(conflicts, on="trade_id").join(sold, on="trade_id").sort("trade_id")
-    return _findings(
-        frame,
-        pl.format(
-            "wash sale avoided (wash_sale: block): the proposed buy of {} {} in account {} is "
-            "replaced by {} at {} (asset class {}, not identical), because the household sells {} "
-            "at a loss",
-            lots.plain(pl.col("quantity")),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            pl.col("new_security"),
-            _money(pl.col("new_price")),
-            pl.col("asset_class"),
-            pl.col("sold"),
-        ),
-    )
-
-
-def _sale_losses(sales: pl.DataFrame) -> pl.DataFrame:
-    return sales.group_by("trade_id").agg(pl.col("loss").sum())
-
-
-def _warn_findings(matches: pl.DataFrame, frame: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
-    """One line per washed sale of a ``warn`` portfolio."""
-    lost = (
-        pl.when(pl.col("lost_for_good") > 0)
-        .then(
-            pl.format(
-                ", {} of it lost for good (bought in a tax-advantaged account)",
-                _money(pl.col("lost_for_good")),
-            )
-        )
-        .otherwise(pl.lit(""))
-    )
-    rows = (
-        _describe(matches)
-        .join(frame, on="trade_id")
-        .join(_sale_losses(sales), on="trade_id")
-        .sort("trade_id")
-    )
-    return _findings(
-        rows,
-        pl.format(
-            "wash sale (wash_sale: warn): the sale of {} {} in account {} realises a loss of {} on "
-            "lots replaced within 30 days by {}: {} of the loss is disallowed{}",
-            lots.plain(pl.col("quantity")),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            _money(pl.col("loss")),
-            pl.col("replacements"),
-            _money(pl.col("disallowed")),
-            lost,
-        ),
-    )
-
-
-def _block_findings(dropped: pl.DataFrame, sales: pl.DataFrame, repl: pl.DataFrame) -> pl.DataFrame:
-    """One line per sale dropped because a past purchase washes it."""
-    key = match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
-    pool = (
-        sales.with_columns(key)
-        .select("trade_id", "portfolio_id", "key")
-        .unique()
-        .join(repl.with_columns(key), on=["portfolio_id", "key"])
-        .sort("trade_id", "trade_date", "replacement_id")
-        .group_by("trade_id", maintain_order=True)
-        .agg(
-            pl.format(
-                "{} {} in account {} on {} ({})",
-                lots.plain(pl.col("quantity")),
-                "security_id",
-                "account_id",
-                "trade_date",
-                "what",
-            )
-            .unique(maintain_order=True)
-            .str.join(", ")
-            .alias("replacements")
-        )
-    )
-    rows = (
-        dropped.join(pool, on="trade_id").join(_sale_losses(sales), on="trade_id").sort("trade_id")
-    )
-    return _findings(
-        rows,
-        pl.format(
-            "wash sale (wash_sale: block): the sale of {} {} in account {} was dropped: its loss "
-            "of {} would be washed by purchases within 30 days ({}); asset class {} could not be "
-            "brought back without a wash sale",
-            lots.plain(pl.col("quantity")),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            _money(pl.col("loss")),
-            pl.col("replacements"),
-            pl.col("asset_class"),
-        ),
-    )
-
-
-def _scale_findings(
-    before: pl.DataFrame, after: pl.DataFrame, dropped: pl.DataFrame
-) -> pl.DataFrame:
-    """One line per buy shrunk (or removed) because a dropped sale no longer pays for it."""
-    rows = (
-        before.filter(pl.col("side") == "buy")
-        .join(
-            dropped.select("portfolio_id", "account_id").unique(), on=["portfolio_id", "account_id"]
-        )
-        .join(after.select("trade_id", pl.col("quantity").alias("new")), on="trade_id", how="left")
-        .with_columns(pl.col("new").fill_null(0))
-        .filter(pl.col("new") != pl.col("quantity"))
-        .sort("trade_id")
-    )
-    return _findings(
-        rows,
-        pl.format(
-            "the buy of {} {} in account {} is cut to {} shares: a sale dropped to avoid a wash "
-            "sale no longer pays for it",
-            lots.plain(pl.col("quantity")),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            lots.plain(pl.col("new")),
-        ),
     )

@@ -1,0 +1,108 @@
+"""Solving the programmes with HiGHS (scipy): whole shares by branch and bound, many portfolios in
+a process pool."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from ballast.trading.optimizer import weights
+from ballast.trading.optimizer.programme import LP
+
+
+def solve_one(lp: LP) -> np.ndarray:
+    """HiGHS on one portfolio: branch and bound for whole shares (``weights.MIP_TIME_LIMIT``; the LP
+    relaxation, rounded afterwards, when it finds no integer solution in time); NaN everywhere
+    if even that fails (reported, no trades)."""
+    if lp.c.size == 0:
+        return np.zeros(0)
+    if lp.integrality is not None:
+        x = _branch_and_bound(lp)
+        if x is not None:
+            return x
+    n_ineq = lp.b.size if lp.n_ineq < 0 else lp.n_ineq
+    a = lp.a.tocsr()
+    res = linprog(
+        lp.c,
+        A_ub=a[:n_ineq] if n_ineq else None,
+        b_ub=lp.b[:n_ineq] if n_ineq else None,
+        A_eq=a[n_ineq:] if lp.b.size > n_ineq else None,
+        b_eq=lp.b[n_ineq:] if lp.b.size > n_ineq else None,
+        bounds=np.column_stack([np.zeros_like(lp.ub), lp.ub]),
+        method="highs",
+    )
+    return res.x if res.status == 0 else np.full_like(lp.c, np.nan)
+
+
+def _branch_and_bound(lp: LP) -> np.ndarray | None:
+    """The whole-share programme with HiGHS's MILP, or None when it finds no integer solution.
+
+    The objective (a fraction of the portfolio's total, near zero) gets a constant 1 from one
+    extra variable fixed at 1, so that the relative gap ``weights.MIP_GAP`` is a gap of that
+    fraction of the portfolio's value. Presolve is off: it saves nothing on programmes this
+    small. At the time limit the best whole-share solution found so far is used."""
+    lower = np.full(lp.b.size, -np.inf)
+    lower[lp.n_ineq :] = 0.0
+    a = sparse.hstack([lp.a, sparse.csr_matrix((lp.b.size, 1))]).tocsr()
+    with _stdout_silenced():
+        res = milp(
+            np.append(lp.c, 1.0),
+            integrality=np.append(lp.integrality, 0),
+            bounds=Bounds(np.append(np.zeros_like(lp.ub), 1.0), np.append(lp.ub, 1.0)),
+            constraints=LinearConstraint(a, lower, lp.b),
+            options={
+                "time_limit": weights.MIP_TIME_LIMIT,
+                "mip_rel_gap": weights.MIP_GAP,
+                "presolve": False,
+            },
+        )
+    return None if res.x is None else res.x[:-1]
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """File descriptor 1 to /dev/null: HiGHS's MIP heuristics print stray debug lines from C++
+    (``HighsMipSolverData::transformNewIntegerFeasibleSolution``) that ``disp`` cannot stop."""
+    with _STDOUT_LOCK:  # threads (shards) must not interleave the save and the restore
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+_STDOUT_LOCK = threading.Lock()
+
+
+def _solve_chunk(lps: list[LP]) -> list[np.ndarray]:
+    return [solve_one(lp) for lp in lps]
+
+
+def solve_all(lps: list[LP], workers: int | None = None) -> list[np.ndarray]:
+    """Solve every programme, in a process pool when there are many."""
+    workers = workers or min(len(os.sched_getaffinity(0)), 8)
+    if len(lps) < weights.PARALLEL_MIN or workers < 2:
+        return _solve_chunk(lps)
+    chunks = [lps[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        solved = list(pool.map(_solve_chunk, chunks))
+    out: list[np.ndarray] = [np.zeros(0)] * len(lps)
+    for w, xs in enumerate(solved):
+        for j, x in enumerate(xs):
+            out[w + j * workers] = x
+    return out
+
+
+# --- from solution to trades ----------------------------------------------------------------
