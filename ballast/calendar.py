@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ballast.errors import BallastError
@@ -26,7 +27,7 @@ QUARTER_END_MONTHS = (3, 6, 9, 12)
 
 
 @cache
-def _calendar():
+def _calendar() -> Any:  # exchange_calendars.ExchangeCalendar (the library has no type hints)
     """The XNYS calendar, built once per process over a fixed, explicit range.
 
     The library's default range ends one year from today, which would silently cut off next
@@ -71,7 +72,8 @@ def close_time(day: dt.date) -> dt.datetime:
     """The session's close in New York time: 16:00, or 13:00 on an early-close day."""
     if not is_session(day):
         raise BallastError(f"{day}: not an NYSE session, it has no close")
-    return _calendar().session_close(day.isoformat()).to_pydatetime().astimezone(EXCHANGE_TZ)
+    close: dt.datetime = _calendar().session_close(day.isoformat()).to_pydatetime()
+    return close.astimezone(EXCHANGE_TZ)
 
 
 def is_early_close(day: dt.date) -> bool:

@@ -26,4 +26,4 @@ def ingest_inbox(workspace: str) -> dict:
     progress.stage("validate", len(staged))
     staged = retrying.configured(validate_files, retry)(quote(staged))
     progress.stage("load", len(staged))
-    return retrying.configured(load_files, retry)(root, quote(staged))
+    return retrying.configured(load_files, retry)(root, quote(staged)).as_dict()

@@ -54,13 +54,13 @@ def _counts(stage: str, out: Any) -> dict[str, int]:
             "rows": sum(s.rows or 0 for s in out),
         }
     if stage == "load":
-        return {k: len(out.get(k, [])) for k in ("loaded", "quarantined", "duplicates", "deferred")}
+        return {k: len(files) for k, files in out.as_dict().items()}
     if stage == "policies":
         return {"portfolios": len(out.policies) + len(out.errors), "refused": len(out.errors)}
     if stage == "compute":
         return {"portfolios": len(out.policies.ids), "positions": out.holdings.height}
     if stage == "render":
-        return {"portfolios": len(out["entries"]), "files": len(out["outputs"])}
+        return {"portfolios": len(out.entries), "files": len(out.outputs)}
     return {}
 
 
@@ -81,12 +81,12 @@ def _tasks(workspace: Path) -> SimpleNamespace:
 
 
 def _compute_all(
-    task: Any, root: str, run: dict[str, Any], pset: PolicySet, shard_size: int | None
+    task: Any, root: str, run: runs.RunIdentity, pset: PolicySet, shard_size: int | None
 ) -> Any:
     """One ``compute`` task per shard, submitted together; their results merged."""
-    with_trades = run["kind"] != "monitor"
+    with_trades = run.kind != "monitor"
     shards = _shards(pset, shard_size)
-    futures = [task.submit(root, run["as_of"], quote(s), with_trades) for s in shards]
+    futures = [task.submit(root, run.as_of, quote(s), with_trades) for s in shards]
     return merge([f.result() for f in futures])
 
 
@@ -104,31 +104,22 @@ def run_review(
     """The body shared by both flows: ingest, compute, render and record one run."""
     ws = Workspace(Path(workspace)).check()
     dt.date.fromisoformat(as_of)
-    run = {
-        "run_id": runs.new_run_id(),
-        "as_of": as_of,
-        "kind": kind,
-        "trigger": trigger,
-        "who": runs.who(),
-        "reason": reason,
-        "code_version": runs.code_version(),
-        "started_at": dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None),
-    }
-    with runlog.bound(ws.root, run["run_id"]):
+    run = runs.RunIdentity.begin(as_of, kind, trigger, reason)
+    with runlog.bound(ws.root, run.run_id):
         return _run(ws, run, portfolios, html, shard_size, pdf)
 
 
 def _run(
     ws: Workspace,
-    run: dict[str, Any],
+    run: runs.RunIdentity,
     portfolios: list[str] | None,
     html: bool,
     shard_size: int | None,
     pdf: str,
 ) -> dict[str, Any]:
-    root, as_of, kind = str(ws.root), run["as_of"], run["kind"]
+    root, as_of, kind = str(ws.root), run.as_of, run.kind
     logger = get_run_logger()
-    logger.info("run %s: %s as of %s", run["run_id"], kind, as_of)
+    logger.info("run %s: %s as of %s", run.run_id, kind, as_of)
     seconds: dict[str, float] = {}
     t = _tasks(ws.root)
 
@@ -144,7 +135,7 @@ def _run(
 
     t_run = time.perf_counter()
     progress.stage("start")
-    found = recovery.recover(root, run["run_id"])  # first: clean up after killed runs
+    found = recovery.recover(root, run.run_id)  # first: clean up after killed runs
     if found:
         logger.info("recovered after killed runs: %s", found.describe())
     t.start_run(root, run)
@@ -156,24 +147,23 @@ def _run(
         for s in staged:
             if s.deferred:
                 logger.info("still being written: %s (%s)", s.name, s.deferred)
-        ingest = timed("load", t.load_files, root, quote(staged), run["run_id"], total=len(staged))
+        ingest = timed("load", t.load_files, root, quote(staged), run.run_id, total=len(staged))
         pset = timed("policies", t.load_policies, root, portfolios)
         computed = timed("compute", _compute_all, t.compute, root, run, pset, shard_size)
-        run_meta = {**run, "started_at": run["started_at"].isoformat() + "Z"}
-        rendered = timed("render", t.render, root, run_meta, quote(computed), html, pdf)
-        invalid = [e["portfolio_id"] for e in rendered["entries"] if e["status"] != "ok"]
+        rendered = timed("render", t.render, root, run, quote(computed), html, pdf)
+        invalid = [e["portfolio_id"] for e in rendered.entries if e["status"] != "ok"]
         status = "completed_with_errors" if invalid else "completed"
     finally:
         timed("record", t.finish_run, root, run, quote(pset), quote(rendered), ingest, status)
         recovery.release(root)
-    entries = rendered["entries"]
+    entries = rendered.entries
     result = {
-        "run_id": run["run_id"],
+        "run_id": run.run_id,
         "as_of": as_of,
         "kind": kind,
         "status": status,
-        "report_dir": rendered["folder"],
-        "ingest": ingest,
+        "report_dir": str(rendered.folder),
+        "ingest": ingest.as_dict(),
         "invalid": invalid,
         "portfolios": len(entries),
         "breached": sum(e["breached"] for e in entries),

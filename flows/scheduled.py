@@ -11,27 +11,21 @@ They carry the same flow names as the flows they gate, so the deployments read
 ``quarterly-review/adhoc``.
 
 The day is taken from the run's *scheduled* time, not the clock: a run that starts late (the
-server was busy, the machine was asleep) still reviews the day it was scheduled for.
+server was busy, the machine was asleep) still reviews the day it was scheduled for. Before a
+review, the flow waits for late custodian files (``ballast.ops.custodian_wait``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import polars as pl
 from prefect import flow, get_run_logger
-from prefect.exceptions import MissingContextError
 from prefect.states import Completed, State
 
 from ballast import calendar
-from ballast import config as ballast_config
 from ballast.config import ScheduleConfig
-from ballast.workspace import Workspace
+from ballast.ops import custodian_wait
 
 _DEFAULTS = ScheduleConfig()
 
@@ -49,76 +43,6 @@ def _skipped(message: str) -> State:
     return Completed(name="Skipped", message=message)
 
 
-def expected_accounts(ws: Workspace) -> set[str]:
-    """Every account named by a valid IPS in ``ips/``."""
-    from ballast.portfolio.policy_set import load_policies
-
-    return {a.id for p in load_policies(ws).policies for a in p.accounts}
-
-
-def accounts_with_positions(ws: Workspace, as_of: dt.date) -> set[str]:
-    """Accounts with positions dated ``as_of``: loaded already, or in a file in the inbox."""
-    from ballast.ingest import inbox
-    from ballast.kinds import POSITIONS
-    from ballast.warehouse import db
-
-    with db.connect(ws.warehouse) as con:
-        found = set(
-            db.query(con, "recovery/accounts_with_positions", {"as_of": as_of})[
-                "account_id"
-            ].to_list()
-        )
-        staged = inbox.stage_workspace(con, ws)
-    for s in staged:
-        for part in s.parts:
-            if part.kind is POSITIONS:
-                dated = part.frame.filter(pl.col("as_of_date") == as_of)
-                found |= set(dated["account_id"].unique().to_list())
-    return found
-
-
-def await_custodian_files(
-    workspace: str,
-    as_of: dt.date,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> set[str]:
-    """Wait for positions dated ``as_of`` for every IPS account (issue 6 item 2).
-
-    Looks every ``schedule.poll_seconds`` until every account is covered or
-    ``schedule.wait_for_files_minutes`` have passed (``ballast.yaml``), then returns the accounts
-    still missing; the review goes ahead and reports their portfolios ``data_invalid``.
-    """
-    ws = Workspace(Path(workspace))
-    config = ballast_config.load(ws.root)
-    deadline = clock() + config.wait_for_files_minutes * 60
-    expected = expected_accounts(ws)
-    logger = _logger()
-    while True:
-        missing = expected - accounts_with_positions(ws, as_of)
-        if not missing:
-            return set()
-        left = deadline - clock()
-        if left <= 0:
-            logger.warning(
-                "no positions as of %s for %s after waiting %s min: reviewing the others",
-                as_of,
-                ", ".join(sorted(missing)),
-                config.wait_for_files_minutes,
-            )
-            return missing
-        logger.info("waiting for positions as of %s: %d accounts missing", as_of, len(missing))
-        sleep(min(config.poll_seconds, left))
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("ballast.schedule")
-
-
 @flow(name="quarterly-review")
 def scheduled_review(
     workspace: str,
@@ -134,7 +58,7 @@ def scheduled_review(
         q = calendar.previous_quarter_end(today)
         due = calendar.nth_session_after(q, n_business_days)
         return _skipped(f"{today} is not review day (review of {q} runs on {due})")
-    await_custodian_files(workspace, as_of)
+    custodian_wait.await_custodian_files(workspace, as_of, logger=get_run_logger())
     return quarterly_review(
         workspace=workspace,
         as_of=as_of.isoformat(),

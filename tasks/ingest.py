@@ -29,11 +29,13 @@ def stage_inbox(workspace: str) -> list[inbox.StagedFile]:
 
 
 @task(name="load-files", cache_policy=NO_CACHE, **retrying.DEFAULT)
-def load_files(workspace: str, staged: list[inbox.StagedFile], run_id: str | None = None) -> dict:
+def load_files(
+    workspace: str, staged: list[inbox.StagedFile], run_id: str | None = None
+) -> inbox.IngestReport:
     """Load valid files into the warehouse; quarantine the others with their reasons; record
     every load, restatement and quarantine in the audit trail."""
     ws = Workspace(Path(workspace))
     with db.connect(ws.warehouse) as con:
-        report = inbox.commit(con, ws, staged).as_dict()
-        audit.record_ingest(con, ws, report, actor=runs.who(), run_id=run_id)
+        report = inbox.commit(con, ws, staged)
+        audit.record_ingest(con, ws, report.as_dict(), actor=runs.who(), run_id=run_id)
         return report

@@ -10,6 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast.ops import progress
+from ballast.ops.runs import RunIdentity
 from ballast.reporting import drift_history, outputs, results
 from ballast.reporting.pdf import PdfChoice
 from ballast.review import Computed, used_files
@@ -19,20 +20,21 @@ from ballast.workspace import Workspace
 
 @task(name="render", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def render(
-    workspace: str, run: dict, computed: Computed, html: bool = True, pdf: str = "none"
-) -> dict:
+    workspace: str, run: RunIdentity, computed: Computed, html: bool = True, pdf: str = "none"
+) -> outputs.RenderResult:
     """Write the run folder (PDFs too where ``pdf`` asks) under its staging name; returns its
     final path, output hashes and the results entries."""
     ws = Workspace(Path(workspace))
-    entries = results.portfolio_entries(computed, kind=run["kind"])
+    meta = run.meta()  # the run as results.json and the reports show it
+    entries = results.portfolio_entries(computed, kind=run.kind)
     file_ids = used_files(computed)["file_id"].unique().sort().to_list()
     with db.connect(ws.warehouse) as con:
         info = records.file_info(con, file_ids)
-        history = drift_history.fetch(con, run, [e["portfolio_id"] for e in entries])
-    contexts = outputs.report_contexts(run, computed, entries, info, history) if html else []
+        history = drift_history.fetch(con, meta, [e["portfolio_id"] for e in entries])
+    contexts = outputs.report_contexts(meta, computed, entries, info, history) if html else []
     if html:
         progress.stage("render", total=len(contexts))  # reports written / reports to write
     folder, hashes = outputs.write_run(
-        ws.reports, run, entries, contexts, html=html, pdf=PdfChoice(pdf)
+        ws.reports, meta, entries, contexts, html=html, pdf=PdfChoice(pdf)
     )
-    return {"folder": str(folder), "outputs": hashes, "entries": entries, "file_ids": file_ids}
+    return outputs.RenderResult(folder=folder, outputs=hashes, entries=entries, file_ids=file_ids)

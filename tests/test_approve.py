@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from ballast.audit import approvals
 from ballast.audit import chain as audit
 from ballast.errors import BallastError
 from ballast.ingest import inbox
@@ -35,14 +36,14 @@ def ws(reviewed, tmp_path) -> Workspace:
     return Workspace(tmp_path / "ws")
 
 
-def states(ws: Workspace, run_id: str) -> dict[str, audit.ApprovalState]:
+def states(ws: Workspace, run_id: str) -> dict[str, approvals.ApprovalState]:
     with db.connect(ws.warehouse) as con:
-        return {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+        return {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
 
 
 def approve(ws: Workspace, run_id: str, pid: str, by: str = "Jane Doe") -> dict:
     with db.connect(ws.warehouse) as con:
-        return audit.record_approval(con, ws, run_id, pid, by=by, note=None, actor="tester")
+        return approvals.record_approval(con, ws, run_id, pid, by=by, note=None, actor="tester")
 
 
 def test_approve_is_recorded_and_shown(ws: Workspace, reviewed) -> None:
@@ -53,7 +54,7 @@ def test_approve_is_recorded_and_shown(ws: Workspace, reviewed) -> None:
     assert res.exit_code == 0, res.output
     assert "approved seed-60-40" in res.output and "2 trades" in res.output
     with db.connect(ws.warehouse) as con:
-        (a,) = audit.approvals(con, run_id)
+        (a,) = approvals.approvals(con, run_id)
         assert audit.verify(con, ws) == []
         payload = json.loads(audit.rows(con)[-1]["payload"])
     assert (a["portfolio_id"], a["approved_by"], a["note"]) == (
@@ -121,7 +122,7 @@ def test_refused_approvals(ws: Workspace, reviewed, pid: str, by: str, message: 
     with pytest.raises(BallastError, match=message):
         approve(ws, reviewed[1], pid, by)
     with db.connect(ws.warehouse) as con:
-        assert audit.approvals(con, reviewed[1]) == []
+        assert approvals.approvals(con, reviewed[1]) == []
 
 
 def test_unknown_run_refused(ws: Workspace) -> None:

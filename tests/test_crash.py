@@ -81,7 +81,7 @@ def state(ws: Workspace) -> dict:
                 "select original_name, count(*) from file_ledger group by 1 order by 1"
             ).fetchall(),
             "runs": con.execute("select status, pid from runs order by started_at").fetchall(),
-            "unaudited": db.query(con, "recovery/unaudited_files").height,
+            "unaudited": db.query(con, "audit/recovery/unaudited_files").height,
             "events": [r["event"] for r in audit.rows(con)],
         }
 

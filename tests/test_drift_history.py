@@ -45,7 +45,7 @@ def _alloc(con, run_id: str, pid: str, cls: str, weight: str, breached: bool = F
 
 @pytest.fixture
 def con(tmp_path: Path):
-    with db.connect(tmp_path / "db.duckdb") as c:
+    with db.connect(tmp_path / "warehouse.duckdb") as c:
         _run(c, "R-q1", "2026-03-31", "2026-04-03 07:00")
         _run(c, "R-q2a", "2026-06-30", "2026-07-03 07:00")
         _run(c, "R-q2b", "2026-06-30", "2026-07-04 07:00")  # the latest for 2026-06-30
@@ -72,7 +72,7 @@ def test_sql_keeps_the_latest_completed_review_per_as_of_before_the_run(con) -> 
 
 def test_sql_uses_bound_parameters_only() -> None:
     """The query text binds every value (no string formatting of ids or dates)."""
-    text = db.sql_text("reports/drift_history")
+    text = db.sql_text("marts/drift_history")
     assert "$as_of" in text and "$run_id" in text and "$portfolio_ids" in text
     assert "{" not in text
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ballast.audit import chain as audit
 from ballast.ops import recovery
+from ballast.ops.runs import RunIdentity
 from ballast.reporting import outputs
 from ballast.warehouse import db, records
 from ballast.workspace import Workspace
@@ -16,17 +17,17 @@ from ballast.workspace import Workspace
 AS_OF = "2026-09-30"
 
 
-def run(run_id: str) -> dict:
-    return {
-        "run_id": run_id,
-        "as_of": AS_OF,
-        "kind": "quarterly_review",
-        "trigger": "manual",
-        "who": "tester",
-        "reason": None,
-        "code_version": "test",
-        "started_at": dt.datetime(2026, 10, 5, 7, 0),
-    }
+def run(run_id: str) -> RunIdentity:
+    return RunIdentity(
+        run_id=run_id,
+        as_of=AS_OF,
+        kind="quarterly_review",
+        trigger="manual",
+        who="tester",
+        reason=None,
+        code_version="test",
+        started_at=dt.datetime(2026, 10, 5, 7, 0),
+    )
 
 
 def visible(ws: Workspace) -> list[str]:
@@ -38,7 +39,7 @@ def staged(ws: Workspace) -> list[str]:
 
 
 def test_folder_is_hidden_until_published(empty_ws: Workspace) -> None:
-    final, hashes = outputs.write_run(empty_ws.reports, run("r1"), [], [], html=False)
+    final, hashes = outputs.write_run(empty_ws.reports, run("r1").meta(), [], [], html=False)
     assert final == empty_ws.reports / AS_OF / "r1"
     assert not final.exists() and visible(empty_ws) == [] and staged(empty_ws) == [".r1.partial"]
     assert set(hashes) == {"results.json", "trades.csv"}
@@ -62,7 +63,7 @@ def test_recovery_rolls_forward_recorded_runs_only(empty_ws: Workspace) -> None:
         audit.append(con, ws, "run_finished", actor="t", run_id=rerun_id, payload=payload)
     recovery.register(ws, alive)  # this process: a run still going on
     for rid in (recorded, unrecorded, alive, rerun_id):
-        outputs.write_run(ws.reports, run(rid), [], [], html=False)
+        outputs.write_run(ws.reports, run(rid).meta(), [], [], html=False)
     assert visible(ws) == []
 
     try:

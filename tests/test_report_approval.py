@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from ballast.audit import approvals
 from ballast.audit import chain as audit
 from ballast.cli import audit as cli_audit
 from ballast.errors import BallastError
@@ -86,7 +87,7 @@ def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> Non
     pending = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
     assert "<strong>Pending</strong>: not approved as of" in pending
     with db.connect(ws.warehouse) as con:
-        audit.record_approval(con, ws, run_id, SEED, by="Jane", note=None, actor="t")
+        approvals.record_approval(con, ws, run_id, SEED, by="Jane", note=None, actor="t")
     (ws.inbox / "restated.csv").write_text(
         "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
         "2026-09-30,INST-001,GEQ,76000,100.00,7600000.00,USD\n"

@@ -18,7 +18,7 @@ from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 LOCKED = (
-    'IO Error: Could not set lock on file "/ws/db.duckdb": Conflicting lock is held in '
+    'IO Error: Could not set lock on file "/ws/warehouse.duckdb": Conflicting lock is held in '
     "/usr/bin/python3.11 (PID 4242). See also https://duckdb.org/docs/stable/connect/concurrency"
 )
 SECURITIES = "security_id,symbol,name,asset_class,identical_group\nGEQ,GEQ,Equity,eq,\n"
@@ -59,7 +59,7 @@ def test_which_failures_are_transient() -> None:
 def test_a_real_lock_conflict_is_transient(tmp_path: Path) -> None:
     """DuckDB's own message for a file another process holds, as ``db.connect`` raises
     it once its wait is over."""
-    path = tmp_path / "db.duckdb"
+    path = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(path)).close()
     holder = subprocess.Popen(
         [

@@ -129,7 +129,7 @@ def test_serve_runs_adhoc_review_by_name(served, tmp_path: Path) -> None:
     assert seed["breached"] and seed["action"] == "rebalance"
 
     _stop(proc)  # release the warehouse before reading the audit trail
-    with db.connect(root / "db.duckdb") as con:
+    with db.connect(root / "warehouse.duckdb") as con:
         row = records.list_runs(con).row(0, named=True)
     assert (row["trigger"], row["reason"]) == ("manual", "test rerun")
 

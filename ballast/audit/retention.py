@@ -53,7 +53,7 @@ def cutoff(config: RetentionConfig, today: dt.date | None = None) -> dt.date:
 def active_holds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Subjects (run ids, file hashes) under legal hold now, with the hold's reason."""
     held: dict[str, str] = {}
-    for r in db.query(con, "retention/holds").iter_rows(named=True):
+    for r in db.query(con, "audit/retention/holds").iter_rows(named=True):
         if r["event"] == "legal_hold":
             held[r["subject"]] = r["reason"] or ""
         else:
@@ -111,11 +111,11 @@ def plan(con: duckdb.DuckDBPyConnection, ws: Workspace, limit: dt.date) -> Plan:
     """Everything dated before ``limit`` that nothing inside the period or under hold needs."""
     held = active_holds(con)
     out = Plan(limit)
-    kept = _old_runs(db.query(con, "retention/runs").to_dicts(), limit, held, out)
+    kept = _old_runs(db.query(con, "audit/retention/runs").to_dicts(), limit, held, out)
     folders = (ws.reports / r["as_of"].isoformat() / r["run_id"] for r in out.runs)
     out.folders = [f for f in folders if f.is_dir()]
-    files = db.query(con, "retention/files").to_dicts()
-    ips = [f | {"ips": True} for f in db.query(con, "retention/ips_files").to_dicts()]
+    files = db.query(con, "audit/retention/files").to_dicts()
+    ips = [f | {"ips": True} for f in db.query(con, "audit/retention/ips_files").to_dicts()]
     for f in files + ips:
         if (not f.get("ips") and f["loaded_on"] >= limit) or kept & set(f["run_ids"]):
             continue
@@ -141,16 +141,16 @@ def purge(
         shutil.rmtree(folder)
     for f in p.files:
         f["path"].unlink(missing_ok=True)
-    db.execute(con, "retention/mark_purged", {"run_ids": [r["run_id"] for r in p.runs]})
+    db.execute(con, "audit/retention/mark_purged", {"run_ids": [r["run_id"] for r in p.runs]})
     payload = p.as_payload() | {"by": by.strip(), "reason": reason.strip()}
     return audit.append(con, ws, "purge", actor=actor, payload=payload)
 
 
 def _subject_kind(con: duckdb.DuckDBPyConnection, ws: Workspace, target: str) -> str:
-    if con.execute("select 1 from runs where run_id = $t", {"t": target}).fetchall():
+    if db.scalar(con, "audit/retention/run_exists", {"run_id": target}) is not None:
         return "run"
-    files = db.query(con, "retention/files")["sha256"].to_list()
-    ips = db.query(con, "retention/ips_files")["sha256"].to_list()
+    files = db.query(con, "audit/retention/files")["sha256"].to_list()
+    ips = db.query(con, "audit/retention/ips_files")["sha256"].to_list()
     if target in files or target in ips:
         return "file"
     raise BallastError(f"{target}: neither a run id nor the SHA-256 of an archived file")

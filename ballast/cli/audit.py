@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ballast import workspace
+from ballast.audit import approvals, rerun
 from ballast.audit import chain as audit
-from ballast.audit import rerun
 from ballast.cli.options import WorkspaceOpt
 from ballast.errors import BallastError
 from ballast.ops import runs
@@ -150,7 +150,7 @@ def _short(sha: str | None) -> str:
     return f"{sha[:16]}…" if sha else ""
 
 
-def _approval_cell(state: audit.ApprovalState | None) -> str:
+def _approval_cell(state: approvals.ApprovalState | None) -> str:
     if state is None:
         return "?"
     if state.flagged:
@@ -158,7 +158,7 @@ def _approval_cell(state: audit.ApprovalState | None) -> str:
     return {"approved": "approved", "pending": "pending", "not_applicable": "—"}[state.status]
 
 
-def _approval_lines(states: dict[str, audit.ApprovalState]) -> list[str]:
+def _approval_lines(states: dict[str, approvals.ApprovalState]) -> list[str]:
     lines = []
     for s in states.values():
         if s.status == "approved":
@@ -191,7 +191,7 @@ def show(run_id: RunIdArg, ws_path: WorkspaceOpt = None) -> None:
         run = rerun.load_run(con, run_id)
         portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id}).to_dicts()
         try:
-            states = {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+            states = {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
             trouble = None
         except BallastError as exc:
             states, trouble = {}, str(exc)
@@ -255,7 +255,9 @@ def approve(
     """Record sign-off of one portfolio's proposal in the audit trail."""
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
-        done = audit.record_approval(con, ws, run_id, portfolio, by=by, note=note, actor=runs.who())
+        done = approvals.record_approval(
+            con, ws, run_id, portfolio, by=by, note=note, actor=runs.who()
+        )
     out.print(
         f"approved {portfolio} in run {run_id} by {done['by']} "
         f"({done['action']}, {done['trades']} trades; audit sha256 {_short(done['row_hash'])})",
@@ -281,7 +283,7 @@ _BEGIN, _END = "<!-- ballast:approval:begin -->", "<!-- ballast:approval:end -->
 _FOOTER = '<footer class="colophon">'
 
 
-def _approval_context(state: audit.ApprovalState, now: dt.datetime) -> dict[str, Any]:
+def _approval_context(state: approvals.ApprovalState, now: dt.datetime) -> dict[str, Any]:
     at = f"{state.approved_at:%Y-%m-%d %H:%M}" if state.approved_at else None
     return {
         "status": state.status,
@@ -295,7 +297,7 @@ def _approval_context(state: audit.ApprovalState, now: dt.datetime) -> dict[str,
 
 
 def approval_section(
-    run: dict[str, Any], entry: dict[str, Any], state: audit.ApprovalState, now: dt.datetime
+    run: dict[str, Any], entry: dict[str, Any], state: approvals.ApprovalState, now: dt.datetime
 ) -> str:
     """The report's Approval section with the state recorded in the audit trail."""
     from ballast.reporting import html as report
@@ -338,7 +340,7 @@ def report_cmd(
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         summary = audit.run_summary(con, run_id)
-        states = {s.portfolio_id: s for s in audit.approval_states(con, ws, run_id)}
+        states = {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
     if portfolio not in states:
         raise BallastError(f"run {run_id} did not review portfolio {portfolio}")
     folder = ws.reports / str(summary["as_of"]) / run_id

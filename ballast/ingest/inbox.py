@@ -77,9 +77,10 @@ class StagedFile:
         return sorted(values)
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestReport:
-    """What one ingest did, for the CLI, the report and the audit trail."""
+    """What one ingest did, for the CLI, the report and the audit trail (``as_dict`` is its
+    form in the audit trail and in the flows' results)."""
 
     loaded: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
@@ -106,7 +107,7 @@ def inbox_files(ws: Workspace) -> list[Path]:
 
 def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
     """SHA-256 → (file id, status) of everything already in the ledger."""
-    rows = db.query(con, "ingest/known_files")
+    rows = db.query(con, "staging/known_files")
     return {r["sha256"]: (r["file_id"], r["status"]) for r in rows.iter_rows(named=True)}
 
 
@@ -257,11 +258,11 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
     archived = files.archive(s.path, s.sha256, ws.archive)
     con.execute("begin transaction")
     try:
-        file_id = db.scalar(con, "ingest/insert_ledger", _ledger_row(s, status, archived))
+        file_id = db.scalar(con, "staging/insert_ledger", _ledger_row(s, status, archived))
         for v in s.validations:
             db.execute(
                 con,
-                "ingest/insert_validation",
+                "staging/insert_validation",
                 {
                     "file_id": file_id,
                     "kind": v.kind,

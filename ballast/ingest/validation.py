@@ -56,7 +56,7 @@ class ValidationOutcome:
     success: bool
     evaluated: int
     failures: list[Failure]
-    result: dict
+    result: dict[str, Any]
 
 
 # --- suites and derived columns ----------------------------------------------------------
@@ -68,7 +68,8 @@ def suite_spec(kind: str) -> dict[str, Any]:
     if kind not in ALL_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     path = expectations_dir() / f"{kind}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return spec
 
 
 def _market_value_excess(meta: Mapping[str, Any]) -> pl.Expr:
@@ -288,7 +289,7 @@ def _run_suite(kind: str, data: Any) -> dict[str, Any]:
     with _GX_LOCK:
         suite = _gx_suite(kind)
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
-        result = batch.validate(suite, result_format=FAST_FORMAT).to_json_dict()
+        result: dict[str, Any] = batch.validate(suite, result_format=FAST_FORMAT).to_json_dict()
         if not result["success"]:
             result = batch.validate(suite, result_format=RESULT_FORMAT).to_json_dict()
     return result

@@ -5,7 +5,7 @@
 0. takes the workspace's run lock (``.ballast/run.lock``, ``flock``): one review at a time
    per workspace, for the whole run (DuckDB's own lock is only held while a stage writes, so
    two runs could otherwise interleave and both load the same inbox files). A second run waits
-   up to the lock timeout (``db.lock_timeout_seconds``, ``$BALLAST_LOCK_TIMEOUT``), then
+   up to the lock timeout (``warehouse.lock_timeout_seconds``, ``$BALLAST_LOCK_TIMEOUT``), then
    fails with one clear line. The lock goes with the process (also on ``kill -9``), or with
    ``release``;
 1. records this process (pid, host) for the new run in ``<workspace>/.ballast/procs/``, before
@@ -144,7 +144,7 @@ def _mark_crashed(
 ) -> None:
     db.execute(
         con,
-        "recovery/mark_crashed",
+        "audit/recovery/mark_crashed",
         {
             "run_id": row["run_id"],
             "ended_at": _now(),
@@ -190,7 +190,9 @@ def _tidy_reports(
     staged = [(d, run_id) for d, run_id in _staged_folders(ws) if run_id not in keep]
     ids = sorted({run_id for _, run_id in staged})
     done = (
-        set(db.query(con, "recovery/completed_runs", {"run_ids": ids})["run_id"]) if ids else set()
+        set(db.query(con, "audit/recovery/completed_runs", {"run_ids": ids})["run_id"])
+        if ids
+        else set()
     )
     for d, run_id in staged:
         if run_id in done:
@@ -207,7 +209,7 @@ def _tidy_reports(
 
 
 def _audit_orphan_files(con: duckdb.DuckDBPyConnection, ws: Workspace, out: Recovered) -> None:
-    for f in db.query(con, "recovery/unaudited_files").iter_rows(named=True):
+    for f in db.query(con, "audit/recovery/unaudited_files").iter_rows(named=True):
         event = "file_loaded" if f["status"] == "loaded" else "file_quarantined"
         payload = {
             "file": f["original_name"],
@@ -227,7 +229,7 @@ def _forget_finished(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     folder = procs_dir(ws)
     ids = [p.stem for p in folder.glob("*.json")] if folder.exists() else []
     if ids:
-        done = db.query(con, "recovery/finished_runs", {"run_ids": ids})["run_id"]
+        done = db.query(con, "audit/recovery/finished_runs", {"run_ids": ids})["run_id"]
         for run_id in done.to_list():
             (folder / f"{run_id}.json").unlink(missing_ok=True)
 
@@ -282,7 +284,7 @@ def recover(workspace: str, run_id: str, *, lock_timeout: float | None = None) -
     out = Recovered()
     with db.connect(ws.warehouse, lock_timeout=timeout) as con:
         alive: set[str] = {run_id}
-        for row in db.query(con, "recovery/running_runs").iter_rows(named=True):
+        for row in db.query(con, "audit/recovery/running_runs").iter_rows(named=True):
             if row["run_id"] == run_id:
                 continue
             dead, proc = _dead(ws, row["run_id"])

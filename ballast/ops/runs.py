@@ -1,4 +1,4 @@
-"""A run's identity: its id, who runs it, and the code version."""
+"""A run's identity: its id, who runs it, and the code version (``RunIdentity``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import getpass
 import os
 import secrets
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ballast import __version__
 
@@ -50,3 +52,54 @@ def code_version() -> str:
         return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
     except (OSError, subprocess.SubprocessError):
         return __version__
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """The run a flow is doing: what, as of when, why, by whom, with which code, since when.
+
+    It crosses the flow's task boundaries; ``as_dict`` is its row in ``runs`` and its
+    ``run_started`` audit payload, ``meta`` the run metadata its outputs carry. (A past run read
+    back from the warehouse is ``ballast.audit.rerun.RunRecord``.)
+    """
+
+    run_id: str
+    as_of: str  # YYYY-MM-DD
+    kind: str  # quarterly_review or monitor
+    trigger: str  # manual or schedule
+    who: str
+    reason: str | None
+    code_version: str
+    started_at: dt.datetime  # UTC, naive, to the second
+
+    @classmethod
+    def begin(cls, as_of: str, kind: str, trigger: str, reason: str | None) -> RunIdentity:
+        """A new run starting now, by ``who()``, with this ``code_version()``."""
+        return cls(
+            run_id=new_run_id(),
+            as_of=as_of,
+            kind=kind,
+            trigger=trigger,
+            who=who(),
+            reason=reason,
+            code_version=code_version(),
+            started_at=dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, ``started_at`` a datetime (the warehouse row, the audit payload)."""
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of,
+            "kind": self.kind,
+            "trigger": self.trigger,
+            "who": self.who,
+            "reason": self.reason,
+            "code_version": self.code_version,
+            "started_at": self.started_at,
+        }
+
+    def meta(self) -> dict[str, Any]:
+        """The run metadata results.json and the reports carry: ``started_at`` as
+        ``2026-10-05T07:00:00Z``."""
+        return {**self.as_dict(), "started_at": self.started_at.isoformat() + "Z"}

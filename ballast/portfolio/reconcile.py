@@ -8,6 +8,7 @@ one row per (portfolio, check) with status passed, failed or not_checked, for th
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -151,7 +152,7 @@ def stale_prices(
     priced = held.join(prices.select("security_id", "price_date"), on="security_id")
     if priced.is_empty():
         return pl.DataFrame(schema=FAILURE_SCHEMA)
-    first = min(priced["price_date"].min(), as_of)
+    first = min(cast(dt.date, priced["price_date"].min()), as_of)
     age = priced.with_columns(sessions_between(pl.col("price_date"), as_of, first).alias("age"))
     return age.filter(pl.col("age") > max_sessions).select(
         "portfolio_id",

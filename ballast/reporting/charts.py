@@ -68,7 +68,7 @@ class _Scale:
 def _row(i: int, ac: Mapping[str, Any], x: _Scale) -> dict[str, Any]:
     weight, post = _dec(ac.get("weight")), _dec(ac.get("post_trade_weight"))
     target, lower, upper = _dec(ac.get("target")), _dec(ac.get("lower")), _dec(ac.get("upper"))
-    has_band = lower is not None and upper is not None
+    band = (x(lower), x(upper)) if lower is not None and upper is not None else (None, None)
     value_label = _pct(weight) if weight is not None else "n/a"
     if post is not None and weight is not None and post != weight:
         value_label += f" → {_pct(post)}"
@@ -79,8 +79,8 @@ def _row(i: int, ac: Mapping[str, Any], x: _Scale) -> dict[str, Any]:
         "y": TOP + i * ROW_H + ROW_H / 2,
         "stripe": i % 2 == 1,
         "has_target": target is not None,
-        "band_x0": x(lower) if has_band else None,
-        "band_x1": x(upper) if has_band else None,
+        "band_x0": band[0],
+        "band_x1": band[1],
         "target_x": x(target) if target is not None else None,
         "weight_x": x(weight) if weight is not None else None,
         "post_x": x(post) if post is not None else None,
@@ -91,7 +91,8 @@ def _row(i: int, ac: Mapping[str, Any], x: _Scale) -> dict[str, Any]:
 
 def band_rows(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One dict of coordinates per asset class, in the order given."""
-    return band_chart(asset_classes)["rows"]
+    rows: list[dict[str, Any]] = band_chart(asset_classes)["rows"]
+    return rows
 
 
 def band_chart(asset_classes: list[Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Drift history: each portfolio's drift per asset class at its earlier quarterly reviews.
 
-One query for all portfolios of a run (``sql/reports/drift_history.sql``); the run's own point
+One query for all portfolios of a run (``sql/marts/drift_history.sql``); the run's own point
 comes from its results entries, since a run is recorded only after its reports are written.
 """
 
@@ -28,7 +28,7 @@ def fetch(
     """Earlier review points of every given portfolio, keyed by portfolio id (decimal strings)."""
     frame = db.query(
         con,
-        "reports/drift_history",
+        "marts/drift_history",
         {
             "as_of": dt.date.fromisoformat(str(run["as_of"])[:10]),
             "run_id": run["run_id"],

@@ -8,7 +8,7 @@ account ids are masked everywhere, free text included, so a report can be mailed
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -26,8 +26,10 @@ _STATUS_LABELS = {
     "out_of_policy": "Out of policy",
     "data_invalid": "Data invalid",
 }
+_CLASS_KEYS: tuple[str, ...]
 _CLASS_KEYS = ("asset_class", "market_value", "weight", "target", "lower", "upper", "drift_bp")
 _CLASS_KEYS += ("breached", "post_trade_weight")
+_TRADE_KEYS: tuple[str, ...]
 _TRADE_KEYS = ("account_id", "security_id", "side", "quantity", "price", "amount", "reason")
 _TRADE_KEYS += ("realized_gain_short_term", "realized_gain_long_term", "estimated_cost")
 _KIND_LABELS = {"quarterly_review": "Quarterly review", "monitor": "Daily drift monitor"}
@@ -170,7 +172,7 @@ def total_drift_bp(asset_classes: list[Mapping[str, Any]]) -> str | None:
     return str(sum((abs(d) for d in drifts), Decimal(0)) / 2) if drifts else None
 
 
-def breach_lines(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+def breach_lines(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each breached class with the band edge it crossed and by how much."""
     out = []
     for ac in asset_classes:
@@ -211,12 +213,14 @@ def _account_ids(
     return sorted({str(i) for i in ids if i})
 
 
-def _with_defaults(items: Iterable[Mapping[str, Any]] | None, /, **defaults: Any) -> list[dict]:
+def _with_defaults(
+    items: Iterable[Mapping[str, Any]] | None, /, **defaults: Any
+) -> list[dict[str, Any]]:
     return [{**defaults, **item} for item in items or []]
 
 
 def _run(run: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"reason": None, "who": None, "code_version": None, "started_at": None}
+    out: dict[str, Any] = {"reason": None, "who": None, "code_version": None, "started_at": None}
     out.update(trigger=None, input_files=[], run_id="", as_of="", kind="")
     out.update(run)
     out["input_files"] = _with_defaults(
@@ -311,7 +315,7 @@ def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def render_portfolio_report(context: dict, env: jinja2.Environment | None = None) -> str:
+def render_portfolio_report(context: dict[str, Any], env: jinja2.Environment | None = None) -> str:
     """The compliance report of one portfolio, as a self-contained HTML page."""
     env = env or make_environment()
     return env.get_template("report.html.j2").render(report_context(context))
@@ -325,7 +329,7 @@ def _index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def run_summary(rows: list[Mapping[str, Any]]) -> dict[str, int]:
+def run_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """How many portfolios are in policy, out of policy, invalid, and need trades."""
     keys = [r["status_key"] for r in rows]
     return {
@@ -340,7 +344,7 @@ def run_summary(rows: list[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def render_run_index(
-    run: dict, portfolios: list[dict], env: jinja2.Environment | None = None
+    run: dict[str, Any], portfolios: list[dict[str, Any]], env: jinja2.Environment | None = None
 ) -> str:
     """The firm-wide page of one run: every portfolio, its status, and a link to its report."""
     env = env or make_environment()

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,18 @@ from ballast.review import Computed, used_files
 
 if TYPE_CHECKING:
     import jinja2
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What the render stage wrote, for the record stage: the run folder's final path (still
+    under its staging name until ``publish``), each output's SHA-256, the results entries
+    (one per portfolio) and the ids of the files the review read."""
+
+    folder: Path
+    outputs: dict[str, str]
+    entries: list[dict[str, Any]]
+    file_ids: list[int]
 
 
 def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 
 class PdfChoice(StrEnum):
@@ -15,12 +16,13 @@ class PdfChoice(StrEnum):
     ALL = "all"
 
 
-def wanted(choice: PdfChoice, entry: dict) -> bool:
+def wanted(choice: PdfChoice, entry: dict[str, Any]) -> bool:
     """Whether this portfolio's report gets a PDF."""
     if choice is PdfChoice.ALL:
         return True
     if choice is PdfChoice.ACTION:
-        return entry["action"] == "rebalance" or entry["status"] != "ok"
+        needs_action: bool = entry["action"] == "rebalance" or entry["status"] != "ok"
+        return needs_action
     return False
 
 
@@ -30,4 +32,5 @@ def html_to_pdf(html: str, base: Path) -> bytes:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return HTML(string=html, base_url=str(base)).write_pdf()
+    pdf: bytes = HTML(string=html, base_url=str(base)).write_pdf()
+    return pdf

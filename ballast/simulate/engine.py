@@ -13,6 +13,7 @@ engine uses ``Decimal``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -168,7 +169,7 @@ def simulate(
             H = new
         if book is not None and taxed[t]:
             v_now = H.sum(0)
-            tax = np.minimum(book.settle(fr.tax), v_now)
+            tax = np.minimum(book.settle(cast(TaxRates, fr.tax)), v_now)  # a book means a tax
             factor = 1.0 - np.divide(tax, v_now, out=np.zeros_like(tax), where=v_now > 0)
             H *= factor
             book.scale(factor)
@@ -220,7 +221,14 @@ def simulate(
     )
 
 
-def _add_flow(H, flow, tgt, directed, book, t) -> np.ndarray:
+def _add_flow(
+    H: np.ndarray,
+    flow: np.ndarray,
+    tgt: np.ndarray,
+    directed: np.ndarray,
+    book: TaxBook | None,
+    t: int,
+) -> np.ndarray:
     """Add the month's cash flow: directed first to the classes it brings toward target, else
     pro rata to target (a withdrawal is taken from the overweight classes first)."""
     gap = tgt * (H.sum(0) + flow) - H
@@ -228,13 +236,20 @@ def _add_flow(H, flow, tgt, directed, book, t) -> np.ndarray:
     total = need.sum(0)
     share = np.divide(need, total, out=np.broadcast_to(tgt, need.shape).copy(), where=total > 0)
     share = np.where(directed, share, tgt)
-    new = np.maximum(H + flow * share, 0.0)
+    new: np.ndarray = np.maximum(H + flow * share, 0.0)
     if book is not None:
         book.trade(np.moveaxis(H, 0, -1), np.moveaxis(new, 0, -1), t)
     return new
 
 
-def _destination(w, breached, tgt, lo, hi, to) -> np.ndarray:
+def _destination(
+    w: np.ndarray,
+    breached: np.ndarray,
+    tgt: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    to: np.ndarray,
+) -> np.ndarray:
     """Weights (K, S, P) after a band-triggered trade: breached classes go to the target, the
     band edge or halfway; the rest of the portfolio is spread over the unbreached classes (all
     classes if every one is breached) in proportion to their targets."""
@@ -247,4 +262,5 @@ def _destination(w, breached, tgt, lo, hi, to) -> np.ndarray:
     norm = share.sum(0)
     share = np.divide(share, norm, out=absorb / absorb.sum(0), where=norm > 0)
     d = np.maximum(d + (1.0 - d.sum(0)) * share, 0.0)
-    return d / d.sum(0)
+    weights: np.ndarray = d / d.sum(0)
+    return weights

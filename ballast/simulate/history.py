@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -45,7 +46,7 @@ class History:
         """Month of the year (1..12) of each row."""
         return self.months % 100
 
-    def label(self, t: int) -> str:
+    def label(self, t: int | np.integer) -> str:
         m = int(self.months[t])
         return f"{m // 100:04d}-{m % 100:02d}"
 
@@ -130,7 +131,7 @@ def load_csv(path: Path, percent: bool = False) -> History:
         except pl.exceptions.PolarsError:
             raise BallastError(f"{path}, column {name}: not a number in every row") from None
         if col.null_count():
-            row = int(col.is_null().arg_max()) + 2
+            row = cast(int, col.is_null().arg_max()) + 2  # not None: a null exists
             raise BallastError(f"{path}, row {row}, column {name}: missing return")
         data[:, j] = col.to_numpy()
     if percent:

@@ -9,6 +9,8 @@ the money paid stayed invested at the portfolio's return.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ballast.simulate.engine import SimResult
@@ -28,7 +30,8 @@ def per_path(res: SimResult) -> dict[str, np.ndarray]:
     wealth = np.maximum(res.wealth, 1e-300)
 
     def drag(lost: np.ndarray) -> np.ndarray:
-        return growth * ((wealth + lost) / wealth) ** (1.0 / years) - growth
+        gap: np.ndarray = growth * ((wealth + lost) / wealth) ** (1.0 / years) - growth
+        return gap
 
     return {
         "cagr": growth - 1.0,
@@ -43,11 +46,13 @@ def per_path(res: SimResult) -> dict[str, np.ndarray]:
     }
 
 
-def weights(res: SimResult, classes: list[str], s: int, p: int | None = None) -> dict:
+def weights(
+    res: SimResult, classes: list[str], s: int, p: int | None = None
+) -> dict[str, dict[str, float]]:
     """Average, lowest and highest month-end weight of each class (over paths: mean of the
     averages, the 5th percentile of the lows and the 95th of the highs)."""
     avg = res.weight_sum[s] / res.months  # (P, K)
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for k, name in enumerate(classes):
         if p is not None:
             lo, mean, hi = res.weight_min[s, p, k], avg[p, k], res.weight_max[s, p, k]
@@ -59,12 +64,12 @@ def weights(res: SimResult, classes: list[str], s: int, p: int | None = None) ->
     return out
 
 
-def history_summary(res: SimResult, classes: list[str]) -> list[dict]:
+def history_summary(res: SimResult, classes: list[str]) -> list[dict[str, Any]]:
     """One dict of figures per policy for a single path (the historical backtest)."""
     figs = per_path(res)
     out = []
     for s, policy in enumerate(res.policies):
-        row = {key: _r(val[s, 0]) for key, val in figs.items()}
+        row: dict[str, Any] = {key: _r(val[s, 0]) for key, val in figs.items()}
         row["events"] = int(res.events[s, 0])
         row["cost_paid"] = _r(res.cost_paid[s, 0])
         row["tax_paid"] = _r(res.tax_paid[s, 0])
@@ -73,7 +78,7 @@ def history_summary(res: SimResult, classes: list[str]) -> list[dict]:
     return out
 
 
-def paths_summary(res: SimResult, classes: list[str]) -> list[dict]:
+def paths_summary(res: SimResult, classes: list[str]) -> list[dict[str, Any]]:
     """Per policy: medians over paths of each figure, terminal-wealth percentiles, dispersion."""
     figs = per_path(res)
     out = []
@@ -98,7 +103,7 @@ def paths_summary(res: SimResult, classes: list[str]) -> list[dict]:
     return out
 
 
-def wealth_fan(res: SimResult) -> dict[str, list[dict]]:
+def wealth_fan(res: SimResult) -> dict[str, list[dict[str, float]]]:
     """Wealth percentiles at each checkpoint (year ends), per policy: the fan chart's data."""
     pct = np.percentile(res.wealth_at, PERCENTILES, axis=2)  # (5, C, S)
     out = {}

@@ -24,6 +24,7 @@ or ``:directed`` (cash flows go first to underweight / come from overweight clas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -58,6 +59,15 @@ class SimPolicy:
     description: str = ""
 
 
+class _Common(TypedDict):
+    """The ``SimPolicy`` fields every kind of spec sets the same way."""
+
+    targets: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    directed_flows: bool
+
+
 def review_mask(months: np.ndarray, review: Review | None) -> np.ndarray:
     """True at the rows (calendar months 1..12) on which ``review`` fires; never if None."""
     if review is None:
@@ -65,9 +75,13 @@ def review_mask(months: np.ndarray, review: Review | None) -> np.ndarray:
     return np.isin(months, sorted(REVIEW_MONTHS[review]))
 
 
-def bounds(policy: Policy, classes: list[str], band: Band | None) -> tuple[list, list, list]:
+def bounds(
+    policy: Policy, classes: list[str], band: Band | None
+) -> tuple[list[float], list[float], list[float]]:
     """Targets and band bounds as floats, via ``Band.bounds`` (the one definition of a band)."""
-    targets, lower, upper = [], [], []
+    targets: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
     for name in classes:
         target = policy.asset_classes[name].target
         lo, hi = (band or policy.band_for(name)).bounds(target)
@@ -102,7 +116,7 @@ def parse_spec(spec: str, policy: Policy, classes: list[str]) -> SimPolicy:
             except ValueError:
                 raise BallastError(f"policy {spec!r}: option {opt!r} is not understood") from None
     targets, lower, upper = bounds(policy, classes, band)
-    common = {
+    common: _Common = {
         "targets": tuple(targets),
         "lower": tuple(lower),
         "upper": tuple(upper),

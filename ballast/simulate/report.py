@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ballast.simulate.engine import SimResult
+from ballast.simulate.engine import SimResult, Trace
 
 PALETTE = (
     "#1b6ca8",
@@ -39,12 +41,14 @@ def templates_dir() -> Path:
     raise FileNotFoundError("templates/simulation.html.j2 is missing from this install")
 
 
-def _scale(lo: float, hi: float, a: float, b: float):
+def _scale(lo: float, hi: float, a: float, b: float) -> Callable[[float | np.integer], float]:
     span = (hi - lo) or 1.0
     return lambda x: a + (x - lo) / span * (b - a)
 
 
-def fan_charts(payload: dict, width: float = 300.0, height: float = 160.0) -> list[dict]:
+def fan_charts(
+    payload: dict[str, Any], width: float = 300.0, height: float = 160.0
+) -> list[dict[str, Any]]:
     """One small fan chart per policy on a shared log scale: p5–p95, p25–p75, median."""
     sim = payload.get("simulated")
     if not sim:
@@ -93,9 +97,9 @@ def fan_charts(payload: dict, width: float = 300.0, height: float = 160.0) -> li
     return charts
 
 
-def weight_chart(hist: SimResult, labels: list[str], k: int = 0, step: int = 3) -> dict:
+def weight_chart(hist: SimResult, labels: list[str], k: int = 0, step: int = 3) -> dict[str, Any]:
     """The weight of class ``k`` at each month-end (before trading), one line per policy."""
-    tr = hist.trace
+    tr = cast(Trace, hist.trace)  # the historical run is traced
     T = tr.weights.shape[0]
     ws = tr.weights[:, :, k]
     lo, hi = float(np.floor(ws.min() * 20) / 20), float(np.ceil(ws.max() * 20) / 20)
@@ -124,9 +128,9 @@ def weight_chart(hist: SimResult, labels: list[str], k: int = 0, step: int = 3) 
     }
 
 
-def events_chart(hist: SimResult, labels: list[str]) -> dict:
+def events_chart(hist: SimResult, labels: list[str]) -> dict[str, Any]:
     """A raster: one row per policy, a tick at each month with a rebalancing trade."""
-    ev = hist.trace.events
+    ev = cast(Trace, hist.trace).events  # the historical run is traced
     T, S = ev.shape
     row = 18.0
     x = _scale(0, T - 1, 150, W - 8)
@@ -151,7 +155,7 @@ def events_chart(hist: SimResult, labels: list[str]) -> dict:
     }
 
 
-def scatter(payload: dict) -> dict:
+def scatter(payload: dict[str, Any]) -> dict[str, Any]:
     """Volatility (x) against CAGR (y): history filled, simulated medians hollow."""
     pts = []
     for i, p in enumerate(payload["policies"]):
@@ -177,7 +181,7 @@ def scatter(payload: dict) -> dict:
     }
 
 
-def context(payload: dict, hist: SimResult, labels: list[str]) -> dict:
+def context(payload: dict[str, Any], hist: SimResult, labels: list[str]) -> dict[str, Any]:
     """Everything the template needs."""
     return {
         "p": payload,
@@ -189,7 +193,7 @@ def context(payload: dict, hist: SimResult, labels: list[str]) -> dict:
     }
 
 
-def render_html(payload: dict, hist: SimResult, labels: list[str]) -> str:
+def render_html(payload: dict[str, Any], hist: SimResult, labels: list[str]) -> str:
     env = Environment(
         loader=FileSystemLoader(templates_dir()),
         autoescape=select_autoescape(["html", "j2"]),
@@ -199,7 +203,9 @@ def render_html(payload: dict, hist: SimResult, labels: list[str]) -> str:
     return env.get_template("simulation.html.j2").render(context(payload, hist, labels))
 
 
-def write_outputs(out_dir: Path, payload: dict, hist: SimResult, labels: list[str]) -> list[Path]:
+def write_outputs(
+    out_dir: Path, payload: dict[str, Any], hist: SimResult, labels: list[str]
+) -> list[Path]:
     """``simulation.json`` and ``simulation.html`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     js, html = out_dir / "simulation.json", out_dir / "simulation.html"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ def run_paths(inputs: Inputs) -> SimResult | None:
     return simulate(simulated_market(inputs), inputs.policies, inputs.frictions)
 
 
-def run_vanguard(inputs: Inputs) -> list[dict]:
+def run_vanguard(inputs: Inputs) -> list[dict[str, Any]]:
     """Vanguard 2010's grid on the historical window, no costs, no flows, no tax."""
     sims = vanguard_policies(inputs.policy, inputs.classes)
     res = simulate(history_market(inputs), sims, Frictions())
@@ -119,8 +120,11 @@ def run_vanguard(inputs: Inputs) -> list[dict]:
 
 
 def assemble(
-    inputs: Inputs, hist: SimResult, paths: SimResult | None, vanguard: list[dict] | None = None
-) -> dict:
+    inputs: Inputs,
+    hist: SimResult,
+    paths: SimResult | None,
+    vanguard: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The content of ``simulation.json``."""
     cfg, h = inputs.config, inputs.history
     by_name_hist = {r["policy"]: r for r in metrics.history_summary(hist, inputs.classes)}

@@ -6,6 +6,8 @@ Vanguard research, July 2010, 60 % stocks / 40 % bonds, 1926–2009, no costs or
 
 from __future__ import annotations
 
+from typing import Any
+
 from ballast.simulate.engine import SimResult
 from ballast.simulate.metrics import per_path
 
@@ -33,7 +35,7 @@ def _key(name: str) -> tuple[str, int | None]:
     return freq, int(pct.rstrip("%"))
 
 
-def vanguard_rows(res: SimResult, equity: int) -> list[dict]:
+def vanguard_rows(res: SimResult, equity: int) -> list[dict[str, Any]]:
     """One row per policy of the grid (path 0), with Vanguard's figures where published."""
     figs = per_path(res)
     rows = []

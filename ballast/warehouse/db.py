@@ -23,8 +23,11 @@ from ballast.resources import resource_dir
 
 @cache
 def sql_text(name: str) -> str:
-    """The text of ``sql/<name>.sql``."""
-    return (resource_dir("sql") / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of ``sql/<name>.sql``: ``name`` is the path under ``sql/`` (``"audit/run"``)."""
+    path = resource_dir("sql") / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no query {name!r}: {path} does not exist")
+    return path.read_text(encoding="utf-8")
 
 
 def _schema_files() -> list[Path]:

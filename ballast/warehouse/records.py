@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -12,13 +13,32 @@ from ballast.portfolio.policy_set import PolicySet
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 
+if TYPE_CHECKING:
+    from ballast.ingest.inbox import IngestReport
+    from ballast.ops.runs import RunIdentity
+    from ballast.reporting.outputs import RenderResult
 
-def start(con: duckdb.DuckDBPyConnection, run: dict) -> None:
+
+def run_status(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The run's recorded status, or None before its row exists."""
+    rows = db.query(con, "audit/run", {"run_id": run_id})
+    return None if rows.is_empty() else rows["status"][0]
+
+
+def audit_events(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
+    """The audit events already appended for the run itself (not for its re-creations)."""
+    rows = db.query(con, "audit/run_events", {"run_id": run_id})
+    return set(rows.filter(pl.col("run_id") == run_id)["event"])
+
+
+def start(con: duckdb.DuckDBPyConnection, run: RunIdentity) -> None:
+    """The run's row in ``runs``, status ``running``."""
+    row = run.as_dict()
     db.execute(
         con,
-        "runs/insert_run",
+        "marts/insert_run",
         {
-            k: run[k]
+            k: row[k]
             for k in (
                 "run_id",
                 "kind",
@@ -34,11 +54,11 @@ def start(con: duckdb.DuckDBPyConnection, run: dict) -> None:
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return db.query(con, "runs/list_runs")
+    return db.query(con, "marts/list_runs")
 
 
 def file_info(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> pl.DataFrame:
-    return db.query(con, "runs/file_info", {"file_ids": file_ids})
+    return db.query(con, "marts/file_info", {"file_ids": file_ids})
 
 
 def archive_policies(ws: Workspace, policies: PolicySet) -> None:
@@ -126,7 +146,10 @@ def _result_frames(run_id: str, entries: list[dict]) -> dict[str, pl.DataFrame]:
 
 
 def _inputs(
-    con: duckdb.DuckDBPyConnection, run_id: str, policies: PolicySet | None, rendered: dict | None
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    policies: PolicySet | None,
+    rendered: RenderResult | None,
 ) -> pl.DataFrame:
     """One row per input of the run: each IPS version and each custodian or reference file."""
     rows = []
@@ -136,7 +159,7 @@ def _inputs(
             for pid, sha in sorted(policies.hashes.items())
         ]
     if rendered is not None:
-        used = db.query(con, "runs/used_files", {"file_ids": rendered["file_ids"]})
+        used = db.query(con, "marts/used_files", {"file_ids": rendered.file_ids})
         rows += [
             {
                 "run_id": run_id,
@@ -162,21 +185,21 @@ def _inputs(
 def finish(
     con: duckdb.DuckDBPyConnection,
     ws: Workspace,
-    run: dict,
+    run: RunIdentity,
     policies: PolicySet | None,
-    rendered: dict | None,
-    ingest: dict | None,
+    rendered: RenderResult | None,
+    ingest: IngestReport | None,
     status: str,
 ) -> None:
     """Record inputs, results and outputs, then the run's final status, in one transaction."""
-    run_id = run["run_id"]
+    run_id = run.run_id
     if policies is not None:
         archive_policies(ws, policies)
     con.execute("begin transaction")
     try:
         db.append(con, "run_inputs", _inputs(con, run_id, policies, rendered))
         if rendered is not None:
-            for table, frame in _result_frames(run_id, rendered["entries"]).items():
+            for table, frame in _result_frames(run_id, rendered.entries).items():
                 db.append(con, table, frame)
             db.append(
                 con,
@@ -184,18 +207,18 @@ def finish(
                 pl.DataFrame(
                     [
                         {"run_id": run_id, "name": k, "sha256": v}
-                        for k, v in sorted(rendered["outputs"].items())
+                        for k, v in sorted(rendered.outputs.items())
                     ],
                     schema={"run_id": pl.String, "name": pl.String, "sha256": pl.String},
                 ),
             )
         db.execute(
             con,
-            "runs/finish_run",
+            "marts/finish_run",
             {
                 "run_id": run_id,
                 "status": status,
-                "report_dir": rendered["folder"] if rendered else None,
+                "report_dir": str(rendered.folder) if rendered else None,
                 "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
             },
         )

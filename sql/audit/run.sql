@@ -1,4 +1,6 @@
--- one run's record
+-- audit/run: one run's record
+-- columns: run_id, kind, as_of, trigger, who, reason, code_version, started_at, ended_at, status,
+--          report_dir
 select
     run_id, kind, as_of, trigger, who, reason, code_version, started_at, ended_at, status,
     report_dir

@@ -1,4 +1,5 @@
--- the events of one run, and of its re-creations (whose subject is the run's id)
+-- audit/run_events: the events of one run, and of its re-creations (whose subject is the run's id)
+-- columns: seq, at, event, actor, run_id, subject, payload
 select seq, "at", event, actor, run_id, subject, payload
 from audit_log
 where run_id = $run_id

@@ -1,4 +1,5 @@
--- one run's portfolios with their number of proposed trades
+-- audit/run_portfolios: one run's portfolios with their number of proposed trades
+-- columns: portfolio_id, status, breached, action, total_value, trades, errors
 with trades as (
     select portfolio_id, count(*) as trades
     from run_trades

@@ -1,4 +1,6 @@
--- earlier files that reported the same account and date as this positions or lots file
+-- audit/superseded_files: earlier files that reported the same account and date as this positions
+-- or lots file
+-- columns: kind, account_id, as_of_date, file_id, original_name, sha256
 with mine as (
     select distinct 'positions' as kind, account_id, as_of_date
     from positions

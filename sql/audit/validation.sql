@@ -1,4 +1,5 @@
--- the validation outcome of the given files
+-- audit/validation: the validation outcome of the given files
+-- columns: file_id, original_name, status, success, evaluated, failures
 select
     l.file_id,
     l.original_name,

@@ -1,6 +1,7 @@
--- drift per asset class of the given portfolios at their earlier completed quarterly reviews:
--- per portfolio one review per as-of date (the latest run that reviewed it), before $as_of,
--- excluding run $run_id; classes without a target have no band and are left out
+-- marts/drift_history: drift per asset class of the given portfolios at their earlier completed
+-- quarterly reviews: per portfolio one review per as-of date (the latest run that reviewed it),
+-- before $as_of, excluding run $run_id; classes without a target have no band and are left out
+-- columns: portfolio_id, as_of, run_id, asset_class, drift_bp, lower_bp, upper_bp, breached
 with reviews as (
     select
         p.portfolio_id,

@@ -1,4 +1,5 @@
--- ledger and validation facts about the given files
+-- marts/file_info: ledger and validation facts about the given files
+-- columns: file_id, original_name, sha256, kind, rows, status, reason, success, evaluated, failures
 select
     l.file_id,
     l.original_name,

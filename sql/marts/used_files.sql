@@ -1,4 +1,5 @@
--- the custodian files a run read, and the security master current at the time
+-- marts/used_files: the custodian files a run read, and the security master current at the time
+-- columns: file_id, original_name, sha256, kind
 with master as (
     select max(file_id) as file_id from securities
 ),

@@ -1,4 +1,6 @@
--- every file ballast has seen, loaded or quarantined (a byte-identical repeat is not recorded)
+-- schema/001_ledger: every file ballast has seen, loaded or quarantined (a byte-identical repeat is
+-- not recorded), and each file's validation outcome
+-- tables: file_ledger, validation_results
 create sequence if not exists file_id_seq start 1;
 
 create table if not exists file_ledger (

@@ -1,4 +1,6 @@
--- canonical custodian tables: one row per source row, traceable to file and line
+-- schema/002_canonical: canonical custodian tables: one row per source row, traceable to file and
+-- line
+-- tables: positions, lots, transactions, cash_flows, prices, securities
 create table if not exists positions (
     file_id       integer not null,
     line          bigint not null,

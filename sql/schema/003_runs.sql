@@ -1,4 +1,5 @@
--- every review or monitor run and what it used and produced
+-- schema/003_runs: every review or monitor run and what it used and produced
+-- tables: runs, run_inputs, run_portfolios, run_allocations, run_trades, run_outputs
 create table if not exists runs (
     run_id        varchar primary key,
     kind          varchar not null,     -- quarterly_review | monitor

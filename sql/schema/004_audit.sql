@@ -1,4 +1,6 @@
--- the audit trail: append-only and hash-chained (see ballast/audit.py for the row hash)
+-- schema/004_audit: the audit trail: append-only and hash-chained (see ballast/audit/chain.py for
+-- the row hash), and the approvals read from it
+-- tables: audit_log; view: approvals
 create table if not exists audit_log (
     seq        bigint primary key,   -- 1, 2, 3, ... with no gaps
     "at"       timestamp not null,   -- UTC

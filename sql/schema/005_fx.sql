@@ -1,4 +1,6 @@
--- FX rates supplied by custodians (or a rates file): 1 currency = rate quote_currency
+-- schema/005_fx: FX rates supplied by custodians (or a rates file): 1 currency = rate
+-- quote_currency
+-- tables: fx_rates
 create table if not exists fx_rates (
     file_id         integer not null,
     line            bigint not null,

@@ -1,5 +1,6 @@
--- planned external cash flows on or after the review date, from the latest cash-flow file that
--- plans each account (a re-sent plan replaces the earlier one)
+-- snapshot/cash_flows: planned external cash flows on or after the review date, from the latest
+-- cash-flow file that plans each account (a re-sent plan replaces the earlier one)
+-- columns: account_id, effective_date, amount, currency, description
 with planned as (
     select *
     from cash_flows

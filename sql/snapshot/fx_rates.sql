@@ -1,4 +1,6 @@
--- the latest FX rate on or before the review date for every currency pair supplied
+-- snapshot/fx_rates: the latest FX rate on or before the review date for every currency pair
+-- supplied
+-- columns: currency, quote_currency, rate, rate_date
 with candidates as (
     select
         currency,

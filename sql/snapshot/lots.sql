@@ -1,4 +1,6 @@
--- tax lots on the review date, from the latest lots file that reports each account that day
+-- snapshot/lots: tax lots on the review date, from the latest lots file that reports each account
+-- that day
+-- columns: account_id, security_id, lot_id, acquired_date, quantity, cost_basis, file_id
 with lots_on_date as (
     select *
     from lots

@@ -1,5 +1,6 @@
--- positions held on the review date, from the latest file that reports each account that day
--- (a custodian's restated file supersedes the earlier one)
+-- snapshot/positions: positions held on the review date, from the latest file that reports each
+-- account that day (a custodian's restated file supersedes the earlier one)
+-- columns: account_id, security_id, quantity, price, market_value, currency, file_id, line
 with positions_on_date as (
     select *
     from positions

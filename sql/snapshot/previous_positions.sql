@@ -1,5 +1,6 @@
--- each account's positions on its last date before the review date (latest file for that date),
--- the starting point of the roll-forward check
+-- snapshot/previous_positions: each account's positions on its last date before the review date
+-- (latest file for that date), the starting point of the roll-forward check
+-- columns: account_id, security_id, quantity, as_of_date
 with earlier as (
     select *
     from positions

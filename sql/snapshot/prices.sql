@@ -1,4 +1,5 @@
--- the latest price on or before the review date for every security with a price
+-- snapshot/prices: the latest price on or before the review date for every security with a price
+-- columns: security_id, price, currency, price_date
 with candidates as (
     select
         security_id,

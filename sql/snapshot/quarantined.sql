@@ -1,5 +1,7 @@
--- quarantined files that mention the given accounts for the review date (or whose dates could
--- not be read), to explain missing data and to block portfolios whose restatement was refused
+-- snapshot/quarantined: quarantined files that mention the given accounts for the review date (or
+-- whose dates could not be read), to explain missing data and to block portfolios whose restatement
+-- was refused
+-- columns: account_id, file_id, original_name, reason
 with mentions as (
     select
         file_id,

@@ -1,5 +1,6 @@
--- accounts whose positions or lots for the review date came in more than one file: the review
--- uses the latest, and says which file it replaced
+-- snapshot/restatements: accounts whose positions or lots for the review date came in more than one
+-- file: the review uses the latest, and says which file it replaced
+-- columns: kind, account_id, used_file, used_file_id, replaced
 with versions as (
     select 'positions' as kind, account_id, file_id
     from positions

@@ -1,4 +1,5 @@
--- the current security master: the rows of the latest loaded securities file
+-- snapshot/securities: the current security master: the rows of the latest loaded securities file
+-- columns: security_id, symbol, name, asset_class, identical_group, isin, cusip
 with latest as (
     select max(file_id) as file_id from securities where file_id <= $max_file_id
 ),

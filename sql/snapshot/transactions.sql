@@ -1,4 +1,7 @@
--- transactions of the given accounts up to the review date, the latest file's copy of each id
+-- snapshot/transactions: transactions of the given accounts up to the review date, the latest
+-- file's copy of each id
+-- columns: transaction_id, trade_date, account_id, security_id, type, quantity, amount, currency,
+--          file_id, line
 with ranked as (
     select
         *,

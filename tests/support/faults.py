@@ -97,7 +97,7 @@ def arm() -> None:
         from ballast.warehouse import records
 
         records.db = _Proxy(
-            records.db, "execute", 1, lambda _c, name, *a: name == "runs/finish_run"
+            records.db, "execute", 1, lambda _c, name, *a: name == "marts/finish_run"
         )
 
 

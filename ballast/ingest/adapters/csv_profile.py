@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 import polars as pl
@@ -29,6 +30,7 @@ _SCALES = {ColType.QUANTITY: 6, ColType.PRICE: 6, ColType.MONEY: 4}
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
 _FIRST_DATE = r"^(\d{1,2}/\d{1,2}/\d{4})"
 _CUSIP = r"^[0-9A-Z]{8}[0-9]$"
+_ROLES: tuple[str, ...]
 _ROLES = ("symbol", "quantity", "price", "market_value", "date", "action", "amount")
 _ROLES += ("account", "currency")
 
@@ -252,7 +254,7 @@ def _positions(
     _required(frame.filter(pl.col("_cash")), [mv_role], profile, name)
     needed = ["symbol", "quantity", mv_role] + ([] if profile.price_is_market_value else ["price"])
     _required(frame.filter(~pl.col("_cash")), needed, profile, name)
-    col = lambda role: source_column(profile, role)  # noqa: E731
+    col: Callable[[str], str] = lambda role: source_column(profile, role)  # noqa: E731
     frame = frame.with_columns(
         quantity=numbers(frame, "quantity", ColType.QUANTITY, col("quantity"), name),
         market_value=numbers(frame, mv_role, ColType.MONEY, col(mv_role), name),
@@ -349,7 +351,7 @@ def _transactions(
     fields: pl.DataFrame, text: str, profile: CsvProfile, name: str, ctx: Context
 ) -> pl.DataFrame:
     _required(fields, ["date", "action"], profile, name)
-    col = lambda role: source_column(profile, role)  # noqa: E731
+    col: Callable[[str], str] = lambda role: source_column(profile, role)  # noqa: E731
     frame = fields.with_columns(
         trade_date=dates(fields, "date", profile.date_format, col("date"), name),
         amount=numbers(fields, "amount", ColType.MONEY, col("amount"), name),

@@ -37,9 +37,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from xml.sax import SAXException
 from xml.sax.handler import ContentHandler
+from xml.sax.xmlreader import Locator
 
 import defusedxml.sax
 import polars as pl
@@ -108,6 +109,8 @@ class Statement:
 
 
 class _Collector(ContentHandler):
+    _locator: Locator | None  # set by ContentHandler (typeshed does not declare it)
+
     def __init__(self) -> None:
         super().__init__()
         self.statements: list[Statement] = []
@@ -118,7 +121,8 @@ class _Collector(ContentHandler):
             self.root = name
         if name not in _ELEMENTS:
             return
-        line = self._locator.getLineNumber() if self._locator else 0
+        # expat's locator always knows the line (typeshed's Locator says int | None)
+        line = cast(int, self._locator.getLineNumber()) if self._locator else 0
         values = {k: v.strip() for k, v in attrs.items()}
         if name == "FlexStatement":
             self.statements.append(Statement(values, line))
@@ -411,7 +415,10 @@ def _lot_ids(lots: list[dict[str, Any]]) -> None:
 
 
 def _frame(rows: list[dict[str, Any]], kind: Kind) -> pl.DataFrame:
-    schema = {"line": pl.Int64, **{c: POLARS_TYPES[t] for c, t in kind.all_columns.items()}}
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "line": pl.Int64,
+        **{c: POLARS_TYPES[t] for c, t in kind.all_columns.items()},
+    }
     return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema, orient="row")
 
 
@@ -448,8 +455,8 @@ def parse_statements(statements: list[Statement], name: str, ctx: Context) -> li
                     lots.append(row)
                 else:
                     positions.append(row)
-            elif el.tag in readers and (row := readers[el.tag](el, st, name)) is not None:
-                txns.append(row)
+            elif el.tag in readers and (txn := readers[el.tag](el, st, name)) is not None:
+                txns.append(txn)
         positions.extend(_cash_positions(st, name))
         rates.extend(_fx_rows(st, name))
     _map(positions + lots + txns, ctx, name)

@@ -7,6 +7,8 @@ that matches nothing (or only an identifier the master uses for several securiti
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from ballast.errors import DataError
@@ -61,7 +63,7 @@ def map_ids(
     return frame["security_id"]
 
 
-def _fail(row: dict, file: str, column: str | None) -> None:
+def _fail(row: dict[str, Any], file: str, column: str | None) -> None:
     named = ", ".join(f"{k} {row[k]}" for k in KEYS if row[k]) or "no identifier"
     ambiguous = [
         f"{k} {row[k]} matches {', '.join(row[f'_{k}_ids'])}"

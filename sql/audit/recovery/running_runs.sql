@@ -1,4 +1,5 @@
--- runs still marked running, oldest first
+-- audit/recovery/running_runs: runs still marked running, oldest first
+-- columns: run_id, kind, as_of, who, started_at
 select run_id, kind, as_of, who, started_at
 from runs
 where status = 'running'

@@ -1,4 +1,5 @@
--- every archived custodian or reference file, with the runs that read it
+-- audit/retention/files: every archived custodian or reference file, with the runs that read it
+-- columns: sha256, name, archive_path, loaded_on, run_ids
 with used as (
     select sha256, list(distinct run_id order by run_id) as run_ids
     from run_inputs
