@@ -13,12 +13,11 @@ import duckdb
 import polars as pl
 
 from ballast.kinds import CASH_SECURITY
-from ballast.portfolio import checks, reconcile
+from ballast.portfolio import checks, quantities, reconcile
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy_set import PolicySet, accounts_of
 from ballast.portfolio.valuation import holdings_frame
-from ballast.trading import lots
 from ballast.trading.inputs import for_review
 from ballast.trading.pipeline import propose_trades
 from ballast.trading.proposal import Proposal
@@ -151,7 +150,7 @@ def compute(
         pl.format(
             "short position of {} {} in account {} ({}) is held as declared: counted in {}, "
             "never sold, covered or bought by the proposal",
-            lots.plain(-pl.col("quantity")),
+            quantities.plain(-pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("market_value").cast(pl.Decimal(38, 2)),

@@ -31,7 +31,8 @@ from ballast.tasks.validate import validate_files
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from ballast.ops import notify, progress, recovery, runlog, runs
+from ballast.audit import recovery
+from ballast.ops import notify, progress, runlog, runs
 from ballast.portfolio.policy_set import PolicySet
 from ballast.review import merge
 from ballast.workspace import Workspace

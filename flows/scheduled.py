@@ -12,7 +12,7 @@ They carry the same flow names as the flows they gate, so the deployments read
 
 The day is taken from the run's *scheduled* time, not the clock: a run that starts late (the
 server was busy, the machine was asleep) still reviews the day it was scheduled for. Before a
-review, the flow waits for late custodian files (``ballast.ops.custodian_wait``).
+review, the flow waits for late custodian files (``ballast.ingest.custodian_wait``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from prefect.states import Completed, State
 
 from ballast import calendar
 from ballast.config import ScheduleConfig
-from ballast.ops import custodian_wait
+from ballast.ingest import custodian_wait
 
 _DEFAULTS = ScheduleConfig()
 

@@ -15,12 +15,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ballast.audit import chain as audit
+from ballast.audit import records
 from ballast.ingest.inbox import IngestReport
 from ballast.ops.runs import RunIdentity
 from ballast.portfolio.policy_set import PolicySet
 from ballast.reporting import outputs
 from ballast.reporting.outputs import RenderResult
-from ballast.warehouse import db, records
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 FINISHED = ("completed", "completed_with_errors")

@@ -9,12 +9,13 @@ from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from ballast.audit import records
 from ballast.ops import progress
 from ballast.ops.runs import RunIdentity
 from ballast.reporting import drift_history, outputs, results
 from ballast.reporting.pdf import PdfChoice
 from ballast.review import Computed, used_files
-from ballast.warehouse import db, records
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 

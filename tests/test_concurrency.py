@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ballast.audit import chain as audit
+from ballast.audit import recovery
 from ballast.errors import BallastError
-from ballast.ops import recovery
 from ballast.warehouse import db
 from tests.conftest import copy_demo
 

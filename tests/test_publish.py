@@ -8,10 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 from ballast.audit import chain as audit
-from ballast.ops import recovery
+from ballast.audit import records, recovery
 from ballast.ops.runs import RunIdentity
 from ballast.reporting import outputs
-from ballast.warehouse import db, records
+from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 AS_OF = "2026-09-30"

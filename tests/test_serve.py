@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from ballast import calendar
-from ballast.warehouse import db, records
+from ballast.audit import records
+from ballast.warehouse import db
 from tests.conftest import copy_demo
 
 pytestmark = pytest.mark.slow

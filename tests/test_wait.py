@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from ballast.ops.custodian_wait import await_custodian_files, expected_accounts
+from ballast.ingest.custodian_wait import await_custodian_files, expected_accounts
 from tests.conftest import copy_demo
 
 AS_OF = __import__("datetime").date(2026, 9, 30)

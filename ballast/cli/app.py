@@ -29,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, even in a log file
 
 AsOfOpt = Annotated[str, typer.Option("--as-of", help="Review date, YYYY-MM-DD.")]
 PortfolioOpt = Annotated[
@@ -136,7 +136,7 @@ def _check_portfolios(ws: workspace.Workspace, portfolios: list[str] | None) -> 
 def _take_run_lock(ws: workspace.Workspace) -> None:
     """Wait for another run on this workspace before starting Prefect, so a timeout is one
     clean line (the flow takes the same lock again: it is re-entrant within a process)."""
-    from ballast.ops import recovery
+    from ballast.audit import recovery
     from ballast.warehouse import db
 
     timeout = db.lock_timeout_for(ws.warehouse)
@@ -274,7 +274,8 @@ def monitor(
 @app.command()
 def runs(ws_path: WorkspaceOpt = None) -> None:
     """List past runs (id, as-of, kind, trigger, who, status)."""
-    from ballast.warehouse import db, records
+    from ballast.audit import records
+    from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:

@@ -15,7 +15,7 @@ import polars as pl
 
 from ballast import calendar
 from ballast.kinds import CASH_SECURITY
-from ballast.trading.lots import plain
+from ballast.portfolio.quantities import plain
 
 STALE_AFTER_SESSIONS = 5  # a price older than this many NYSE sessions is stale
 CHECKS = ("lots_match_positions", "roll_forward", "stale_prices", "duplicate_transactions")

@@ -24,9 +24,7 @@ def fx_pairs(fx_rates: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def holdings_frame(
-    snap: Snapshot, accounts: pl.DataFrame, settings: pl.DataFrame
-) -> pl.DataFrame:
+def holdings_frame(snap: Snapshot, accounts: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
     """Positions with their portfolio, tax status and asset class, valued in base currency.
 
     A position in another currency is converted with the latest custodian FX rate on or before

@@ -5,7 +5,7 @@ finished: ``write_run`` writes the folder under its hidden staging name
 (``reports/<as_of>/.<run_id>.partial``) and leaves it there; the record stage commits the run
 (status and output hashes) and only then calls ``publish``, which renames it to
 ``reports/<as_of>/<run_id>``. A run killed in between is rolled forward by the next run's
-recovery (``ballast.ops.recovery``); a staging folder of a run never recorded is removed.
+recovery (``ballast.audit.recovery``); a staging folder of a run never recorded is removed.
 """
 
 from __future__ import annotations

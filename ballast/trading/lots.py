@@ -24,6 +24,8 @@ import datetime as dt
 
 import polars as pl
 
+from ballast.portfolio.quantities import plain
+
 GAIN = pl.Decimal(38, 12)
 RELIEF_SETTINGS = ("lot_method", "avoid_short_term_gains", "short_term_wait_days")
 """The IPS settings (``policy_frames.settings_frame`` columns) that decide the relief order."""
@@ -276,11 +278,6 @@ def realized_gains(
         .join(totals, on="trade_id", how="left")
         .with_columns(pl.col("covered").fill_null(zero))
     )
-
-
-def plain(quantity: pl.Expr) -> pl.Expr:
-    """A quantity as text without trailing zeros: 600.000000 → 600."""
-    return quantity.cast(pl.Decimal(38, 6)).cast(pl.String).str.replace(r"\.?0+$", "")
 
 
 def uncovered_warnings(sells: pl.DataFrame) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ballast.trading import lots
+from ballast.portfolio import quantities
 from ballast.trading.proposal import AMT
 
 
@@ -37,7 +37,7 @@ def min_trade_filter(
         pl.format(
             "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
             pl.col("side"),
-            lots.plain(pl.col("quantity")),
+            quantities.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("amount").cast(pl.Decimal(38, 2)),

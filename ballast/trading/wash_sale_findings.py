@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ballast.trading import lots
+from ballast.portfolio import quantities
 from ballast.trading.identical import match_key
 
 FINDINGS_SCHEMA = {"portfolio_id": pl.String, "message": pl.String}
@@ -19,7 +19,7 @@ def _describe(matches: pl.DataFrame) -> pl.DataFrame:
     """Per sale trade: the replacements in one phrase, the loss and the disallowed amount."""
     one = pl.format(
         "{} {} in account {} on {} ({})",
-        lots.plain(pl.col("matched")),
+        quantities.plain(pl.col("matched")),
         pl.col("security_id_replacement"),
         pl.col("account_id_replacement"),
         pl.col("trade_date"),
@@ -68,7 +68,7 @@ def swap_findings(
             "wash sale avoided (wash_sale: block): the proposed buy of {} {} in account {} is "
             "replaced by {} at {} (asset class {}, not identical), because the household sells {} "
             "at a loss",
-            lots.plain(pl.col("quantity")),
+            quantities.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             pl.col("new_security"),
@@ -106,7 +106,7 @@ def warn_findings(matches: pl.DataFrame, frame: pl.DataFrame, sales: pl.DataFram
         pl.format(
             "wash sale (wash_sale: warn): the sale of {} {} in account {} realises a loss of {} on "
             "lots replaced within 30 days by {}: {} of the loss is disallowed{}",
-            lots.plain(pl.col("quantity")),
+            quantities.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             _money(pl.col("loss")),
@@ -130,7 +130,7 @@ def block_findings(dropped: pl.DataFrame, sales: pl.DataFrame, repl: pl.DataFram
         .agg(
             pl.format(
                 "{} {} in account {} on {} ({})",
-                lots.plain(pl.col("quantity")),
+                quantities.plain(pl.col("quantity")),
                 "security_id",
                 "account_id",
                 "trade_date",
@@ -150,7 +150,7 @@ def block_findings(dropped: pl.DataFrame, sales: pl.DataFrame, repl: pl.DataFram
             "wash sale (wash_sale: block): the sale of {} {} in account {} was dropped: its loss "
             "of {} would be washed by purchases within 30 days ({}); asset class {} could not be "
             "brought back without a wash sale",
-            lots.plain(pl.col("quantity")),
+            quantities.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
             _money(pl.col("loss")),
@@ -179,9 +179,9 @@ def scale_findings(
         pl.format(
             "the buy of {} {} in account {} is cut to {} shares: a sale dropped to avoid a wash "
             "sale no longer pays for it",
-            lots.plain(pl.col("quantity")),
+            quantities.plain(pl.col("quantity")),
             pl.col("security_id"),
             pl.col("account_id"),
-            lots.plain(pl.col("new")),
+            quantities.plain(pl.col("new")),
         ),
     )

@@ -94,7 +94,7 @@ def arm() -> None:
 
         outputs._render_chunk = _write_then_die(outputs._render_chunk)
     elif stage == "record":
-        from ballast.warehouse import records
+        from ballast.audit import records
 
         records.db = _Proxy(
             records.db, "execute", 1, lambda _c, name, *a: name == "marts/finish_run"
