@@ -2,7 +2,7 @@
 
 A file's kind is recognised from its header (the set of required columns), never its name.
 The parser, the DuckDB schema (``sql/schema/``) and the GX suites (``expectations/``) all follow
-these definitions; ``tests/test_kinds.py`` checks that they agree.
+these definitions; ``tests/warehouse/test_schema_agreement.py`` checks that they agree.
 """
 
 from __future__ import annotations

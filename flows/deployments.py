@@ -1,8 +1,8 @@
 """The Prefect deployments ``ballast serve`` serves: the one source of their description.
 
 ``prefect.yaml`` (for ``prefect deploy`` with a work pool) copies what ``build_deployments``
-builds with the default ``ScheduleConfig()``; ``tests/test_deployments_yaml.py`` fails when the
-two differ, so change this module first, then make ``prefect.yaml`` match.
+builds with the default ``ScheduleConfig()``; ``tests/flows/test_deployments_yaml.py`` fails when
+the two differ, so change this module first, then make ``prefect.yaml`` match.
 
 | deployment | flow (in ``ballast.flows``) | schedule |
 |---|---|---|

@@ -14,8 +14,8 @@ import pytest
 
 from ballast.kinds import ALL_KINDS
 from ballast.portfolio.policy import load_policy
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 N = 20
 
 

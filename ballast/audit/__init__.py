@@ -1,1 +1,2 @@
-"""Records you can prove: the hash chain, approvals, reruns and retention."""
+"""Records you can prove: run records, the hash chain, approvals, reruns, crash recovery and
+retention."""

@@ -1,0 +1,121 @@
+"""The Approval section: pending in the run's report; `ballast report` writes a copy with the
+state recorded in the audit trail (approved by whom and when, flagged when inputs changed)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from ballast.audit import approvals
+from ballast.audit import chain as audit
+from ballast.cli import audit as cli_audit
+from ballast.errors import BallastError
+from ballast.ingest import inbox
+from ballast.warehouse import db
+from ballast.workspace import Workspace
+from tests.conftest import copy_demo
+from tests.support.audit_cli import cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+SEED = "seed-60-40"
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory, prefect_harness) -> tuple[Workspace, str]:
+    """One quarterly review of the demo with HTML reports (tests work on copies)."""
+    from ballast.flows.review import quarterly_review
+
+    ws = copy_demo(tmp_path_factory.mktemp("report-approval") / "ws")
+    summary = quarterly_review(workspace=str(ws.root), as_of="2026-09-30")
+    return ws, summary["run_id"]
+
+
+@pytest.fixture
+def ws(reviewed, tmp_path) -> Workspace:
+    shutil.copytree(reviewed[0].root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def folder(ws: Workspace, run_id: str):
+    return ws.reports / "2026-09-30" / run_id
+
+
+def section(html: str) -> str:
+    return html.split("<!-- ballast:approval:begin -->")[1].split("<!-- ballast:approval:end -->")[
+        0
+    ]
+
+
+def test_run_report_says_pending(ws: Workspace, reviewed) -> None:
+    """The report written by the run shows a pending approval and how to get the current state."""
+    html = (folder(ws, reviewed[1]) / f"{SEED}.html").read_text()
+    got = section(html)
+    assert "<strong>Pending</strong>" in got and f"ballast report {reviewed[1]}" in got
+    invalid = section((folder(ws, reviewed[1]) / "lakeside-pension.html").read_text())
+    assert "Not applicable" in invalid
+
+
+def test_report_command_shows_approval_and_keeps_the_original(ws: Workspace, reviewed) -> None:
+    """After `approve`, the copy says by whom, when and the note (escaped, accounts masked);
+    the original report is untouched and the rest of the page is identical."""
+    run_id = reviewed[1]
+    original = (folder(ws, run_id) / f"{SEED}.html").read_text()
+    res = cli("approve", run_id, "-p", SEED, "--by", "Jane <b>Doe</b>",
+              "--note", "IC minutes, acct INST-001", "-w", str(ws.root))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = cli("report", run_id, "-p", SEED, "-w", str(ws.root))
+    assert res.exit_code == 0, res.output
+    assert f"{SEED}: approved; wrote" in res.output
+    copy = (folder(ws, run_id) / f"{SEED}.approved.html").read_text()
+    got = section(copy)
+    assert "<strong>Approved</strong>" in got and "Jane &lt;b&gt;Doe&lt;/b&gt;" in got
+    assert "IC minutes, acct ••••-001" in got and "INST-001" not in got and " UTC" in got
+    assert (folder(ws, run_id) / f"{SEED}.html").read_text() == original
+    assert copy.replace(got, "") == original.replace(section(original), "")
+    with db.connect(ws.warehouse) as con:
+        recorded = audit.run_summary(con, run_id)["outputs"][f"{SEED}.html"]
+    assert hashlib.sha256(original.encode()).hexdigest() == recorded
+
+
+def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> None:
+    """Before sign-off the copy says pending; an approval whose inputs were restated is
+    flagged, with the change listed and account ids masked."""
+    run_id = reviewed[1]
+    cli("report", run_id, "-p", SEED, "-w", str(ws.root))
+    pending = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
+    assert "<strong>Pending</strong>: not approved as of" in pending
+    with db.connect(ws.warehouse) as con:
+        approvals.record_approval(con, ws, run_id, SEED, by="Jane", note=None, actor="t")
+    (ws.inbox / "restated.csv").write_text(
+        "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
+        "2026-09-30,INST-001,GEQ,76000,100.00,7600000.00,USD\n"
+        "2026-09-30,INST-001,IGB,38000,100.00,3800000.00,USD\n",
+        encoding="utf-8",
+    )
+    with db.connect(ws.warehouse) as con:
+        inbox.commit(con, ws, inbox.stage_workspace(con, ws))
+    res = cli("report", run_id, "-p", SEED, "-w", str(ws.root))
+    assert "approved, FLAGGED" in res.output
+    got = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
+    assert "Approved, FLAGGED" in got and "restated by restated.csv" in got
+    assert "positions of ••••-001" in got and "INST-001" not in got
+
+
+def test_altered_original_is_refused(ws: Workspace, reviewed) -> None:
+    """A report edited since the run (its hash no longer the recorded one) is not re-rendered."""
+    path = folder(ws, reviewed[1]) / f"{SEED}.html"
+    path.write_text(path.read_text() + "<!-- edited -->")
+    res = cli("report", reviewed[1], "-p", SEED, "-w", str(ws.root))
+    assert isinstance(res.exception, BallastError) and "altered since the run" in str(res.exception)
+    assert not (path.parent / f"{SEED}.approved.html").exists()
+
+
+def test_reports_without_the_section_get_it_before_the_footer() -> None:
+    """A report older than the Approval section gets it inserted before its footer."""
+    old = '<main>figures</main>\n<footer class="colophon">x</footer>'
+    new = cli_audit.with_approval(old, "<section>S</section>")
+    assert new == '<main>figures</main>\n<section>S</section>\n<footer class="colophon">x</footer>'
+    with pytest.raises(BallastError):
+        cli_audit.with_approval("<p>no footer</p>", "<section>S</section>")
