@@ -1,4 +1,6 @@
-"""Schedule settings: the ``schedule:`` section of ``<workspace>/ballast.yaml`` (optional).
+"""The workspace's settings: ``<workspace>/ballast.yaml`` (optional), one typed model per section.
+
+The ``retention:`` section is read by ``ballast.audit.retention`` through ``section`` here.
 
 ```yaml
 schedule:

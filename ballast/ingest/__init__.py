@@ -1,1 +1,2 @@
-"""Custodian files from ``inbox/`` into the warehouse: read, validate, load or quarantine."""
+"""Custodian files from ``inbox/`` into the warehouse: read, validate, load or quarantine; and the
+wait for late custodian files before a scheduled review."""

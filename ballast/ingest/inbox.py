@@ -170,7 +170,7 @@ def _read(path: Path, base: StagedFile, known: dict, ctx: adapters.Context) -> S
 
 def stage(
     paths: list[Path],
-    known: dict[str, int],
+    known: dict[str, tuple[int, str]],
     ctx: adapters.Context,
     *,
     consume: bool = True,

@@ -1,0 +1,1 @@
+"""The policy simulator: every rebalancing policy on history and simulated futures."""

@@ -29,14 +29,16 @@ from ballast.portfolio.quantities import plain
 GAIN = pl.Decimal(38, 12)
 RELIEF_SETTINGS = ("lot_method", "avoid_short_term_gains", "short_term_wait_days")
 """The IPS settings (``policy_frames.settings_frame`` columns) that decide the relief order."""
-LOT_SCHEMA = {
-    "account_id": pl.String,
-    "security_id": pl.String,
-    "lot_id": pl.String,
-    "acquired_date": pl.Date,
-    "quantity": pl.Decimal(18, 6),
-    "cost_basis": pl.Decimal(18, 4),
-}
+LOT_SCHEMA = pl.Schema(
+    {
+        "account_id": pl.String(),
+        "security_id": pl.String(),
+        "lot_id": pl.String(),
+        "acquired_date": pl.Date(),
+        "quantity": pl.Decimal(18, 6),
+        "cost_basis": pl.Decimal(18, 4),
+    }
+)
 """The tax lots the proposal reads (the snapshot's ``lots`` columns)."""
 MIN_TAX_CATEGORY = {"st_loss": 0, "lt_loss": 1, "zero": 2, "lt_gain": 3, "st_gain": 4}
 

@@ -19,12 +19,22 @@ from ballast.trading.proposal import Proposal
 
 def propose_trades(inputs: TradingInputs) -> tuple[Proposal, pl.DataFrame]:
     """(proposal, its warnings with the wash-sale findings) for every portfolio of ``inputs``."""
-    settings, accounts, as_of = inputs.settings, inputs.accounts, inputs.as_of
+    settings, accounts = inputs.settings, inputs.accounts
+    lot_frame, as_of, transactions = inputs.lots, inputs.as_of, inputs.transactions
+    securities, wash_settings = inputs.securities, inputs.wash_settings
+    if (
+        lot_frame is None
+        or as_of is None
+        or transactions is None
+        or securities is None
+        or wash_settings is None
+    ):
+        raise ValueError("propose_trades needs a review's inputs (trading.inputs.for_review)")
     opt_ids = settings.filter(pl.col("engine") == "optimizer").select("portfolio_id")
     heur = heuristic.propose(inputs.without(opt_ids), check_bands=False)
-    relieved = wash_sales.relieved_lots(heur.trades, inputs.lots, settings, accounts, as_of)
+    relieved = wash_sales.relieved_lots(heur.trades, lot_frame, settings, accounts, as_of)
     trades, lot_warnings = lots.annotate_trades(
-        heur.trades, inputs.lots, settings, accounts, as_of, relieved
+        heur.trades, lot_frame, settings, accounts, as_of, relieved
     )
     classes, warnings = heur.classes, pl.concat([heur.warnings, lot_warnings])
     if not opt_ids.is_empty():
@@ -44,11 +54,11 @@ def propose_trades(inputs: TradingInputs) -> tuple[Proposal, pl.DataFrame]:
     trades, wash_findings = wash_sales.check_proposal(
         trades,
         relieved,
-        inputs.transactions,
+        transactions,
         accounts,
-        inputs.securities,
+        securities,
         as_of,
-        inputs.wash_settings,
+        wash_settings,
         candidates=inputs.candidates,
         restrictions=inputs.restrictions,
     )

@@ -18,13 +18,15 @@ DERIVED = [
 ]
 
 
-FLOW_EFFECT_SCHEMA = {
-    "portfolio_id": pl.String,
-    "planned": AMT,
-    "drift_before": AMT,
-    "drift_after_flows": AMT,
-    "drift_after_trades": AMT,
-}
+FLOW_EFFECT_SCHEMA = pl.Schema(
+    {
+        "portfolio_id": pl.String(),
+        "planned": AMT,
+        "drift_before": AMT,
+        "drift_after_flows": AMT,
+        "drift_after_trades": AMT,
+    }
+)
 
 
 def _pct(expr: pl.Expr) -> pl.Expr:

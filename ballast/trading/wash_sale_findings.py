@@ -8,7 +8,7 @@ import polars as pl
 from ballast.portfolio import quantities
 from ballast.trading.identical import match_key
 
-FINDINGS_SCHEMA = {"portfolio_id": pl.String, "message": pl.String}
+FINDINGS_SCHEMA = pl.Schema({"portfolio_id": pl.String, "message": pl.String})
 
 
 def _money(expr: pl.Expr) -> pl.Expr:

@@ -1,1 +1,1 @@
-"""The DuckDB warehouse: connection and queries, the snapshot a review reads, run records."""
+"""The DuckDB warehouse: connection and queries (sql/), and the snapshot a review reads."""

@@ -24,14 +24,8 @@ from ballast import workspace
 from ballast.ingest import inbox
 from ballast.warehouse import db
 from tests.support import custodian_writers as w
-from tests.support.custodian_writers import (
-    FlexLot,
-    FlexPosition,
-    FlexStatement,
-    Holding,
-    Security,
-    Txn,
-)
+from tests.support.custodian_writers import Holding, Security, Txn
+from tests.support.flex_writer import FlexLot, FlexPosition, FlexStatement, flex_canonical, flex_xml
 
 SETTINGS = settings(
     max_examples=25,
@@ -520,11 +514,11 @@ def test_ibkr_round_trip_and_row_order(case, rnd: random.Random) -> None:
     """A Flex statement (SUMMARY and LOT positions, cash, trades, cash transactions, FX rates in
     several currencies) reaches the canonical files' state; shuffled rows leave the same state."""
     master, statements = case
-    got = ingest({"flex.xml": w.flex_xml(statements, rnd)}, master)
-    want = ingest(w.canonical_files(w.flex_canonical(statements)), master, validate=False)
+    got = ingest({"flex.xml": flex_xml(statements, rnd)}, master)
+    want = ingest(w.canonical_files(flex_canonical(statements)), master, validate=False)
     assert got["formats"]["format"].to_list() == ["ibkr_flex", "securities"]
     all_ids = all(t.ident for st_ in statements for t in (*st_.trades, *st_.cash_txns))
     assert_same(got, want, ids=all_ids)
     layout_ids_ok(got, "IB-")
-    shuffled = ingest({"flex.xml": w.flex_xml(statements, rnd, shuffle=True)}, master, False)
+    shuffled = ingest({"flex.xml": flex_xml(statements, rnd, shuffle=True)}, master, False)
     assert_same(shuffled, got, ids=True)

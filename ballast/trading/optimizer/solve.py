@@ -52,10 +52,11 @@ def _branch_and_bound(lp: LP) -> np.ndarray | None:
     lower = np.full(lp.b.size, -np.inf)
     lower[lp.n_ineq :] = 0.0
     a = sparse.hstack([lp.a, sparse.csr_matrix((lp.b.size, 1))]).tocsr()
+    integral = lp.integrality if lp.integrality is not None else np.zeros(lp.ub.size)
     with _stdout_silenced():
         res = milp(
             np.append(lp.c, 1.0),
-            integrality=np.append(lp.integrality, 0),
+            integrality=np.append(integral, 0),
             bounds=Bounds(np.append(np.zeros_like(lp.ub), 1.0), np.append(lp.ub, 1.0)),
             constraints=LinearConstraint(a, lower, lp.b),
             options={
