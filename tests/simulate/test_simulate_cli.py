@@ -170,6 +170,7 @@ def test_user_mistakes_are_one_line(app, tmp_path, args, message):
 def test_simulation_report_in_chromium(app, tmp_path):
     """The simulation report renders in headless Chromium with its charts, not blank."""
     from PIL import Image
+
     from tests.support.browser import dump_dom, screenshot
 
     res = small_run(app, tmp_path)
