@@ -21,12 +21,24 @@ retries:
   delay_seconds: 2                    # first wait; doubled at each retry (2, 4, 8 s)
 ingest:
   stable_seconds: 0                   # leave inbox files modified less than this long ago
+prefect:
+  api_url: http://127.0.0.1:4200/api  # a running Prefect server to use ($PREFECT_API_URL wins);
+                                      # unset: each command starts a temporary one
+  startup_timeout_seconds: 120        # wait this long for Prefect's API to answer
+                                      # ($BALLAST_PREFECT_STARTUP_TIMEOUT wins)
+  home: .ballast/prefect              # Prefect's state (its SQLite database), relative to the
+                                      # workspace; e.g. ~/.cache/ballast/prefect for one per user
 ```
 
 Every key is optional; a missing file or section means these defaults. The monitor's time is
 always exchange time (New York), because it follows the NYSE close; on early-close days
 (13:00) it still runs at the regular time, which is after the early close. Quote times in YAML:
 an unquoted ``7:00`` is read by YAML as the number 420 (minutes), which is accepted too.
+
+The ``prefect:`` section is read by ``ballast.ops.orchestrator`` before Prefect is imported:
+ballast sets ``PREFECT_HOME`` to ``home`` for its commands (an inherited ``PREFECT_HOME`` is
+replaced; Prefect profiles are still read from where they were), so each workspace has its own
+Prefect database instead of the shared ``~/.prefect/prefect.db``.
 """
 
 from __future__ import annotations
@@ -153,6 +165,35 @@ class IngestConfig(BaseModel):
     stable_seconds: float = Field(0, ge=0, le=24 * 3600)
 
 
+class PrefectConfig(BaseModel):
+    """The ``prefect:`` section: which Prefect API the commands use, how long they wait for it,
+    and where a temporary server keeps its state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_url: str | None = None  # a running server; None: a temporary server per command
+    startup_timeout_seconds: float = Field(120, ge=1, le=3600)
+    home: str = ".ballast/prefect"  # relative to the workspace; ``~`` is expanded
+
+    @field_validator("api_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. http://127.0.0.1:4200/api)")
+        return value.rstrip("/") if value else value
+
+    @field_validator("home")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a folder")
+        return value
+
+    def home_path(self, workspace: Path) -> Path:
+        """``home`` as an absolute path (relative paths are inside ``workspace``)."""
+        return (Path(workspace) / Path(self.home).expanduser()).resolve()
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -220,6 +261,25 @@ def load_checks(workspace: Path) -> ChecksConfig:
 def load_retries(workspace: Path) -> RetryConfig:
     """The ``retries:`` settings (3 retries, 2 s doubling, by default)."""
     return section(workspace, "retries", RetryConfig)
+
+
+STARTUP_TIMEOUT_ENV = "BALLAST_PREFECT_STARTUP_TIMEOUT"
+
+
+def load_prefect(workspace: Path) -> PrefectConfig:
+    """The ``prefect:`` settings (a temporary server, 120 s start-up wait, state in
+    ``.ballast/prefect``); ``$BALLAST_PREFECT_STARTUP_TIMEOUT`` (seconds) overrides the wait."""
+    cfg = section(workspace, "prefect", PrefectConfig)
+    env = os.environ.get(STARTUP_TIMEOUT_ENV)
+    if env:
+        try:
+            seconds = PrefectConfig(startup_timeout_seconds=float(env)).startup_timeout_seconds
+        except (ValueError, ValidationError):
+            raise BallastError(
+                f"{STARTUP_TIMEOUT_ENV}={env!r}: not a number of seconds (1-3600)"
+            ) from None
+        return cfg.model_copy(update={"startup_timeout_seconds": seconds})
+    return cfg
 
 
 def load_ingest(workspace: Path) -> IngestConfig:

@@ -1,10 +1,25 @@
-"""Errors a user can fix: shown as one line, never as a traceback."""
+"""Errors a user can fix: shown as one line, never as a traceback.
+
+Each carries the exit status the command line ends with (``ballast.cli.app.main``; the table is
+in docs/user-guide.md, "Exit status").
+"""
 
 from __future__ import annotations
+
+# Exit statuses of the ``ballast`` command (sysexits.h numbers where one fits).
+EXIT_OK = 0
+EXIT_INVALID = 1  # the run completed, but a portfolio was data invalid or a file quarantined
+EXIT_USAGE = 2  # a mistake in the command, the workspace or its files (also Typer's usage errors)
+EXIT_ORCHESTRATOR = 69  # EX_UNAVAILABLE: no Prefect API could be had
+EXIT_INTERNAL = 70  # EX_SOFTWARE: an unexpected error (a bug); traceback in the error log
+EXIT_STORAGE = 74  # EX_IOERR: the workspace could not be written (read-only, full, permissions)
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT)
 
 
 class BallastError(Exception):
     """A mistake in the user's input or workspace; the message says what and where."""
+
+    exit_code: int = EXIT_USAGE
 
 
 class PolicyError(BallastError):
@@ -24,3 +39,10 @@ class DataError(BallastError):
         if column is not None:
             where += f", column {column}"
         super().__init__(f"{where}: {message}")
+
+
+class OrchestratorError(BallastError):
+    """No Prefect API could be had: the temporary server did not start in time, or the
+    configured server does not answer. Nothing was run."""
+
+    exit_code = EXIT_ORCHESTRATOR

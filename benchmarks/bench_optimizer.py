@@ -1,19 +1,26 @@
 """Proposal time, heuristic against LP optimiser, for taxable households with many lots.
 
     uv run python benchmarks/bench_optimizer.py [--households 1000] [--lots 50] [--workers 2]
+        [--check-repeat]
 
 Each household has three accounts (taxable, tax-deferred, tax-exempt), four asset classes,
 one holding per class in every account plus cash, and ``--lots`` tax lots per taxable holding
 (acquired over the last six years, costs from 40% to 130% of today's price, so short- and
 long-term gains and losses all occur). Holdings are drawn so most households breach a band.
-Everything is generated in memory with NumPy.
+Everything is generated in memory with NumPy (``optimiser_inputs``; the tests reuse it).
+
+``--check-repeat`` runs the optimiser twice more, once with the same worker count and once with
+the other (1 against 2, or 1 against ``--workers``), and reports whether the proposals (trades,
+classes, warnings, lot sales) are identical: the optimiser must not depend on load or workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -24,8 +31,8 @@ from ballast.portfolio.policy import Policy
 from ballast.trading.heuristic import propose
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import annotate_trades
-from ballast.trading.optimizer import engine, optimise
-from ballast.trading.proposal import Proposal
+from ballast.trading.optimizer import engine, optimise, weights
+from ballast.trading.proposal import OptimisedProposal, Proposal
 
 AS_OF = dt.date(2026, 9, 30)
 CLASSES = ("us_equity", "intl_equity", "bonds", "real_assets")
@@ -138,19 +145,57 @@ def lots_frame(rng: np.random.Generator, h: pl.DataFrame, per: int) -> pl.DataFr
     )
 
 
-SOLVE_SECONDS: list[float] = []
+def optimiser_inputs(households: int, lots: int = 50, seed: int = 7) -> TradingInputs:
+    """The benchmark's households as the optimiser's inputs (lots, sale date ``AS_OF``)."""
+    rng = np.random.default_rng(seed)
+    pols = policies(households)
+    h = holdings_frame(rng, pols)
+    lot_rows = lots_frame(rng, h, lots)
+    return TradingInputs(
+        allocation(h, pf.targets_frame(pols)),
+        h,
+        pf.settings_frame(pols),
+        pf.accounts_frame(pols),
+        pl.DataFrame(
+            schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)}
+        ),
+        pf.restrictions_frame(pols),
+        pf.costs_frame(pols),
+        None,
+        lot_rows,
+        AS_OF,
+    )
 
 
-def _timed_solve_all(lps, workers=None):
-    """engine.solve_all, timed, to split set-up from solving."""
-    t = time.perf_counter()
-    out = _SOLVE_ALL(lps, workers)
-    SOLVE_SECONDS.append(time.perf_counter() - t)
-    return out
+def identical(a: OptimisedProposal, b: OptimisedProposal) -> bool:
+    """Same trades, classes, warnings and lot sales, row for row and value for value."""
+    return all(
+        x.equals(y)
+        for x, y in (
+            (a.trades, b.trades),
+            (a.classes, b.classes),
+            (a.warnings, b.warnings),
+            (a.lot_sales, b.lot_sales),
+        )
+    )
 
 
-_SOLVE_ALL = engine.solve_all
-engine.solve_all = _timed_solve_all
+@contextlib.contextmanager
+def timed_solves(seconds: list[float]) -> Iterator[None]:
+    """engine.solve_all, timed into ``seconds``, to split set-up from solving."""
+    solve_all = engine.solve_all
+
+    def timed(lps, workers=None):
+        t = time.perf_counter()
+        out = solve_all(lps, workers)
+        seconds.append(time.perf_counter() - t)
+        return out
+
+    engine.solve_all = timed
+    try:
+        yield
+    finally:
+        engine.solve_all = solve_all
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,36 +204,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lots", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args(argv)
-    rng = np.random.default_rng(args.seed)
-    pols = policies(args.households)
-    h = holdings_frame(rng, pols)
-    lots = lots_frame(rng, h, args.lots)
-    alloc = allocation(h, pf.targets_frame(pols))
-    frames = (
-        pf.settings_frame(pols),
-        pf.accounts_frame(pols),
-        pl.DataFrame(
-            schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)}
-        ),
-        pf.restrictions_frame(pols),
-        pf.costs_frame(pols),
+    ap.add_argument(
+        "--check-repeat",
+        action="store_true",
+        help="run the optimiser again (same and other worker count): are the proposals identical?",
     )
+    args = ap.parse_args(argv)
+    inputs = optimiser_inputs(args.households, args.lots, args.seed)
+    alloc, h, lots = inputs.allocation, inputs.holdings, inputs.lots
+    assert lots is not None
+    settings, accounts = inputs.settings, inputs.accounts
     breached = alloc.filter(pl.col("portfolio_breached"))["portfolio_id"].n_unique()
     print(
         f"{args.households} households, {h.height} holdings, {lots.height} lots, "
         f"{breached} breached"
     )
     t0 = time.perf_counter()
-    settings, accounts, cands, restr, costs = frames
-    heur = propose(TradingInputs(alloc, h, *frames))
+    heur = propose(
+        TradingInputs(
+            alloc, h, settings, accounts, inputs.candidates, inputs.restrictions, inputs.costs
+        )
+    )
     trades, _ = annotate_trades(heur.trades, lots, settings, accounts, AS_OF)
     heur = Proposal(trades, heur.classes, heur.warnings)
     t1 = time.perf_counter()
-    opt = optimise(
-        TradingInputs(alloc, h, settings, accounts, cands, restr, costs, None, lots, AS_OF),
-        workers=args.workers,
-    )
+    solve_seconds: list[float] = []
+    with timed_solves(solve_seconds):
+        opt = optimise(inputs, workers=args.workers)
     t2 = time.perf_counter()
     n = max(breached, 1)
     for name, secs, prop in (
@@ -199,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: {secs:7.2f} s total, {secs / n * 1000:7.2f} ms per breached household, "
             f"{prop.trades.height} trades, {prop.warnings.height} warnings"
         )
-    solve = sum(SOLVE_SECONDS)
+    solve = sum(solve_seconds)
     print(
-        f"  of which HiGHS solves ({args.workers} worker(s)): {solve:.2f} s, "
-        f"{solve / n * 1000:.2f} ms per household; set-up and rounding {t2 - t1 - solve:.2f} s"
+        f"  of which HiGHS solves ({args.workers} worker(s), node limit "
+        f"{weights.MIP_NODE_LIMIT}): {solve:.2f} s, {solve / n * 1000:.2f} ms per household; "
+        f"set-up and rounding {t2 - t1 - solve:.2f} s"
     )
     for name, prop in (("heuristic", heur), ("optimiser", opt)):
         st, lt, tax = prop.trades.select(
@@ -211,6 +254,18 @@ def main(argv: list[str] | None = None) -> int:
             .sum()
         ).row(0)
         print(f"{name:9}: realised short-term {st:,.0f}, long-term {lt:,.0f}, tax {tax:,.0f}")
+    if args.check_repeat:
+        other = 1 if args.workers != 1 else 2
+        if breached < weights.PARALLEL_MIN:
+            print(f"  (fewer than {weights.PARALLEL_MIN} programmes: no process pool is used)")
+        for label, workers in (("again", args.workers), (f"with {other} worker(s)", other)):
+            t = time.perf_counter()
+            again = optimise(inputs, workers=workers)
+            same = "identical" if identical(opt, again) else "DIFFERENT"
+            print(
+                f"optimiser {label}: {time.perf_counter() - t:.2f} s, "
+                f"{again.trades.height} trades: {same}"
+            )
     return 0
 
 

@@ -1,17 +1,40 @@
-"""Shared fixtures: a session-wide Prefect test harness and workspaces built in tmp folders."""
+"""Shared fixtures: a session-wide Prefect test harness and workspaces built in tmp folders.
+
+Prefect under test, also on a loaded host:
+
+- this process keeps its Prefect state in a temporary ``PREFECT_HOME`` of the session, never in
+  ``~/.prefect``; a ``ballast`` command started as a subprocess replaces it with its workspace's
+  own (``<workspace>/.ballast/prefect``, each test's workspace is in its own tmp folder);
+- no developer's server is used (``PREFECT_API_URL`` is dropped): commands start their own
+  temporary server, and wait up to ``STARTUP_TIMEOUT`` seconds for it instead of 20 (120 for
+  ``ballast`` by default), as does the session's one harness;
+- nothing asserts how long something took.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ballast import workspace
+from ballast.config import STARTUP_TIMEOUT_ENV
 from ballast.ops.prefect_settings import quiet_prefect
 from ballast.resources import examples_dir
 
+STARTUP_TIMEOUT = 600  # seconds a Prefect API may take to answer in a test (a loaded host)
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="ballast-tests-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME  # before Prefect is imported anywhere
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(STARTUP_TIMEOUT))  # ballast subprocesses
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT))
 quiet_prefect()
 
 
@@ -22,7 +45,7 @@ def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     with (
-        prefect_test_harness(),
+        prefect_test_harness(server_startup_timeout=STARTUP_TIMEOUT),
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield

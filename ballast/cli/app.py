@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,8 +16,6 @@ from ballast import workspace
 from ballast.cli import progress as cli_progress
 from ballast.cli.options import WorkspaceOpt
 from ballast.errors import BallastError
-from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
-from ballast.reporting.html import redact
 from ballast.reporting.pdf import PdfChoice
 
 app = typer.Typer(
@@ -107,6 +105,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             str(len(e["trades"])),
         )
     out.print(table)
+    from ballast.reporting.html import redact
+
     for e in entries:
         ids = [a["id"] for a in e.get("accounts", [])]
         for msg in e["errors"]:  # account numbers masked, as in the reports
@@ -157,14 +157,16 @@ def _run_flow(
     trigger: str = "manual",
     **options: Any,
 ) -> dict[str, Any]:
+    from ballast.ops import orchestrator
+
     _check_portfolios(ws, portfolios)
     _take_run_lock(ws)
-    quiet_prefect(verbose)
+    orch = orchestrator.prepare(ws.root, verbose)  # before Prefect is imported
     with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from ballast.flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review
-        with prefect_runtime():
+        with orchestrator.connected(orch, verbose):
             return flow(
                 workspace=str(ws.root),
                 as_of=as_of,
@@ -206,13 +208,15 @@ def demo(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
 @app.command()
 def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     """Load every new file in inbox/ (validated, archived, or quarantined with reasons)."""
-    quiet_prefect(verbose)
+    from ballast.ops import orchestrator
+
     ws = workspace.resolve(ws_path).check()
     _take_run_lock(ws)
+    orch = orchestrator.prepare(ws.root, verbose)  # before Prefect is imported
     with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from ballast.flows.ingest import ingest_inbox
 
-        with prefect_runtime():
+        with orchestrator.connected(orch, verbose):
             report = ingest_inbox(workspace=str(ws.root))
     for e in report["loaded"]:
         out.print(f"loaded {e['file']} ({e['kind']}, {e['rows']} rows)", highlight=False)
@@ -297,29 +301,63 @@ def runs(ws_path: WorkspaceOpt = None) -> None:
 
 
 EXTENSIONS = ("ballast.cli.simulate", "ballast.cli.audit", "ballast.cli.serve")
+_EXTENSION_FAILURES: list[BaseException] = []  # raised by main(), through its handler
 
 
 def _register_extensions() -> None:
-    """Commands that live in their own modules (simulate, audit, serve) add themselves."""
+    """Commands that live in their own modules (simulate, audit, serve) add themselves. One
+    that fails to load is reported by ``main()`` as any other failure, never as a traceback."""
     import importlib
 
     for name in EXTENSIONS:
         try:
             module = importlib.import_module(name)
+            module.register(app)
         except ModuleNotFoundError as exc:
             if exc.name != name:
-                raise
-            continue
-        module.register(app)
+                _EXTENSION_FAILURES.append(exc)
+        except Exception as exc:
+            _EXTENSION_FAILURES.append(exc)
 
 
 _register_extensions()
 
 
+def _fail(line: str, code: int) -> NoReturn:
+    """Print ``error: <line>`` as one line on stderr (no markup: ``[`` is kept) and exit."""
+    import contextlib
+
+    with contextlib.suppress(OSError):  # stderr itself unwritable (closed, full disk)
+        err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Entry point: user mistakes are one line on stderr (exit 2), never a traceback."""
+    """Entry point of every command: a failure is one line on stderr with its exit status
+    (docs/user-guide.md, "Exit status"), never a traceback; ``ballast.ops.failures`` says which.
+
+    0 ok; 1 completed with invalid portfolios or quarantined files; 2 usage error (Typer's own,
+    or a ``BallastError``); 69 no Prefect API; 70 unexpected error (traceback in a log file);
+    74 the workspace cannot be written; 130 interrupted.
+    """
+    import logging
+
+    # a log handler that cannot write (a full disk) drops the record instead of printing a
+    # traceback; the command then fails on its own writes, with one line
+    logging.raiseExceptions = False
     try:
+        if _EXTENSION_FAILURES:
+            raise _EXTENSION_FAILURES[0]
         app()  # standalone: usage errors exit 2, typer.Exit codes pass through
-    except BallastError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
-        sys.exit(2)
+    except SystemExit as exc:
+        from ballast.ops import failures
+
+        if exc.code == 130 and failures.interrupted(exc):  # Typer turned Ctrl+C into exit 130
+            failure = failures.describe(KeyboardInterrupt(), sys.argv)
+            _fail(failure.line, failure.exit_code)
+        raise
+    except BaseException as exc:
+        from ballast.ops import failures
+
+        failure = failures.describe(exc, sys.argv)
+        _fail(failure.line, failure.exit_code)

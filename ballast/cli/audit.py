@@ -7,20 +7,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ballast import workspace
-from ballast.audit import approvals, rerun
-from ballast.audit import chain as audit
 from ballast.cli.options import WorkspaceOpt
 from ballast.errors import BallastError
-from ballast.ops import runs
-from ballast.reporting import outputs
-from ballast.warehouse import db
+
+if TYPE_CHECKING:  # imported inside the commands: 'ballast --help' must not load them
+    from ballast.audit import approvals, rerun
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,6 +38,9 @@ def _now() -> dt.datetime:
 @audit_app.command("verify")
 def verify(ws_path: WorkspaceOpt = None) -> None:
     """Check that the audit trail is complete and unaltered; name each problem."""
+    from ballast.audit import chain as audit
+    from ballast.warehouse import db
+
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         problems = audit.verify(con, ws)
@@ -54,6 +55,8 @@ def verify(ws_path: WorkspaceOpt = None) -> None:
 
 
 def _rerun_meta(original: rerun.RunRecord, reason: str | None) -> dict[str, Any]:
+    from ballast.ops import runs
+
     return {
         "run_id": runs.new_run_id(),
         "as_of": original.as_of.isoformat(),
@@ -110,6 +113,11 @@ def rerun_cmd(
     ] = False,
 ) -> None:
     """Run a past review again from its archived inputs and compare the outputs."""
+    from ballast.audit import chain as audit
+    from ballast.audit import rerun
+    from ballast.reporting import outputs
+    from ballast.warehouse import db
+
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         original = rerun.load_run(con, run_id)
@@ -174,6 +182,8 @@ def _approval_lines(states: dict[str, approvals.ApprovalState]) -> list[str]:
 
 
 def _reruns(con, run_id: str) -> list[str]:
+    from ballast.warehouse import db
+
     events = db.query(con, "audit/run_events", {"run_id": run_id}).to_dicts()
     lines = []
     for e in events:
@@ -186,6 +196,9 @@ def _reruns(con, run_id: str) -> list[str]:
 
 def show(run_id: RunIdArg, ws_path: WorkspaceOpt = None) -> None:
     """Summarise one run: who, when, why, inputs with hashes, portfolios and approvals."""
+    from ballast.audit import approvals, rerun
+    from ballast.warehouse import db
+
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         run = rerun.load_run(con, run_id)
@@ -253,6 +266,10 @@ def approve(
     ws_path: WorkspaceOpt = None,
 ) -> None:
     """Record sign-off of one portfolio's proposal in the audit trail."""
+    from ballast.audit import approvals
+    from ballast.ops import runs
+    from ballast.warehouse import db
+
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         done = approvals.record_approval(
@@ -321,6 +338,8 @@ def with_approval(original: str, section: str) -> str:
 
 
 def _original_report(folder: Path, portfolio: str, recorded: dict[str, str]) -> str:
+    from ballast.reporting import outputs
+
     name = f"{portfolio}.html"
     path = folder / name
     if not path.is_file():
@@ -337,6 +356,10 @@ def report_cmd(
     ws_path: WorkspaceOpt = None,
 ) -> None:
     """Write <portfolio>.approved.html: the run's report with its current approval state."""
+    from ballast.audit import approvals
+    from ballast.audit import chain as audit
+    from ballast.warehouse import db
+
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         summary = audit.run_summary(con, run_id)
@@ -383,6 +406,8 @@ def retention_cmd(
 ) -> None:
     """List runs, report folders and archived files past retention; --purge deletes them."""
     from ballast.audit import retention
+    from ballast.ops import runs
+    from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     limit = retention.cutoff(retention.load_config(ws.root))
@@ -404,6 +429,8 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit
 def hold_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
     """Put a run or an archived file under legal hold: no purge removes it."""
     from ballast.audit import retention
+    from ballast.ops import runs
+    from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
@@ -415,6 +442,8 @@ def hold_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None)
 def release_cmd(target: TargetArg, reason: ReasonOpt, ws_path: WorkspaceOpt = None) -> None:
     """Release a legal hold."""
     from ballast.audit import retention
+    from ballast.ops import runs
+    from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:

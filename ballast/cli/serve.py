@@ -1,6 +1,7 @@
 """``ballast serve`` (the scheduled deployments) and ``ballast schedule`` (their dates for a year).
 
-``ballast.cli.app`` calls ``register(app)``. Prefect is imported only inside ``serve``.
+``ballast.cli.app`` calls ``register(app)``. Prefect is imported only inside ``serve``, and the
+configuration (pydantic, YAML) only when a command runs: registering the commands stays cheap.
 """
 
 from __future__ import annotations
@@ -11,22 +12,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ballast import calendar, workspace
-from ballast import config as ballast_config
 from ballast.cli.options import WorkspaceOpt
-from ballast.config import ScheduleConfig
 from ballast.errors import BallastError
+
+if TYPE_CHECKING:
+    from ballast.config import ScheduleConfig
 
 out = Console()
 
@@ -36,6 +37,8 @@ SERVER_START_TIMEOUT = 90.0
 
 def _healthy(api_url: str) -> bool:
     """Whether a Prefect API answers its health check at ``api_url``."""
+    import urllib.request  # with http.client, about 40 ms: only when serving
+
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=2) as resp:
             return resp.status == 200
@@ -98,11 +101,13 @@ def _api(port: int) -> Iterator[str]:
 
 def _config_for(ws_path: Path | None) -> ScheduleConfig:
     """The schedule of the given workspace; defaults when none is given and none is found."""
+    from ballast import config as ballast_config
+
     ws = workspace.resolve(ws_path)
     if ws_path is not None:
         ws.check()
     elif not ws.root.is_dir():
-        return ScheduleConfig()
+        return ballast_config.ScheduleConfig()
     return ballast_config.load(ws.root)
 
 
@@ -208,6 +213,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Serve the scheduled flows (quarterly review, daily monitor) and the ad hoc review."""
+        from ballast import config as ballast_config
         from ballast.ops.prefect_settings import quiet_prefect
 
         ws = workspace.resolve(ws_path).check()

@@ -1,23 +1,24 @@
 """``ballast simulate``: every rebalancing policy side by side on history and simulated futures.
 
 Runs the pure stages in ``ballast.simulate.run`` directly (no Prefect server: it is meant to be
-fast enough to explore); ``flows/simulate.py`` is the same work as a Prefect flow.
+fast enough to explore); ``flows/simulate.py`` is the same work as a Prefect flow. The simulator
+(NumPy, pydantic, Jinja2) is imported when the command runs, not when it is registered.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from ballast.errors import BallastError, PolicyError
-from ballast.simulate import run
-from ballast.simulate.config import SimulationConfig, load_config
-from ballast.simulate.report import write_outputs
+
+if TYPE_CHECKING:
+    from ballast.simulate.config import SimulationConfig
 
 
 def build_config(
@@ -37,6 +38,10 @@ def build_config(
     risk_free: str | None = None,
 ) -> SimulationConfig:
     """The config file (if any) with the command line's options laid over it."""
+    from pydantic import ValidationError
+
+    from ballast.simulate.config import SimulationConfig, load_config
+
     base = load_config(config) if config else SimulationConfig()
     updates: dict = {}
     if maps:
@@ -197,6 +202,9 @@ def register(app: typer.Typer) -> None:
         vanguard: bool = typer.Option(False, "--vanguard", help="Print the Vanguard grid."),
     ) -> None:
         """Simulate the IPS's rebalancing policies on history and simulated futures."""
+        from ballast.simulate import run
+        from ballast.simulate.report import write_outputs
+
         console = Console()
         try:
             began = time.perf_counter()

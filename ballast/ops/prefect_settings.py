@@ -1,11 +1,21 @@
-"""Process-wide Prefect settings for ballast runs (quiet, offline-friendly, no heartbeat wait)."""
+"""Process-wide Prefect settings for ballast runs (quiet, offline-friendly, no heartbeat wait,
+one line per console record)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# Loggers whose records the console leaves out unless --verbose (logs/ballast.jsonl and the
+# Prefect UI keep Prefect's flow and task records; a failure is ballast's own one line).
+QUIET_LOGGERS = ("prefect", "uvicorn", "fastapi", "httpx", "httpcore")
+STD_NAMES = ("<stderr>", "<stdout>")
+_BREAKS = re.compile(r"\s*\n\s*")
 
 
 def quiet_prefect(verbose: bool = False) -> None:
@@ -19,10 +29,54 @@ def quiet_prefect(verbose: bool = False) -> None:
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+class _OneLine(logging.Formatter):
+    """Formats a record as one line: no traceback or stack, line breaks folded into spaces."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        flat = copy.copy(record)  # the other handlers (the run log) still get the traceback
+        flat.exc_info, flat.exc_text, flat.stack_info = None, None, None
+        return _BREAKS.sub(" ", self.inner.format(flat)).strip()
+
+
+class _NotPrefect(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        quiet = any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
+        return not quiet or record.levelno >= logging.CRITICAL
+
+
+def one_line_console() -> None:
+    """Every handler that writes to the terminal (Prefect's console handlers) prints one line
+    per record and leaves Prefect's own records out; call once Prefect is imported."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if getattr(handler, "_ballast_one_line", False):
+                continue
+            stream = getattr(handler, "stream", None)
+            if not isinstance(handler, logging.StreamHandler) or stream is None:
+                continue
+            terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+            if stream not in terminal and getattr(stream, "name", None) not in STD_NAMES:
+                continue
+            handler.setFormatter(_OneLine(handler.formatter))
+            handler.addFilter(_NotPrefect())
+            handler._ballast_one_line = True  # type: ignore[attr-defined]
+
+
 @contextmanager
-def prefect_runtime() -> Iterator[None]:
-    """Run flows without the per-run heartbeat (it adds about a second to every flow run)."""
+def prefect_runtime(verbose: bool = False) -> Iterator[None]:
+    """Run flows without the per-run heartbeat (it adds about a second to every flow run);
+    unless ``verbose``, the console shows one line per record and none of Prefect's own."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    if not verbose:
+        one_line_console()
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield

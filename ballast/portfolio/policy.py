@@ -2,19 +2,25 @@
 
 Bands and their meaning live here and nowhere else, so reviews, the monitor and the simulator
 agree on what a breach is. Percentages are kept as exact ``Decimal`` fractions (``60%`` → 0.6).
+
+A review reads thousands of these files, so loading is tuned (``benchmarks/bench_ips.py``): the
+YAML is parsed by PyYAML's C parser with a shortcut for plain documents (``_parse_yaml``), and a
+file already loaded in this process, same path and same bytes, is not parsed or validated again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ballast.errors import PolicyError
 from ballast.kinds import CASH_CLASS
@@ -22,16 +28,18 @@ from ballast.kinds import CASH_CLASS
 ONE = Decimal(1)
 BP = Decimal("0.0001")
 _NUM = r"(\d+(?:\.\d+)?)"
+_PERCENT, _BASIS_POINTS, _BARE = re.compile(_NUM + "%"), re.compile(_NUM + "bp"), re.compile(_NUM)
+_RELATIVE = re.compile(_NUM + r"%rel")
 
 
 def parse_percent(value: Any) -> Decimal:
     """``"60%"`` → 0.6, ``"250bp"`` → 0.025, a bare number is a fraction (``0.6``)."""
     text = str(value).strip().replace(" ", "")
-    if m := re.fullmatch(_NUM + "%", text):
+    if m := _PERCENT.fullmatch(text):
         return Decimal(m.group(1)) / 100
-    if m := re.fullmatch(_NUM + "bp", text):
+    if m := _BASIS_POINTS.fullmatch(text):
         return Decimal(m.group(1)) * BP
-    if re.fullmatch(_NUM, text):
+    if _BARE.fullmatch(text):
         return Decimal(text)
     raise ValueError(f"{value!r} is not a percentage (write e.g. 60% or 250bp)")
 
@@ -39,7 +47,7 @@ def parse_percent(value: Any) -> Decimal:
 def parse_money(value: Any) -> Decimal:
     """A non-negative amount: ``250000``, ``"250,000.00"`` or ``"$250,000"``."""
     text = str(value).strip().replace(",", "").replace("$", "").replace("_", "")
-    if not re.fullmatch(_NUM, text):
+    if not _BARE.fullmatch(text):
         raise ValueError(f"{value!r} is not an amount of money")
     return Decimal(text)
 
@@ -70,11 +78,11 @@ class Band(BaseModel):
         s = str(text).strip().replace(" ", "").lower()
         if s == "5/25":
             return cls(kind=BandKind.FIVE_25, width=Decimal("0.25"))
-        if m := re.fullmatch(_NUM + r"%rel", s):
+        if m := _RELATIVE.fullmatch(s):
             return cls(kind=BandKind.RELATIVE, width=Decimal(m.group(1)) / 100)
-        if m := re.fullmatch(_NUM + r"bp", s):
+        if m := _BASIS_POINTS.fullmatch(s):
             return cls(kind=BandKind.ABSOLUTE, width=Decimal(m.group(1)) * BP)
-        if m := re.fullmatch(_NUM + r"%", s):
+        if m := _PERCENT.fullmatch(s):
             return cls(kind=BandKind.ABSOLUTE, width=Decimal(m.group(1)) / 100)
         raise ValueError(f"{text!r} is not a band (write 500bp, 5%, 25%rel or 5/25)")
 
@@ -199,9 +207,11 @@ class Policy(_Strict):
     default_band: BandField = Band.parse("500bp")
     asset_classes: dict[str, AssetClassPolicy]
     cash: CashPolicy = CashPolicy()
-    trading: TradingPolicy = TradingPolicy()
+    # factories, not instances: pydantic deep-copies an unhashable default (these hold a dict
+    # and lists) for every policy that omits it, which cost a third of the validation
+    trading: TradingPolicy = Field(default_factory=TradingPolicy)
     tax: TaxPolicy = TaxPolicy()
-    restrictions: Restrictions = Restrictions()
+    restrictions: Restrictions = Field(default_factory=Restrictions)
 
     @model_validator(mode="after")
     def _checks(self) -> Policy:
@@ -232,11 +242,133 @@ def _describe(err: ValidationError) -> str:
     return f"field {loc}: {msg}"
 
 
-def load_policy(path: Path, text: str | None = None) -> Policy:
-    """Parse and validate one IPS file; a bad one raises ``PolicyError`` naming file and field."""
-    text = path.read_text(encoding="utf-8") if text is None else text
+# -- YAML ------------------------------------------------------------------------------------
+
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C when built with libyaml
+_TAG = "tag:yaml.org,2002:"
+_MAP, _SEQ, _STR = _TAG + "map", _TAG + "seq", _TAG + "str"
+_PLAIN_SCALARS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_RESOLVED_MAX = 100_000
+
+
+class _IpsLoader(_SAFE_LOADER):  # type: ignore[misc]
+    """PyYAML's safe loader, resolving each distinct plain scalar's type once per process.
+
+    The resolver (a Python function the C parser calls for every scalar) tries the implicit
+    types' regular expressions in turn; its answer depends only on the text and how it was
+    quoted (there are no path resolvers on the safe loader), so it is remembered.
+    """
+
+    _resolved: ClassVar[dict[tuple[str, bool, bool], str]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit[0], implicit[1])
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) < _RESOLVED_MAX:
+                self._resolved[key] = tag
+        return tag
+
+
+class _NotPlain(Exception):
+    """The document uses something ``_plain`` leaves to PyYAML's own constructor."""
+
+
+def _plain(loader: Any, node: Any, seen: set[int]) -> Any:
+    """The Python value of a plain YAML node: mappings with scalar keys, sequences, and str,
+    int, float, bool and null scalars, built with the safe constructor's own scalar functions.
+    Anything else (aliases, merge keys, timestamps, sets, binary, other tags) raises
+    ``_NotPlain``."""
+    if id(node) in seen:  # an alias: the same node twice
+        raise _NotPlain
+    seen.add(id(node))
+    kind, tag = type(node), node.tag
+    if kind is ScalarNode:
+        if tag == _STR:
+            return node.value
+        if tag not in _PLAIN_SCALARS:
+            raise _NotPlain
+        return loader.yaml_constructors[tag](loader, node)
+    if kind is MappingNode and tag == _MAP:
+        out = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not ScalarNode or key_node.tag not in _PLAIN_SCALARS:
+                raise _NotPlain
+            out[_plain(loader, key_node, seen)] = _plain(loader, value_node, seen)
+        return out
+    if kind is SequenceNode and tag == _SEQ:
+        return [_plain(loader, item, seen) for item in node.value]
+    raise _NotPlain
+
+
+def _parse_yaml(text: str) -> Any:
+    """``yaml.load(text, Loader=CSafeLoader)``, the same value and the same errors, faster.
+
+    PyYAML's constructor is generic Python (generators, recursion checks, merge keys) and took
+    most of the time of loading an IPS. A plain document, which is what an IPS is, is built
+    directly from the parsed nodes; any other document goes through the constructor as before.
+    """
+    loader = _IpsLoader(text)
     try:
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        node = loader.get_single_node()  # syntax errors are raised here, as by yaml.load
+        if node is None:
+            return None
+        try:
+            return _plain(loader, node, set())
+        except _NotPlain:
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+_LOADED: dict[tuple[str, str], Policy | str] = {}  # (path, SHA-256 of text) -> policy or error
+_LOADED_MAX = 50_000
+_LOADED_LOCK = threading.Lock()
+
+
+def load_policy(path: Path, text: str | None = None) -> Policy:
+    """Parse and validate one IPS file; a bad one raises ``PolicyError`` naming file and field.
+
+    The outcome is kept for the process, keyed by path and content hash: the same bytes at the
+    same path give the same (frozen) ``Policy`` object, or the same error, without parsing again.
+    """
+    text = path.read_text(encoding="utf-8") if text is None else text
+    key = (str(path), content_hash(text))
+    with _LOADED_LOCK:
+        known = _LOADED.get(key)
+    if known is None:
+        try:
+            known = _validate(path, text)
+        except PolicyError as exc:
+            _remember(key, str(exc))
+            raise
+        _remember(key, known)
+    if isinstance(known, str):
+        raise PolicyError(known)
+    return known
+
+
+def clear_loaded() -> None:
+    """Forget the policies loaded in this process (the next load parses every file again)."""
+    with _LOADED_LOCK:
+        _LOADED.clear()
+
+
+def _remember(key: tuple[str, str], outcome: Policy | str) -> None:
+    with _LOADED_LOCK:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))  # the oldest
+        _LOADED[key] = outcome
+
+
+def _validate(path: Path, text: str) -> Policy:
+    try:
+        raw = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -428,8 +427,9 @@ def test_module_import_does_not_import_gx() -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_large_frame_is_fast() -> None:
-    """100,000 clean positions validate in well under a few seconds once GX is warm."""
+def test_large_frame_validates() -> None:
+    """100,000 clean positions validate in one pass (its speed is measured by
+    benchmarks/bench_ingest.py, not here: no test depends on the machine's speed)."""
     n = 100_000
     base = typed("positions", CLEAN["positions"][:1])
     frame = pl.concat([base] * n).with_columns(
@@ -437,11 +437,8 @@ def test_large_frame_is_fast() -> None:
         security_id=pl.format("S{}", pl.int_range(0, n)),
     )
     validate_frame("positions", frame.head(10), FILE)
-    start = time.perf_counter()
     outcome = validate_frame("positions", frame, FILE)
-    elapsed = time.perf_counter() - start
     assert outcome.success, outcome.failures
-    assert elapsed < 3.0
 
 
 # --- the suites and the kinds agree --------------------------------------------------------

@@ -10,18 +10,6 @@ from ballast.simulate.config import load_config
 from tests.support.paths import ROOT
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with (
-        prefect_test_harness(),
-        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
-        yield
-
-
 @pytest.mark.slow
 def test_flow_writes_the_same_outputs_as_the_cli(prefect_harness, tmp_path):
     """The flow composes the tasks and writes simulation.json with the Vanguard grid."""

@@ -88,6 +88,10 @@ def optimise(
     (``wash_sales.recent_purchases``) are not sold under ``wash_sale: block``. Trades carry
     realised gains and estimated tax from the lots the optimiser chose (do not run
     ``lots.annotate_trades`` over them); ``lot_sales`` lists those lots.
+
+    ``inputs.as_of`` is required with lots or transactions (holding periods and the 30-day
+    wash-sale window count from it): it is never taken from the clock, so the same inputs give
+    the same trades on any day. Without either it plays no part.
     """
     alloc, holdings, settings, accounts = (
         inputs.allocation,
@@ -97,7 +101,7 @@ def optimise(
     )
     flows = _empty_flows() if inputs.flows is None else inputs.flows
     lots = _empty_lots() if inputs.lots is None else inputs.lots
-    as_of = inputs.as_of or dt.date.today()
+    as_of = _sale_date(inputs, lots)
     cash = cash_frame(accounts, holdings, settings, flows)
     dest = destinations(alloc, settings, cash)
     lp_pids = _needs_lp(dest, accounts, holdings, lots)
@@ -142,6 +146,23 @@ def optimise(
         warnings=pl.concat([fast.warnings, opt.warnings], how="vertical_relaxed"),
         lot_sales=opt.lot_sales,
     )
+
+
+_NO_SALE_DATE = dt.date(2000, 1, 1)
+"""Stands in for ``as_of`` when there are no lots and no transactions: no holding period or
+wash-sale window is then counted, so any fixed date gives the same trades."""
+
+
+def _sale_date(inputs: TradingInputs, lots: pl.DataFrame) -> dt.date:
+    """``inputs.as_of``; an error when lots or transactions need it and it is missing."""
+    if inputs.as_of is not None:
+        return inputs.as_of
+    if not lots.is_empty() or (inputs.transactions is not None and inputs.securities is not None):
+        raise ValueError(
+            "optimise needs the sale date (inputs.as_of) with lots or transactions: holding "
+            "periods and the wash-sale window count from it"
+        )
+    return _NO_SALE_DATE
 
 
 def _annotated(prop: Proposal) -> OptimisedProposal:

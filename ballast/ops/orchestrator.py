@@ -1,0 +1,253 @@
+"""The Prefect API a command runs its flow against: where Prefect keeps its state, which server
+is used, and how long a command waits for it.
+
+Two steps, around the import of the flows (which imports Prefect):
+
+1. ``prepare(workspace, verbose)``, before Prefect is imported, reads the ``prefect:`` section of
+   ``ballast.yaml`` and sets Prefect's environment for this process:
+
+   - ``PREFECT_HOME``: ``prefect.home``, by default ``<workspace>/.ballast/prefect``: each
+     workspace has its own Prefect database (a temporary server's SQLite file) instead of the
+     shared ``~/.prefect/prefect.db``. An inherited ``PREFECT_HOME`` is replaced; the Prefect
+     profiles under it (``profiles.toml``) are still read, through ``PREFECT_PROFILES_PATH``.
+   - ``PREFECT_API_URL``: when ``prefect.api_url`` is set and the environment does not set it
+     already (the environment wins). With a server configured, no temporary server is started.
+   - ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``: ``prefect.startup_timeout_seconds``
+     (120 s unless ``$BALLAST_PREFECT_STARTUP_TIMEOUT`` says otherwise), instead of Prefect's
+     20 s, which a loaded host can miss.
+
+   Without a configured server, the process takes the home's lock (``<home>/ballast.lock``)
+   for the rest of its life, so two commands never run a temporary server each on one SQLite
+   file: a command that finds the home in use runs on a private home beside it
+   (``<home>.<pid>``), deleted when it ends (or, if it is killed, by the next command).
+
+   A configured server is asked for ``/health`` there and then, until it answers or the wait
+   runs out (a refused connection fails at once: nothing listens there).
+
+2. ``connected(orchestrator)``, once Prefect is imported, starts the temporary server when no
+   server is configured, with that wait (or asks a server set in the user's Prefect profile).
+   Either failure is an ``OrchestratorError``: one line saying what to do, exit status 69. The
+   flow then runs with Prefect's console output kept to one line per record and none of
+   Prefect's own records (``prefect_settings.prefect_runtime``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import math
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ballast import config
+from ballast.errors import OrchestratorError
+from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
+
+LOCK_NAME = "ballast.lock"
+HEALTH_TIMEOUT = 5.0  # one health request; the whole wait is startup_timeout_seconds
+TIMEOUT_HINT = "raise prefect.startup_timeout_seconds in {}"
+SERVER_HINT = "run one `prefect server start` and set PREFECT_API_URL or prefect.api_url"
+_HELD: dict[Path, int] = {}  # Prefect home -> fd of its lock, held by this process until exit
+
+
+@dataclass(frozen=True)
+class Orchestrator:
+    """What ``prepare`` decided for this process."""
+
+    workspace: Path
+    home: Path  # PREFECT_HOME of this process
+    api_url: str | None  # a configured server (environment or ballast.yaml); None: temporary
+    source: str | None  # where api_url was configured, for messages
+    timeout: float  # seconds to wait for the API
+    private: bool = False  # the shared home was in use: this process has its own
+
+    @property
+    def settings_file(self) -> Path:
+        return self.workspace / config.FILE_NAME
+
+
+def _profiles_path() -> Path | None:
+    """The Prefect profiles file Prefect would read without ballast's ``PREFECT_HOME``."""
+    if explicit := os.environ.get("PREFECT_PROFILES_PATH"):
+        return Path(explicit).expanduser()
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    path = home / "profiles.toml"
+    return path if path.is_file() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock(path: Path) -> int | None:
+    """An fd holding ``path``'s exclusive lock, or None when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _sweep(home: Path) -> None:
+    """Remove private homes (``<home>.<pid>``) left by commands that were killed: their
+    process is gone and nobody holds their lock."""
+    for path in home.parent.glob(f"{home.name}.*"):
+        pid = path.name.rsplit(".", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            fd = _lock(path / LOCK_NAME)
+            if fd is not None:
+                shutil.rmtree(path, ignore_errors=True)
+                os.close(fd)
+
+
+def _claim(home: Path) -> tuple[Path, bool]:
+    """Lock ``home`` for this process; if another process holds it, a private home instead."""
+    home.mkdir(parents=True, exist_ok=True)
+    if home in _HELD:
+        return home, False
+    _sweep(home)
+    fd = _lock(home / LOCK_NAME)
+    if fd is None:
+        private = home.with_name(f"{home.name}.{os.getpid()}")
+        private.mkdir(exist_ok=True)
+        fd = _lock(private / LOCK_NAME)
+        if fd is not None:
+            _HELD[private] = fd
+        # registered before the temporary server's own stop, so it runs after it (LIFO)
+        atexit.register(shutil.rmtree, private, True)
+        return private, True
+    _HELD[home] = fd  # closed by the OS when the process ends, after the server is stopped
+    return home, False
+
+
+def prepare(workspace: Path, verbose: bool = False) -> Orchestrator:
+    """Prefect's environment for a command on ``workspace``; call before importing Prefect."""
+    quiet_prefect(verbose)
+    if not verbose:  # the temporary server writes to our stderr: only what is fatal
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    cfg = config.load_prefect(workspace)
+    profiles = _profiles_path()
+    api, source = os.environ.get("PREFECT_API_URL") or None, "PREFECT_API_URL"
+    if api is None and cfg.api_url:
+        api, source = cfg.api_url, f"prefect.api_url in {Path(workspace) / config.FILE_NAME}"
+    home, private = cfg.home_path(workspace), False
+    if api is None:
+        home, private = _claim(home)
+    else:  # asked at once: a server that is not there fails before the flows are imported
+        api = api.rstrip("/")
+        wait_for_api(api, cfg.startup_timeout_seconds, source, Path(workspace) / config.FILE_NAME)
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_API_URL"] = api
+    os.environ["PREFECT_HOME"] = str(home)
+    if profiles is not None:
+        os.environ["PREFECT_PROFILES_PATH"] = str(profiles)
+    seconds = math.ceil(cfg.startup_timeout_seconds)
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = str(seconds)
+    return Orchestrator(
+        workspace=Path(workspace),
+        home=home,
+        api_url=api,
+        source=source if api else None,
+        timeout=cfg.startup_timeout_seconds,
+        private=private,
+    )
+
+
+def wait_for_api(api: str, timeout: float, source: str | None, settings_file: Path) -> None:
+    """Return once the Prefect API at ``api`` answers (any HTTP answer counts, but a 5xx);
+    else one ``OrchestratorError``: at once when the connection is refused, after ``timeout``
+    seconds when it is not answered."""
+    where = f"the Prefect API at {api}" + (f" (set by {source})" if source else "")
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with urllib.request.urlopen(
+                f"{api}/health", timeout=max(0.1, min(HEALTH_TIMEOUT, left))
+            ):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return  # it answered (Prefect Cloud may want a key for /health)
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ConnectionRefusedError):
+                raise OrchestratorError(
+                    f"{where} did not answer (connection refused: no server is listening "
+                    "there); start it (`prefect server start`), or unset it and ballast starts "
+                    "a temporary server for each command"
+                ) from None
+        except OSError:  # a timeout, a reset: the server may still be starting
+            pass
+        if time.monotonic() >= deadline:
+            raise OrchestratorError(
+                f"{where} did not answer within {timeout:.0f} s (is that server running and "
+                f"not overloaded? check it, or {TIMEOUT_HINT.format(settings_file)})"
+            )
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 2.0)
+
+
+def _start_temporary(orch: Orchestrator) -> str:
+    """Start Prefect's temporary (ephemeral) server for this process, waiting up to the
+    configured time; the flow's client finds it running (one server per process)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    try:
+        server.start(timeout=math.ceil(orch.timeout))
+    except RuntimeError as exc:
+        if "Timed out" not in str(exc):
+            raise
+        code = server.server_process.poll() if server.server_process else None
+        with contextlib.suppress(Exception):
+            server.stop()
+        exited = f"; it exited with status {code}" if code is not None else ""
+        raise OrchestratorError(
+            f"the Prefect API did not answer within {orch.timeout:.0f} s: the temporary Prefect "
+            f"server started for this command (state in {orch.home}) was not up in time{exited} "
+            f"(on a busy host {TIMEOUT_HINT.format(orch.settings_file)}, or {SERVER_HINT})"
+        ) from None
+    return server.api_url
+
+
+@contextmanager
+def connected(orch: Orchestrator, verbose: bool = False) -> Iterator[str]:
+    """A Prefect API that answers, for the block (the flow call); yields its URL. A transport
+    failure of the API during the block becomes an ``OrchestratorError`` too."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    api: str | None = PREFECT_API_URL.value()
+    if api and orch.api_url is None:  # a server set in the user's Prefect profile
+        source = "the active Prefect profile (`prefect config view`)"
+        wait_for_api(api.rstrip("/"), orch.timeout, source, orch.settings_file)
+    elif not api:
+        api = _start_temporary(orch)
+    with prefect_runtime(verbose):
+        try:
+            yield api
+        except httpx.TransportError as exc:
+            raise OrchestratorError(
+                f"the Prefect API at {api} stopped answering during the run "
+                f"({type(exc).__name__}: {exc}); run the command again once it answers "
+                f"(on a busy host {TIMEOUT_HINT.format(orch.settings_file)}, or {SERVER_HINT})"
+            ) from exc

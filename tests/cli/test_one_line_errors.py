@@ -1,0 +1,286 @@
+"""Every failure of the ``ballast`` command is one line on stderr with its exit status, never a
+traceback (docs/user-guide.md, "Exit status"). Each test runs the command as a user does, in a
+subprocess, and holds stderr to exactly one line.
+
+How the failures are made, also when the tests run as root (for whom ``chmod`` stops nothing):
+
+- a read-only workspace: the workspace bind-mounted read-only in a private mount namespace
+  (``unshare --mount``: a real ``EROFS``), else, for a user other than root, ``chmod``; and, on
+  any host, the workspace's ``.ballast/`` folder pointing into sysfs, where nobody, root
+  included, may create a file (``EACCES``, or ``EROFS`` where /sys is mounted read-only);
+- a full disk: the run log ``logs/ballast.jsonl`` pointing at ``/dev/full`` (every write:
+  ``ENOSPC``);
+- an unreachable Prefect API: ``PREFECT_API_URL`` (or ``prefect.api_url``) on a loopback port
+  nothing listens on; a temporary server that cannot come up: its database on a path that
+  cannot exist;
+- a bug: a wrapper script that replaces one function by one that raises.
+
+Nothing here asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ballast.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_ORCHESTRATOR,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+)
+from ballast.workspace import Workspace
+from tests.conftest import copy_demo
+
+BALLAST = str(Path(sys.executable).with_name("ballast"))
+AS_OF = "2026-09-30"
+TIMEOUT = 900  # seconds; a bound for a hung command on a loaded host, not a speed assertion
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The test's environment, with the per-user error log under ``tmp_path``."""
+    return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), **extra}
+
+
+def run(
+    cmd: list[str], tmp_path: Path, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run ``cmd``; its result and its one stderr line (asserted: exactly one, no traceback)."""
+    proc = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        env=env_for(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return proc, lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wrapper(tmp_path: Path, body: str) -> Path:
+    """A script that patches ballast with ``body`` and then runs ``main()``."""
+    path = tmp_path / "patched_ballast.py"
+    path.write_text(f"import ballast.workspace\n{body}\nfrom ballast.cli.app import main\nmain()\n")
+    return path
+
+
+# --- a bug ---------------------------------------------------------------------------------
+
+
+BOOM = """
+def boom(*args, **kwargs):
+    raise RuntimeError("boom [red]x[/red]\\nsecond line")
+ballast.workspace.resolve = boom
+"""
+
+
+def test_unexpected_error_is_one_line_and_a_logged_traceback(tmp_path: Path) -> None:
+    ws = copy_demo(tmp_path / "ws")
+    script = wrapper(tmp_path, BOOM)
+    proc, line = run([sys.executable, str(script), "runs", "-w", str(ws.root)], tmp_path)
+    log = ws.root / "logs" / "ballast-errors.log"
+    assert proc.returncode == EXIT_INTERNAL
+    assert line == (  # markup is not interpreted: the [red] stays
+        f"error: unexpected RuntimeError: boom [red]x[/red] second line (traceback in {log}); "
+        "please report it with that file"
+    )
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in boom" in text
+
+
+def test_unexpected_error_without_a_workspace_logs_per_user(tmp_path: Path) -> None:
+    script = wrapper(tmp_path, BOOM)
+    proc, line = run(
+        [sys.executable, str(script), "runs", "-w", str(tmp_path / "nowhere")], tmp_path
+    )
+    log = tmp_path / "cache" / "ballast" / "errors.log"
+    assert proc.returncode == EXIT_INTERNAL and f"(traceback in {log})" in line
+    assert "RuntimeError: boom" in log.read_text()
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_ctrl_c_is_one_line_and_130(tmp_path: Path) -> None:
+    script = wrapper(
+        tmp_path,
+        "import sys, time\n"
+        "def wait(*args, **kwargs):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(3600)\n"
+        "ballast.workspace.resolve = wait\n",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "runs", "-w", str(tmp_path)],
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("error: interrupted")
+
+
+def test_brackets_in_a_user_error_are_kept(tmp_path: Path) -> None:
+    ws = copy_demo(tmp_path / "ws")
+    proc, line = run(
+        [BALLAST, "review", "--as-of", AS_OF, "-p", "ghost[bold]", "-w", str(ws.root)], tmp_path
+    )
+    assert proc.returncode == EXIT_USAGE and line.endswith("no IPS for portfolio(s) ghost[bold]")
+
+
+# --- a workspace that cannot be written ------------------------------------------------------
+
+
+def _unshare_prefix() -> list[str] | None:
+    """A command prefix giving a private mount namespace, if this host allows one."""
+    if not shutil.which("unshare"):
+        return None
+    for prefix in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=60, check=False)
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+def _read_only(ws: Workspace, cmd: list[str]) -> list[str] | None:
+    """``cmd`` run with ``ws`` read-only, or None when this host cannot make it so."""
+    prefix = _unshare_prefix()
+    if prefix is not None:
+        mount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+        return [*prefix, "sh", "-c", mount, "sh", str(ws.root), *cmd]
+    if os.geteuid() != 0:
+        for folder, _, _ in os.walk(ws.root):
+            os.chmod(folder, 0o555)
+        return cmd
+    return None
+
+
+def test_read_only_workspace(tmp_path: Path) -> None:
+    ws = copy_demo(tmp_path / "ws")
+    cmd = _read_only(ws, [BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)])
+    if cmd is None:
+        pytest.skip("no private mount namespace here, and chmod does not stop root")
+    try:
+        proc, line = run(cmd, tmp_path)
+    finally:
+        for folder, _, _ in os.walk(ws.root):
+            os.chmod(folder, 0o755)
+    assert proc.returncode == EXIT_STORAGE, line
+    assert line.startswith(f"error: cannot write {ws.root}/.ballast") or line.startswith(
+        f"error: no permission to write {ws.root}/.ballast"
+    )
+    assert "run it again" in line
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs sysfs")
+def test_workspace_folder_on_a_file_system_that_refuses_writes(tmp_path: Path) -> None:
+    """Works as root too: nobody may create a file in sysfs."""
+    ws = copy_demo(tmp_path / "ws")
+    (ws.root / ".ballast").symlink_to("/sys/kernel")
+    proc, line = run([BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)], tmp_path)
+    assert proc.returncode == EXIT_STORAGE, line
+    assert f"{ws.root}/.ballast/run.lock" in line
+    assert "read-only" in line or "no permission to write" in line
+
+
+@pytest.mark.slow
+def test_full_disk(tmp_path: Path) -> None:
+    """Every write of the run log fails with ENOSPC: the run stops with one line."""
+    ws = copy_demo(tmp_path / "ws")
+    (ws.root / "logs").mkdir()
+    (ws.root / "logs" / "ballast.jsonl").symlink_to("/dev/full")
+    proc, line = run([BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)], tmp_path)
+    assert proc.returncode == EXIT_STORAGE, line
+    assert line.startswith(f"error: no space left for {ws.root} (No space left on device)")
+
+
+# --- no Prefect API --------------------------------------------------------------------------
+
+
+def test_unreachable_configured_api(tmp_path: Path) -> None:
+    ws = copy_demo(tmp_path / "ws")
+    api = f"http://127.0.0.1:{closed_port()}/api"
+    proc, line = run(
+        [BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)], tmp_path, PREFECT_API_URL=api
+    )
+    assert proc.returncode == EXIT_ORCHESTRATOR
+    assert line.startswith(
+        f"error: the Prefect API at {api} (set by PREFECT_API_URL) did not answer (connection "
+        "refused"
+    )
+    assert not list(ws.reports.iterdir())  # nothing was run
+
+
+def test_unreachable_api_from_ballast_yaml(tmp_path: Path) -> None:
+    ws = copy_demo(tmp_path / "ws")
+    api = f"http://127.0.0.1:{closed_port()}/api"
+    (ws.root / "ballast.yaml").write_text(f"prefect:\n  api_url: {api}\n")
+    proc, line = run([BALLAST, "ingest", "-w", str(ws.root)], tmp_path)
+    assert proc.returncode == EXIT_ORCHESTRATOR
+    assert f"the Prefect API at {api} (set by prefect.api_url in {ws.root}/ballast.yaml)" in line
+    assert list(ws.inbox.iterdir())  # nothing was loaded
+
+
+@pytest.mark.slow
+def test_temporary_server_that_cannot_start(tmp_path: Path) -> None:
+    """Its database cannot be created, so it never answers: one line once the wait is out."""
+    ws = copy_demo(tmp_path / "ws")
+    proc, line = run(
+        [BALLAST, "ingest", "-w", str(ws.root)],
+        tmp_path,
+        PREFECT_SERVER_DATABASE_CONNECTION_URL="sqlite+aiosqlite:////proc/no/such/dir/p.db",
+        BALLAST_PREFECT_STARTUP_TIMEOUT="2",
+    )
+    assert proc.returncode == EXIT_ORCHESTRATOR, line
+    assert line.startswith(
+        "error: the Prefect API did not answer within 2 s: the temporary Prefect server"
+    )
+
+
+# --- where Prefect's state is ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_prefect_state_lives_in_the_workspace(tmp_path: Path) -> None:
+    """A temporary server keeps its database in ``<workspace>/.ballast/prefect``, not in the
+    user's ``~/.prefect`` nor in an inherited ``PREFECT_HOME``."""
+    ws = copy_demo(tmp_path / "ws")
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = subprocess.run(
+        [BALLAST, "ingest", "-w", str(ws.root)],
+        cwd=tmp_path,
+        env=env_for(tmp_path, HOME=str(home), PREFECT_HOME=str(tmp_path / "inherited")),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr  # the demo's inbox has one bad file
+    assert "Traceback" not in proc.stderr
+    assert (ws.root / ".ballast" / "prefect" / "prefect.db").is_file()
+    assert not (home / ".prefect").exists() and not (tmp_path / "inherited").exists()

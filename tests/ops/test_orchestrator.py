@@ -1,0 +1,227 @@
+"""Which Prefect API a command uses, where Prefect keeps its state, how long a command waits
+(``ballast.ops.orchestrator``), without starting Prefect: the command-line side is in
+``tests/cli/test_one_line_errors.py``."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ballast import config
+from ballast.errors import BallastError, OrchestratorError
+from ballast.ops import orchestrator
+
+TOUCHED = (
+    "PREFECT_HOME",
+    "PREFECT_API_URL",
+    "PREFECT_PROFILES_PATH",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    "PREFECT_SERVER_LOGGING_LEVEL",
+    config.STARTUP_TIMEOUT_ENV,
+)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The variables ``prepare`` sets, cleared now and restored after the test."""
+    for name in TOUCHED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(orchestrator, "_HELD", {})
+    return monkeypatch
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_prefect_section_defaults_and_checks(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    cfg = config.load_prefect(tmp_path)
+    assert cfg.api_url is None and cfg.startup_timeout_seconds == 120
+    assert cfg.home_path(tmp_path) == tmp_path.resolve() / ".ballast" / "prefect"
+    (tmp_path / "ballast.yaml").write_text(
+        "prefect:\n  api_url: http://127.0.0.1:4200/api/\n  startup_timeout_seconds: 300\n"
+        "  home: ~/prefect-state\n"
+    )
+    cfg = config.load_prefect(tmp_path)
+    assert cfg.api_url == "http://127.0.0.1:4200/api" and cfg.startup_timeout_seconds == 300
+    assert cfg.home_path(tmp_path) == Path("~/prefect-state").expanduser().resolve()
+    env.setenv(config.STARTUP_TIMEOUT_ENV, "45")
+    assert config.load_prefect(tmp_path).startup_timeout_seconds == 45
+    env.setenv(config.STARTUP_TIMEOUT_ENV, "soon")
+    with pytest.raises(BallastError, match="BALLAST_PREFECT_STARTUP_TIMEOUT='soon'"):
+        config.load_prefect(tmp_path)
+    env.delenv(config.STARTUP_TIMEOUT_ENV)
+    (tmp_path / "ballast.yaml").write_text("prefect:\n  api_url: 127.0.0.1:4200\n")
+    with pytest.raises(BallastError, match=r"field prefect.api_url: '127.0.0.1:4200' is not"):
+        config.load_prefect(tmp_path)
+    (tmp_path / "ballast.yaml").write_text("prefect:\n  startup_timeout_seconds: 0\n")
+    with pytest.raises(BallastError, match=r"field prefect\.startup_timeout_seconds"):
+        config.load_prefect(tmp_path)
+
+
+def test_prepare_gives_each_workspace_its_prefect_home(
+    tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("PREFECT_HOME", str(tmp_path / "inherited"))  # replaced, as documented
+    orch = orchestrator.prepare(tmp_path / "ws")
+    home = (tmp_path / "ws" / ".ballast" / "prefect").resolve()
+    assert orch.home == home and orch.api_url is None and not orch.private
+    assert os.environ["PREFECT_HOME"] == str(home) and home.is_dir()
+    assert (home / orchestrator.LOCK_NAME).exists()
+    assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "120"
+    assert "PREFECT_API_URL" not in os.environ
+
+
+def test_prepare_keeps_the_users_prefect_profiles(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    old_home = tmp_path / "old-home"
+    old_home.mkdir()
+    (old_home / "profiles.toml").write_text('active = "ephemeral"\n')
+    env.setenv("PREFECT_HOME", str(old_home))
+    orchestrator.prepare(tmp_path / "ws")
+    assert os.environ["PREFECT_PROFILES_PATH"] == str(old_home / "profiles.toml")
+
+
+def test_a_home_in_use_gives_a_private_one(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    """Another process holds the workspace's Prefect home: this one gets its own beside it, so
+    two temporary servers never share one SQLite file; a dead process's private home goes."""
+    home = (tmp_path / "ws" / ".ballast" / "prefect").resolve()
+    home.mkdir(parents=True)
+    stale = home.with_name("prefect.999999999")  # no such process
+    stale.mkdir()
+    code = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(home / orchestrator.LOCK_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        orch = orchestrator.prepare(tmp_path / "ws")
+    finally:
+        holder.communicate(timeout=60)
+    assert orch.private and orch.home == home.with_name(f"prefect.{os.getpid()}")
+    assert os.environ["PREFECT_HOME"] == str(orch.home) and orch.home.is_dir()
+    assert not stale.exists()
+
+
+def test_configured_server_from_ballast_yaml(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    """``prefect.api_url`` is used (and asked at once); a refused connection is one error."""
+    port = closed_port()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "ballast.yaml").write_text(f"prefect:\n  api_url: http://127.0.0.1:{port}/api\n")
+    with pytest.raises(OrchestratorError) as caught:
+        orchestrator.prepare(ws)
+    line = str(caught.value)
+    assert f"the Prefect API at http://127.0.0.1:{port}/api (set by prefect.api_url in " in line
+    assert "connection refused" in line and "\n" not in line
+
+
+def test_environment_wins_over_ballast_yaml(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "ballast.yaml").write_text("prefect:\n  api_url: http://127.0.0.1:1/api\n")
+    with serving(200) as api:
+        env.setenv("PREFECT_API_URL", api)
+        orch = orchestrator.prepare(ws)
+    assert orch.api_url == api and orch.source == "PREFECT_API_URL"
+    assert os.environ["PREFECT_HOME"] == str(orch.home) and not orch.private
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(b"true")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class serving:
+    """A tiny HTTP server on loopback answering every GET with ``status``; yields its API URL."""
+
+    def __init__(self, status: int) -> None:
+        handler = type("Handler", (_Health,), {"status": status})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+    def __exit__(self, *args: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status", [200, 401, 404])
+def test_any_answer_but_a_server_error_counts(status: int, tmp_path: Path) -> None:
+    with serving(status) as api:
+        orchestrator.wait_for_api(api, 30, "PREFECT_API_URL", tmp_path / "ballast.yaml")
+
+
+def test_a_server_that_never_answers_is_waited_for_then_one_error(tmp_path: Path) -> None:
+    """A port that accepts connections but never answers: the wait runs out (1 s here)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)  # never accepted: connections hang
+        api = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+        with pytest.raises(OrchestratorError) as caught:
+            orchestrator.wait_for_api(api, 1, "PREFECT_API_URL", tmp_path / "ballast.yaml")
+    line = str(caught.value)
+    assert line.startswith(f"the Prefect API at {api} (set by PREFECT_API_URL) did not answer")
+    assert "within 1 s" in line and "prefect.startup_timeout_seconds" in line
+
+
+@pytest.fixture
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[type]:
+    """Prefect's temporary server, replaced by one that never comes up (no Prefect import)."""
+
+    class Server:
+        server_process = None
+        stopped = False
+
+        def start(self, timeout: int | None = None) -> None:
+            Server.timeout = timeout
+            raise RuntimeError(
+                "Timed out while attempting to connect to ephemeral Prefect API server."
+            )
+
+        def stop(self) -> None:
+            Server.stopped = True
+
+    module = types.ModuleType("prefect.server.api.server")
+    module.SubprocessASGIServer = Server  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "prefect.server.api.server", module)
+    yield Server
+
+
+def test_temporary_server_not_up_in_time(tmp_path: Path, fake_server: type) -> None:
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=7.5
+    )
+    with pytest.raises(OrchestratorError) as caught:
+        orchestrator._start_temporary(orch)
+    line = str(caught.value)
+    assert line.startswith("the Prefect API did not answer within 8 s: the temporary Prefect")
+    assert f"raise prefect.startup_timeout_seconds in {tmp_path / 'ballast.yaml'}" in line
+    assert "PREFECT_API_URL" in line and "\n" not in line
+    assert fake_server.timeout == 8 and fake_server.stopped  # type: ignore[attr-defined]
