@@ -34,6 +34,7 @@ from prefect.utilities.annotations import quote
 from ballast.audit import recovery
 from ballast.ops import notify, progress, runlog, runs
 from ballast.portfolio.policy_set import PolicySet
+from ballast.reporting import summary
 from ballast.review import merge
 from ballast.workspace import Workspace
 
@@ -169,6 +170,7 @@ def _run(
         "portfolios": len(entries),
         "breached": sum(e["breached"] for e in entries),
         "trades": sum(len(e["trades"]) for e in entries),
+        "rows": [summary.terminal_row(e) for e in entries],
         "positions": computed.holdings.height,
         "stage_seconds": seconds,
     }

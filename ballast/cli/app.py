@@ -43,6 +43,13 @@ ReasonOpt = Annotated[
     str | None, typer.Option("--reason", help="Why this run (kept in the audit trail).")
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
+TableOpt = Annotated[
+    bool,
+    typer.Option(
+        "--table",
+        help="List every portfolio (a run of more than 50 lists only those that need action).",
+    ),
+]
 
 
 def _as_of(text: str) -> str:
@@ -75,46 +82,53 @@ def _print_deferred(ingest: dict[str, Any]) -> None:
         )
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
+    """Files, the run's table (every portfolio of a small run, else counts and the exceptions)
+    and where the reports are; nothing is read back from disk."""
     ingest = summary["ingest"]
     for e in ingest["loaded"]:
         _print_restated(e)
     for q in ingest["quarantined"]:
         err.print(f"[yellow]quarantined[/] {q['reason']}", markup=True, highlight=False)
     _print_deferred(ingest)
-    results = Path(summary["report_dir"]) / "results.json"
-    import json
+    from ballast.reporting.summary import shown
 
-    entries = json.loads(results.read_text(encoding="utf-8"))["portfolios"]
-    table = Table(title=f"{summary['kind'].replace('_', ' ')} as of {summary['as_of']}")
+    rows, left_out = shown(summary["rows"], full_table)
+    if len(rows) < len(summary["rows"]):
+        invalid, breached = len(summary["invalid"]), summary["breached"]
+        out.print(
+            f"{len(summary['rows'])} portfolios: {breached} breached, {invalid} data invalid, "
+            f"{summary['trades']} trades proposed; the exceptions:",
+            highlight=False,
+        )
+    title = f"{summary['kind'].replace('_', ' ')} as of {summary['as_of']}"
+    table = Table(title=title)
     for col in ("portfolio", "status", "total value", "breached", "action", "trades"):
         table.add_column(col, justify="right" if col in ("total value", "trades") else "left")
-    for e in entries:
-        status = "[red]data invalid[/]" if e["status"] != "ok" else "ok"
+    for r in rows:
         total = (
-            f"{e['base_currency'] or ''} {float(e['total_value']):,.2f}"
-            if e["total_value"]
+            f"{r['base_currency'] or ''} {float(r['total_value']):,.2f}"
+            if r["total_value"]
             else "—"
         )
         table.add_row(
-            e["portfolio_id"],
-            status,
+            r["portfolio_id"],
+            "ok" if r["ok"] else "[red]data invalid[/]",
             total,
-            "yes" if e["breached"] else "no",
-            e["action"],
-            str(len(e["trades"])),
+            "yes" if r["breached"] else "no",
+            r["action"],
+            str(r["trades"]),
         )
     out.print(table)
-    from ballast.reporting.html import redact
-
-    for e in entries:
-        ids = [a["id"] for a in e.get("accounts", [])]
-        for msg in e["errors"]:  # account numbers masked, as in the reports
-            err.print(
-                f"[red]{e['portfolio_id']}[/]: {escape(redact(msg, ids))}",
-                markup=True,
-                highlight=False,
-            )
+    if left_out:
+        out.print(
+            f"… and {left_out} more exceptions: every portfolio is in the index page below "
+            "(or run again with --table)",
+            highlight=False,
+        )
+    for r in rows:
+        for msg in r["errors"]:  # account numbers already masked, as in the reports
+            err.print(f"[red]{r['portfolio_id']}[/]: {escape(msg)}", markup=True, highlight=False)
     loaded, dup = len(ingest["loaded"]), len(ingest["duplicates"])
     out.print(
         f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen "
@@ -247,6 +261,7 @@ def review(
             "rebalance or with invalid data) or all. About 0.2 s a page.",
         ),
     ] = PdfChoice.NONE,
+    table: TableOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Ingest, validate, compute drift, breaches and trades, and render reports."""
@@ -254,7 +269,7 @@ def review(
     summary = _run_flow(
         "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value
     )
-    _print_summary(summary)
+    _print_summary(summary, table)
     if summary["invalid"]:
         raise typer.Exit(1)
 
@@ -265,12 +280,13 @@ def monitor(
     portfolio: PortfolioOpt = None,
     ws_path: WorkspaceOpt = None,
     reason: ReasonOpt = None,
+    table: TableOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """The daily drift check: breaches only, no trades."""
     ws = workspace.resolve(ws_path).check()
     summary = _run_flow("monitor", ws, _as_of(as_of), portfolio, reason, verbose)
-    _print_summary(summary)
+    _print_summary(summary, table)
     if summary["invalid"]:
         raise typer.Exit(1)
 
