@@ -27,12 +27,13 @@ def render(
     final path, output hashes and the results entries."""
     ws = Workspace(Path(workspace))
     meta = run.meta()  # the run as results.json and the reports show it
-    entries = results.portfolio_entries(computed, kind=run.kind)
-    file_ids = used_files(computed)["file_id"].unique().sort().to_list()
-    with db.connect(ws.warehouse) as con:
-        info = records.file_info(con, file_ids)
-        history = drift_history.fetch(con, meta, [e["portfolio_id"] for e in entries])
-    contexts = outputs.report_contexts(meta, computed, entries, info, history) if html else []
+    with outputs.collector_paused():  # many dicts, no garbage cycles
+        entries = results.portfolio_entries(computed, kind=run.kind)
+        file_ids = used_files(computed)["file_id"].unique().sort().to_list()
+        with db.connect(ws.warehouse) as con:
+            info = records.file_info(con, file_ids)
+            history = drift_history.fetch(con, meta, [e["portfolio_id"] for e in entries])
+        contexts = outputs.report_contexts(meta, computed, entries, info, history) if html else []
     if html:
         progress.stage("render", total=len(contexts))  # reports written / reports to write
     folder, hashes = outputs.write_run(

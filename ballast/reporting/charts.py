@@ -1,16 +1,25 @@
-"""Geometry for the "weights against their bands" chart, drawn by ``partials/band_chart.svg.j2``.
+"""The report's charts: the "weights against their bands" chart (``partials/band_chart.svg.j2``)
+and the drift history (``partials/drift_history.html.j2``).
 
 Pure arithmetic on the decimal strings of a results.json portfolio entry: every coordinate is
-computed here, so the template only places shapes. One row per asset class shows the band as a
-shaded range, the target as a tick, the current weight as a filled marker (a diamond when the
-class is breached, a circle otherwise) and the post-trade weight as a hollow square.
+computed here. One row per asset class shows the band as a shaded range, the target as a tick,
+the current weight as a filled marker (a diamond when the class is breached, a circle otherwise)
+and the post-trade weight as a hollow square.
+
+The marks that repeat per asset class, tick or review date (``marks``: stripes, gridlines,
+rows, ticks, history panels) are written here as SVG text, escaped as the autoescaping template
+would write them, because drawing them shape by shape in Jinja was most of a report's rendering
+time; the templates keep the frame of each chart: its size, title, styles and legend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import Any
+
+from markupsafe import Markup, escape
 
 WIDTH = 720
 LABEL_W = 150  # room for asset class names on the left
@@ -22,6 +31,7 @@ LEGEND_H = 30
 LABEL_CHARS = 22  # longer class names are shortened in the chart (the table shows them whole)
 PLOT_X0 = LABEL_W
 PLOT_X1 = WIDTH - VALUE_W
+_PLOT_W = PLOT_X1 - PLOT_X0
 _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 
@@ -30,6 +40,7 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+@lru_cache(maxsize=4096)
 def _pct(value: Decimal) -> str:
     """A fraction as a percentage label with two decimals: 0.663717 → ``66.37%``."""
     return f"{(value * _HUNDRED).quantize(_CENT):f}%"
@@ -57,17 +68,20 @@ class _Scale:
     """Maps a weight (fraction) to an x coordinate in the plot area, clamped to it."""
 
     def __init__(self, low: Decimal, high: Decimal) -> None:
-        self.low, self.high = low, high
+        self.low, self.high, self.span = low, high, high - low
 
     def __call__(self, value: Decimal) -> float:
         value = min(max(value, self.low), self.high)
-        frac = (value - self.low) / (self.high - self.low)
-        return float((PLOT_X0 + frac * (PLOT_X1 - PLOT_X0)).quantize(_CENT))
+        frac = (value - self.low) / self.span
+        return float((PLOT_X0 + frac * _PLOT_W).quantize(_CENT))
 
 
-def _row(i: int, ac: Mapping[str, Any], x: _Scale) -> dict[str, Any]:
-    weight, post = _dec(ac.get("weight")), _dec(ac.get("post_trade_weight"))
-    target, lower, upper = _dec(ac.get("target")), _dec(ac.get("lower")), _dec(ac.get("upper"))
+_BAND_KEYS = ("weight", "post_trade_weight", "target", "lower", "upper")
+_Values = tuple[Decimal | None, ...]  # one class's _BAND_KEYS, parsed
+
+
+def _row(i: int, ac: Mapping[str, Any], x: _Scale, values: _Values) -> dict[str, Any]:
+    weight, post, target, lower, upper = values
     band = (x(lower), x(upper)) if lower is not None and upper is not None else (None, None)
     value_label = _pct(weight) if weight is not None else "n/a"
     if post is not None and weight is not None and post != weight:
@@ -89,6 +103,102 @@ def _row(i: int, ac: Mapping[str, Any], x: _Scale) -> dict[str, Any]:
     }
 
 
+def _band_row_svg(r: Mapping[str, Any]) -> str:
+    """One asset class's row of the band chart, as ``partials/band_chart.svg.j2`` drew it."""
+    y = r["y"]
+    breach = r["breached"]
+    flag = " bc-row--breach" if breach else ""
+    parts = [
+        f'  <g class="bc-row{flag}">\n'
+        f"    <title>{escape(r['label'])}: {escape(r['value_label'])}"
+        f"{' (breach)' if breach else ''}</title>\n"
+        f'    <text x="{PLOT_X0 - 10}" y="{y + 4}" text-anchor="end" class="bc-label">'
+        f"{escape(r['short_label'])}</text>\n"
+    ]
+    if r["band_x0"] is not None:
+        x0 = r["band_x0"]
+        parts.append(
+            f'    <rect x="{x0}" y="{y - 8}" width="{max(r["band_x1"] - x0, 1)}" height="16" '
+            'rx="2" class="bc-band"/>\n'
+        )
+    if (tx := r["target_x"]) is not None:
+        parts.append(
+            f'    <line x1="{tx}" y1="{y - 12}" x2="{tx}" y2="{y + 12}" class="bc-target"/>\n'
+        )
+    else:
+        parts.append(
+            f'    <text x="{PLOT_X1}" y="{y + 4}" text-anchor="end" class="bc-note">'
+            "no target</text>\n"
+        )
+    if (px := r["post_x"]) is not None:
+        parts.append(
+            f'    <rect x="{px - 5.5}" y="{y - 5.5}" width="11" height="11" class="bc-post"/>\n'
+        )
+    if (wx := r["weight_x"]) is not None:
+        if breach:
+            parts.append(
+                f'    <path d="M {wx} {y - 7.5} L {wx + 7.5} {y} L {wx} {y + 7.5} '
+                f'L {wx - 7.5} {y} Z" class="bc-now bc-now--breach"/>\n'
+            )
+        else:
+            kind = " bc-now--ok" if r["has_target"] else " bc-now--plain"
+            parts.append(f'    <circle cx="{wx}" cy="{y}" r="5" class="bc-now{kind}"/>\n')
+    parts.append(
+        f'    <text x="{PLOT_X1 + 12}" y="{y + 4}" class="bc-value'
+        f'{" bc-value--breach" if breach else ""}">{escape(r["value_label"])}</text>\n'
+        "  </g>\n"
+    )
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1024)
+def _axis_marks(
+    ticks: tuple[tuple[float, str], ...], top: int, bottom: int, x0: int, x1: int
+) -> tuple[str, str]:
+    """(gridlines, axis line and ticks) of the band chart: the same for every chart with the
+    same axis and number of rows, so written once for each."""
+    grid = "".join(
+        f'  <line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" class="bc-grid"/>\n' for x, _ in ticks
+    )
+    axis = f'  <line x1="{x0}" y1="{bottom}" x2="{x1}" y2="{bottom}" class="bc-axis"/>\n' + "".join(
+        f'  <line x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}" class="bc-axis"/>\n'
+        f'  <text x="{x}" y="{bottom + 16}" text-anchor="middle" class="bc-tick">'
+        f"{escape(label)}</text>\n"
+        for x, label in ticks
+    )
+    return grid, axis
+
+
+def band_marks(chart: Mapping[str, Any]) -> Markup:
+    """Stripes, gridlines, one row per asset class, the axis and its ticks, as SVG text."""
+    width, row_h, rows = chart["width"], chart["row_h"], chart["rows"]
+    grid, axis = _axis_marks(
+        tuple((t["x"], t["label"]) for t in chart["ticks"]),
+        chart["plot_top"],
+        chart["plot_bottom"],
+        chart["plot_x0"],
+        chart["plot_x1"],
+    )
+    parts = [
+        f'<rect x="0" y="{r["y"] - row_h / 2}" width="{width}" height="{row_h}" class="bc-stripe"/>'
+        for r in rows
+        if r["stripe"]
+    ]
+    parts += [grid, "\n", *[_band_row_svg(r) for r in rows], "\n", axis]
+    return Markup("".join(parts))
+
+
+@lru_cache(maxsize=1024)
+def _ticks(low: Decimal, high: Decimal, step: Decimal) -> tuple[tuple[float, str], ...]:
+    """(x, label) of each tick of an axis: a few dozen distinct axes serve every chart."""
+    x = _Scale(low, high)
+    n_ticks = int((high - low) / step)
+    return tuple(
+        (x(low + k * step), f"{((low + k * step) * _HUNDRED).normalize():f}%")
+        for k in range(n_ticks + 1)
+    )
+
+
 def band_rows(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One dict of coordinates per asset class, in the order given."""
     rows: list[dict[str, Any]] = band_chart(asset_classes)["rows"]
@@ -97,18 +207,13 @@ def band_rows(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def band_chart(asset_classes: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The whole chart: size, plot area, axis ticks and the rows of :func:`band_rows`."""
-    keys = ("weight", "post_trade_weight", "target", "lower", "upper")
-    values = [d for ac in asset_classes for k in keys if (d := _dec(ac.get(k))) is not None]
-    low, high, step = axis_domain(values)
+    parsed: list[_Values] = [tuple(_dec(ac.get(k)) for k in _BAND_KEYS) for ac in asset_classes]
+    low, high, step = axis_domain(d for values in parsed for d in values if d is not None)
     x = _Scale(low, high)
-    rows = [_row(i, ac, x) for i, ac in enumerate(asset_classes)]
+    rows = [_row(i, ac, x, parsed[i]) for i, ac in enumerate(asset_classes)]
     plot_bottom = TOP + len(rows) * ROW_H
-    n_ticks = int((high - low) / step)
-    ticks = [
-        {"x": x(low + k * step), "label": f"{((low + k * step) * _HUNDRED).normalize():f}%"}
-        for k in range(n_ticks + 1)
-    ]
-    return {
+    ticks = [{"x": tx, "label": label} for tx, label in _ticks(low, high, step)]
+    chart = {
         "width": WIDTH,
         "height": plot_bottom + AXIS_H + LEGEND_H,
         "plot_x0": PLOT_X0,
@@ -123,6 +228,8 @@ def band_chart(asset_classes: list[Mapping[str, Any]]) -> dict[str, Any]:
         "any_breach": any(r["breached"] for r in rows),
         "any_untargeted": any(not r["has_target"] for r in rows),
     }
+    chart["marks"] = band_marks(chart)
+    return chart
 
 
 # --- drift history: drift per asset class across past reviews (partials/drift_history) ------
@@ -144,47 +251,57 @@ def _bp_limit(values: Iterable[Decimal]) -> Decimal:
     return (top / 1000).to_integral_value(ROUND_CEILING) * 1000
 
 
+@lru_cache(maxsize=4096)
 def _bp_label(value: Decimal) -> str:
+    """``+55.7 bp``: digits, sign and unit only, so never in need of escaping."""
     q = value.quantize(_CENT)
     sign = "+" if q > 0 else ""
     return f"{sign}{q.normalize():f} bp" if q != 0 else "0 bp"
 
 
-def _hist_point(p: Mapping[str, Any], x: float, y_of: Any) -> dict[str, Any]:
-    drift, lo, hi = (_dec(p.get(k)) for k in ("drift_bp", "lower_bp", "upper_bp"))
-    return {
-        "as_of": str(p["as_of"]),
-        "x": x,
-        "y": y_of(drift) if drift is not None else None,
-        "band_y0": y_of(hi) if hi is not None else None,
-        "band_y1": y_of(lo) if lo is not None else None,
-        "breached": bool(p.get("breached")),
-        "label": _bp_label(drift) if drift is not None else "n/a",
-        "band_label": (
-            f"band {_bp_label(lo)} to {_bp_label(hi)}" if lo is not None and hi is not None else ""
-        ),
-    }
+_HIST_KEYS = ("drift_bp", "lower_bp", "upper_bp")
 
 
 def _hist_panel(
     i: int, label: str, points: list[Mapping[str, Any]], xs: dict[str, float], right: float
 ) -> dict[str, Any]:
     top = HIST_TOP + i * (HIST_PANEL_H + HIST_GAP)
-    keys = ("drift_bp", "lower_bp", "upper_bp")
-    limit = _bp_limit(d for p in points for k in keys if (d := _dec(p.get(k))) is not None)
+    values = [[_dec(p.get(k)) for k in _HIST_KEYS] for p in points]
+    limit = _bp_limit(d for row in values for d in row if d is not None)
+    neg, twice = -limit, 2 * limit
+    ys: dict[Decimal, float] = {}  # equal values give equal coordinates: each computed once
 
     def y_of(value: Decimal) -> float:
-        value = min(max(value, -limit), limit)
-        frac = (limit - value) / (2 * limit)
-        return float((top + frac * HIST_PANEL_H).quantize(_CENT))
+        y = ys.get(value)
+        if y is None:
+            frac = (limit - min(max(value, neg), limit)) / twice
+            y = ys[value] = float((top + frac * HIST_PANEL_H).quantize(_CENT))
+        return y
 
-    pts = [_hist_point(p, xs[str(p["as_of"])], y_of) for p in points]
+    pts = []
+    for p, (drift, lo, hi) in zip(points, values, strict=True):
+        as_of = str(p["as_of"])
+        band = ""
+        if lo is not None and hi is not None:
+            band = f"band {_bp_label(lo)} to {_bp_label(hi)}"
+        pts.append(
+            {
+                "as_of": as_of,
+                "x": xs[as_of],
+                "y": y_of(drift) if drift is not None else None,
+                "band_y0": y_of(hi) if hi is not None else None,
+                "band_y1": y_of(lo) if lo is not None else None,
+                "breached": bool(p.get("breached")),
+                "label": _bp_label(drift) if drift is not None else "n/a",
+                "band_label": band,
+            }
+        )
     drawn = [p for p in pts if p["y"] is not None]
-    banded = [p for p in pts if p["band_y0"] is not None]
+    banded_pts = [p for p in pts if p["band_y0"] is not None]
     band_path = ""
-    if len(banded) >= 2:
-        upper = [f"{p['x']} {p['band_y0']}" for p in banded]
-        lower = [f"{p['x']} {p['band_y1']}" for p in reversed(banded)]
+    if len(banded_pts) >= 2:
+        upper = [f"{p['x']} {p['band_y0']}" for p in banded_pts]
+        lower = [f"{p['x']} {p['band_y1']}" for p in reversed(banded_pts)]
         band_path = "M " + " L ".join(upper + lower) + " Z"
     return {
         "label": label,
@@ -193,13 +310,71 @@ def _hist_panel(
         "bottom": top + HIST_PANEL_H,
         "zero_y": y_of(Decimal(0)),
         "limit_label": _bp_label(limit),
-        "neg_limit_label": _bp_label(-limit),
+        "neg_limit_label": _bp_label(neg),
         "band_path": band_path,
         "line": " ".join(f"{p['x']},{p['y']}" for p in drawn),
         "points": pts,
         "last": drawn[-1] if drawn else None,
         "right": right,
     }
+
+
+def _history_point_svg(label: str, bottom: int, pt: Mapping[str, Any]) -> str:
+    """One review date of a panel. ``label`` is the panel's escaped class name; the point's own
+    labels are digits and units (``_bp_label``), which escaping leaves as they are."""
+    x, y, breach = pt["x"], pt["y"], pt["breached"]
+    as_of = escape(pt["as_of"])
+    out = ""
+    if y is not None:
+        if breach:
+            mark = (
+                f'        <path d="M {x} {y - 7} L {x + 7} {y} L {x} {y + 7} L {x - 7} {y} Z" '
+                'class="dh-breach"/>\n'
+            )
+        else:
+            mark = f'        <circle cx="{x}" cy="{y}" r="4.5" class="dh-ok"/>\n'
+        out = (
+            "      <g>\n"
+            f"        <title>{label}, {as_of}: {pt['label']}"
+            f"{' (breach)' if breach else ''}; {pt['band_label']}</title>\n"
+            f"{mark}"
+            "      </g>\n"
+        )
+    return (
+        f'{out}      <text x="{x}" y="{bottom + 14}" text-anchor="middle" class="dh-date">'
+        f"{as_of}</text>\n"
+        f'      <text x="{x}" y="{bottom + 27}" text-anchor="middle" class="dh-value'
+        f'{" dh-value--breach" if breach else ""}">{pt["label"]}</text>\n'
+    )
+
+
+def _history_panel_svg(p: Mapping[str, Any], x0: int, x1: int) -> str:
+    """One asset class's panel, as ``partials/drift_history.html.j2`` drew it."""
+    top, bottom, zero_y = p["top"], p["bottom"], p["zero_y"]
+    band = f'<path d="{p["band_path"]}" class="dh-band"/>' if p["band_path"] else ""
+    line = f'<polyline points="{p["line"]}" class="dh-line"/>' if p["line"] else ""
+    label = escape(p["label"])
+    return (
+        '    <g class="dh-panel">\n'
+        f'      <text x="0" y="{top - 8}" class="dh-class">{escape(p["short_label"])}</text>\n'
+        f'      <rect x="{x0}" y="{top}" width="{x1 - x0}" height="{bottom - top}" '
+        'class="dh-frame"/>\n'
+        f'{band}      <line x1="{x0}" y1="{zero_y}" x2="{x1}" y2="{zero_y}" class="dh-zero"/>\n'
+        f'      <text x="{x0 - 8}" y="{top + 10}" text-anchor="end" class="dh-tick">'
+        f"{p['limit_label']}</text>\n"
+        f'      <text x="{x0 - 8}" y="{zero_y + 4}" text-anchor="end" class="dh-tick">'
+        "0 bp (target)</text>\n"
+        f'      <text x="{x0 - 8}" y="{bottom}" text-anchor="end" class="dh-tick">'
+        f"{p['neg_limit_label']}</text>\n"
+        f"{line}{''.join([_history_point_svg(label, bottom, pt) for pt in p['points']])}"
+        "    </g>\n"
+    )
+
+
+def history_marks(chart: Mapping[str, Any]) -> Markup:
+    """The panels of the drift history chart, as SVG text."""
+    x0, x1 = chart["plot_x0"], chart["plot_x1"]
+    return Markup("".join(_history_panel_svg(p, x0, x1) for p in chart["panels"]))
 
 
 def drift_history_chart(points: list[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -216,7 +391,7 @@ def drift_history_chart(points: list[Mapping[str, Any]]) -> dict[str, Any] | Non
         classes.setdefault(str(p["asset_class"]), []).append(p)
     panels = [_hist_panel(i, k, v, xs, x1) for i, (k, v) in enumerate(classes.items())]
     height = HIST_TOP + len(panels) * (HIST_PANEL_H + HIST_GAP)
-    return {
+    chart = {
         "width": WIDTH,
         "height": height + 20,
         "plot_x0": x0,
@@ -225,3 +400,5 @@ def drift_history_chart(points: list[Mapping[str, Any]]) -> dict[str, Any] | Non
         "panels": panels,
         "legend_y": height + 6,
     }
+    chart["marks"] = history_marks(chart)
+    return chart

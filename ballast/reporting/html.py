@@ -8,8 +8,9 @@ account ids are masked everywhere, free text included, so a report can be mailed
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache, lru_cache
 from typing import Any
 
 import jinja2
@@ -53,27 +54,49 @@ def _fixed(value: Decimal, places: Decimal = _CENT) -> str:
     return f"{q:,f}" if q != 0 else f"{abs(q):,f}"
 
 
-def money(value: Any, currency: str | None = None) -> str:
-    """A decimal string as money: ``"11300000"`` → ``11,300,000.00`` (``USD 11,...`` with code)."""
+# The number filters run some sixty times a report, mostly on decimal strings that recur across
+# portfolios (targets, band edges, zero totals): their text is kept per input string.
+
+
+def _money(value: Any) -> str:
     d = _decimal(value)
-    if d is None:
-        return DASH
-    return f"{currency} {_fixed(d)}" if currency else _fixed(d)
+    return DASH if d is None else _fixed(d)
 
 
-def weight(value: Any) -> str:
-    """A fraction as a percentage: ``"0.663717"`` → ``66.37%``."""
+def _weight(value: Any) -> str:
     d = _decimal(value)
     return DASH if d is None else f"{_fixed(d * _HUNDRED)}%"
 
 
-def bp(value: Any) -> str:
-    """Basis points with their sign: ``"637.17"`` → ``+637.17 bp``."""
+def _bp(value: Any) -> str:
     d = _decimal(value)
     if d is None:
         return DASH
     text = _fixed(d)
     return f"{text} bp" if text.startswith("-") or d.quantize(_CENT) == 0 else f"+{text} bp"
+
+
+_money_text = lru_cache(maxsize=8192)(_money)
+_weight_text = lru_cache(maxsize=8192)(_weight)
+_bp_text = lru_cache(maxsize=8192)(_bp)
+
+
+def money(value: Any, currency: str | None = None) -> str:
+    """A decimal string as money: ``"11300000"`` → ``11,300,000.00`` (``USD 11,...`` with code)."""
+    text = _money_text(value) if type(value) is str else _money(value)
+    if text == DASH:
+        return DASH
+    return f"{currency} {text}" if currency else text
+
+
+def weight(value: Any) -> str:
+    """A fraction as a percentage: ``"0.663717"`` → ``66.37%``."""
+    return _weight_text(value) if type(value) is str else _weight(value)
+
+
+def bp(value: Any) -> str:
+    """Basis points with their sign: ``"637.17"`` → ``+637.17 bp``."""
+    return _bp_text(value) if type(value) is str else _bp(value)
 
 
 def quantity(value: Any) -> str:
@@ -89,14 +112,34 @@ def mask_account(value: Any) -> str:
     return _MASK + (text[-visible:] if visible else "")
 
 
+def _masked(match: re.Match[str]) -> str:
+    return mask_account(match.group(0))
+
+
+@lru_cache(maxsize=256)
+def _longest_first(account_ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({a for a in account_ids if a}, key=len, reverse=True))
+
+
+@lru_cache(maxsize=256)
+def _pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(a) for a in ids))
+
+
 def redact(text: Any, account_ids: Iterable[str] = ()) -> str:
-    """Free text with every known account id masked."""
+    """Free text with every known account id masked.
+
+    Ids are matched longest first, left to right. Most text holds no id at all, and text
+    holding one id is masked with ``str.replace`` (the same left-to-right, non-overlapping
+    replacement); only text holding several ids needs the regular expression, compiled once
+    per set of ids."""
     out = "" if text is None else str(text)
-    ids = sorted({a for a in account_ids if a}, key=len, reverse=True)
-    if not ids:
+    present = tuple(a for a in _longest_first(tuple(account_ids)) if a in out)
+    if not present:
         return out
-    pattern = re.compile("|".join(re.escape(a) for a in ids))
-    return pattern.sub(lambda m: mask_account(m.group(0)), out)
+    if len(present) == 1:
+        return out.replace(present[0], mask_account(present[0]))
+    return _pattern(present).sub(_masked, out)
 
 
 @jinja2.pass_context
@@ -109,15 +152,67 @@ def humanize(value: Any) -> str:
     return DASH if value is None else str(value).replace("_", " ")
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with ``a.b`` on a plain dict looked up as ``a["b"]`` first.
+
+    Jinja tries ``getattr(a, "b")`` first, which on a dict raises (and catches) an
+    AttributeError for every key: hundreds per report. A plain dict has no attributes but its
+    methods, so for any other name the result is the same, only without the exception."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_INCLUDE = re.compile(r'^[ \t]*\{% include "([^"]+)" %\}\n?', re.MULTILINE)
+
+
+class _InliningLoader(jinja2.FileSystemLoader):
+    """Templates from the templates folder, each ``{% include "partial" %}`` line replaced by
+    the partial's own source, so a report compiles to one template.
+
+    Jinja renders an include through a fresh context and one more generator level, for every
+    report, every partial and every piece of output; inlined, the partials cost nothing. The
+    text is the same: the tag's line (its indent, and its newline under ``trim_blocks``) becomes
+    exactly what the partial renders to. Only includes of a literal name, alone on their line,
+    are inlined (any other stays a normal include). A partial's top-level ``{% set %}`` is then
+    seen by the rest of the including template: partials use distinct names for them."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        checks = [uptodate]
+
+        def inline(match: re.Match[str]) -> str:
+            text, _, check = self.get_source(environment, match.group(1))
+            checks.append(check)
+            return text
+
+        source = _INCLUDE.sub(inline, source)
+        return source, filename, lambda: all(check() for check in checks)
+
+
 def make_environment() -> jinja2.Environment:
-    """The Jinja environment for reports: autoescaped throughout, strict about missing values."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resource_dir("templates")),
+    """The Jinja environment for reports: autoescaped throughout, strict about missing values.
+
+    Templates are compiled once per environment and never checked for changes on disk
+    (``auto_reload=False``): a report run renders thousands of pages from the same files."""
+    env = _Environment(
+        loader=_InliningLoader(resource_dir("templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
     )
     env.filters.update(
         money=money,
@@ -230,7 +325,7 @@ def _run(run: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+def _portfolio(portfolio: Mapping[str, Any], *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "errors": [],
         "warnings": [],
@@ -242,8 +337,9 @@ def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
     out.update(portfolio)
     for key in ("errors", "warnings"):
         out[key] = list(out[key] or [])
-    out["asset_classes"] = _with_defaults(out["asset_classes"], **dict.fromkeys(_CLASS_KEYS))
-    out["trades"] = _with_defaults(out["trades"], **dict.fromkeys(_TRADE_KEYS))
+    if full:
+        out["asset_classes"] = _with_defaults(out["asset_classes"], **dict.fromkeys(_CLASS_KEYS))
+        out["trades"] = _with_defaults(out["trades"], **dict.fromkeys(_TRADE_KEYS))
     out["status_key"] = status_key(out)
     out["status_label"] = _STATUS_LABELS[out["status_key"]]
     return out
@@ -315,16 +411,24 @@ def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
 # --- rendering -------------------------------------------------------------------------------
 
 
+@cache
+def environment() -> jinja2.Environment:
+    """This process's report environment: templates loaded and compiled once."""
+    return make_environment()
+
+
 def render_portfolio_report(context: dict[str, Any], env: jinja2.Environment | None = None) -> str:
     """The compliance report of one portfolio, as a self-contained HTML page."""
-    env = env or make_environment()
+    env = env or environment()
     return env.get_template("report.html.j2").render(report_context(context))
 
 
 def _index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
-    row = _portfolio(portfolio)
-    row["n_trades"] = len(row["trades"])
-    row["n_breached"] = sum(1 for ac in row["asset_classes"] if ac.get("breached"))
+    """The index's line of one portfolio: ``_portfolio`` without copying its classes and trades,
+    which the index only counts."""
+    row = _portfolio(portfolio, full=False)
+    row["n_trades"] = len(row["trades"] or [])
+    row["n_breached"] = sum(1 for ac in row["asset_classes"] or [] if ac.get("breached"))
     row["name"] = portfolio.get("name")
     return row
 
@@ -347,7 +451,7 @@ def render_run_index(
     run: dict[str, Any], portfolios: list[dict[str, Any]], env: jinja2.Environment | None = None
 ) -> str:
     """The firm-wide page of one run: every portfolio, its status, and a link to its report."""
-    env = env or make_environment()
+    env = env or environment()
     rows = [_index_row(p) for p in portfolios]
     return env.get_template("index.html.j2").render(
         run=_run(run),
