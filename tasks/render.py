@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ballast.audit import records
 from ballast.ops import progress
+from ballast.ops.memory import collector_paused
 from ballast.ops.runs import RunIdentity
 from ballast.reporting import drift_history, outputs, results
 from ballast.reporting.pdf import PdfChoice
@@ -27,7 +28,7 @@ def render(
     final path, output hashes and the results entries."""
     ws = Workspace(Path(workspace))
     meta = run.meta()  # the run as results.json and the reports show it
-    with outputs.collector_paused():  # many dicts, no garbage cycles
+    with collector_paused():  # many dicts, no garbage cycles
         entries = results.portfolio_entries(computed, kind=run.kind)
         file_ids = used_files(computed)["file_id"].unique().sort().to_list()
         with db.connect(ws.warehouse) as con:

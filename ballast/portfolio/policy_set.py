@@ -4,17 +4,15 @@ A bad file is recorded in the set (its portfolio is reported ``data_invalid``), 
 one broken IPS never stops the review of the others.
 
 Loading 10,000 files is tuned (``benchmarks/bench_ips.py``): see ``ballast.portfolio.policy``
-for the parse and the per-process cache, and ``_gc_paused`` below.
+for the parse and the per-process cache, and ``ballast.ops.memory.collector_paused``.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ballast.errors import BallastError, PolicyError
+from ballast.ops.memory import collector_paused
 from ballast.portfolio.policy import Policy, content_hash, load_policy
 from ballast.workspace import Workspace
 
@@ -49,22 +47,6 @@ class PolicySet:
         return shards
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cycle collector off while the block runs (back on after, if it was on).
-
-    Building thousands of policies allocates millions of objects, hardly any of them in garbage
-    cycles; the collector kept walking the growing heap and cost about a third of the load.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
     """Every IPS in ``ips/`` (or just ``only``); a bad file is recorded, not raised."""
     files = {p.stem: p for p in ws.ips.glob("*.yaml")} | {p.stem: p for p in ws.ips.glob("*.yml")}
@@ -74,7 +56,7 @@ def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
             raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
         files = {k: v for k, v in files.items() if k in set(only)}
     out = PolicySet()
-    with _gc_paused():
+    with collector_paused():
         for pid in sorted(files):
             text = files[pid].read_text(encoding="utf-8")
             out.hashes[pid] = content_hash(text)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ballast.ops import progress
+from ballast.ops.memory import collector_paused
 from ballast.reporting.html import environment, render_portfolio_report, render_run_index
 from ballast.reporting.pdf import PdfChoice, html_to_pdf, wanted
 
@@ -163,23 +164,6 @@ def report_contexts(
 PARALLEL_FROM = 1000  # below this many reports, a process pool costs more than it saves
 SERIAL_CHUNK = 25  # reports per progress step when rendering in this process
 CHUNKS_PER_WORKER = 8  # pool chunks: small enough to balance the workers and show progress
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while the block runs (back on after, if it was on).
-
-    Building a large run's entries, contexts, results.json and index allocates hundreds of
-    thousands of dicts and lists, none of them in garbage cycles; each allocation burst made
-    the collector walk the whole heap of the run (policies, frames' rows, Prefect) again, about
-    half the time of those steps. Not for blocks that make PDFs: WeasyPrint leaves cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
