@@ -23,7 +23,9 @@ ingest:
   stable_seconds: 0                   # leave inbox files modified less than this long ago
 prefect:
   api_url: http://127.0.0.1:4200/api  # a running Prefect server to use ($PREFECT_API_URL wins);
-                                      # unset: each command starts a temporary one
+                                      # unset: the `ballast server` if one runs, else each
+                                      # command starts a temporary one
+  local_server: true                  # use the running `ballast server` (false: never)
   startup_timeout_seconds: 120        # wait this long for Prefect's API to answer
                                       # ($BALLAST_PREFECT_STARTUP_TIMEOUT wins)
   home: .ballast/prefect              # Prefect's state (its SQLite database), relative to the
@@ -171,7 +173,8 @@ class PrefectConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    api_url: str | None = None  # a running server; None: a temporary server per command
+    api_url: str | None = None  # a running server; None: `ballast server`, else a temporary one
+    local_server: bool = True  # use the user's running `ballast server` when api_url is unset
     startup_timeout_seconds: float = Field(120, ge=1, le=3600)
     home: str = ".ballast/prefect"  # relative to the workspace; ``~`` is expanded
 

@@ -274,15 +274,41 @@ def floor_result(log: Path) -> dict[str, Any] | None:
 # --- one size -------------------------------------------------------------------------------
 
 
+SERVER_STATE: list[Path] = []  # --server: the state folder of the `ballast server` started
+
+
 def review_env(home: Path | None) -> dict[str, str]:
-    """The user's environment; with ``home``, a fresh HOME (and no XDG folders) instead."""
+    """The user's environment; with ``home``, a fresh HOME (and no XDG folders) instead. With
+    ``--server``, the state folder of the benchmark's ``ballast server`` (else none is used)."""
     env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
     if home is not None:
         home.mkdir(parents=True, exist_ok=True)
         env["HOME"] = str(home)
         for key in [k for k in env if k.startswith("XDG_")]:
             del env[key]
+    # without --server a folder with no server record: each review starts a temporary server
+    env["BALLAST_STATE_DIR"] = str(SERVER_STATE[0] if SERVER_STATE else "/nonexistent/ballast")
     return env
+
+
+@contextlib.contextmanager
+def ballast_server(work: Path, timeout: float) -> Any:
+    """``ballast server start`` for the whole benchmark (``--server``), stopped at the end;
+    yields the seconds its start took. Its process is detached: not in a review's RSS tree."""
+    state = work / "ballast-state"
+    env = {**os.environ, "BALLAST_STATE_DIR": str(state)}
+    env.pop("PREFECT_API_URL", None)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [*ballast_command(), "server", "start", "--timeout", str(timeout)], env=env, check=True
+    )
+    SERVER_STATE[:] = [state]
+    try:
+        yield round(time.perf_counter() - t0, 3)
+    finally:
+        subprocess.run([*ballast_command(), "server", "stop"], env=env, check=False)
+        SERVER_STATE.clear()
 
 
 def bench_size(
@@ -880,6 +906,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the workspace copies (--workdir)")
     ap.add_argument("--fresh-home", action="store_true", help="each review pair gets a new HOME")
     ap.add_argument(
+        "--server",
+        action="store_true",
+        help="start one `ballast server` first and run every review against it "
+        "(default: each review starts Prefect's temporary server)",
+    )
+    ap.add_argument(
         "--ballast",
         type=Path,
         help="the ballast script to measure (default: the one next to this Python)",
@@ -934,6 +966,10 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cli-")))
+        if args.server:
+            meta["server_start_seconds"] = stack.enter_context(ballast_server(work, args.timeout))
+            print(f"ballast server started in {meta['server_start_seconds']} s")
+        meta["prefect"] = "ballast server" if args.server else "temporary server per command"
         for n in args.portfolios:
             size = bench_size(
                 n,
@@ -968,7 +1004,9 @@ def main(argv: list[str] | None = None) -> int:
             known.add(doc["portfolios"])
     steps = growth(summaries + baselines)
     goals = targets(summaries + baselines, help_figures, steps)
-    text = markdown(summaries, sizes, help_figures, steps, goals)
+    text = f"Prefect API of the reviews: {meta['prefect']}\n\n" + markdown(
+        summaries, sizes, help_figures, steps, goals
+    )
     if baselines:
         text += "\n\nGrowth also uses earlier runs: " + ", ".join(
             f"{b['portfolios']:,} from {b['baseline']} ({b['baseline_started']})" for b in baselines

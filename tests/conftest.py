@@ -5,8 +5,9 @@ Prefect under test, also on a loaded host:
 - this process keeps its Prefect state in a temporary ``PREFECT_HOME`` of the session, never in
   ``~/.prefect``; a ``ballast`` command started as a subprocess replaces it with its workspace's
   own (``<workspace>/.ballast/prefect``, each test's workspace is in its own tmp folder);
-- no developer's server is used (``PREFECT_API_URL`` is dropped): commands start their own
-  temporary server, and wait up to ``STARTUP_TIMEOUT`` seconds for it instead of 20 (120 for
+- no developer's server is used (``PREFECT_API_URL`` is dropped, and ``BALLAST_STATE_DIR``
+  points at a folder of the session, so a running ``ballast server`` is not found): commands
+  start their own temporary server, and wait up to ``STARTUP_TIMEOUT`` seconds for it instead of 20 (120 for
   ``ballast`` by default), as does the session's one harness;
 - nothing asserts how long something took.
 """
@@ -33,6 +34,9 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="ballast-tests-prefect-")
 atexit.register(shutil.rmtree, _PREFECT_HOME, True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME  # before Prefect is imported anywhere
 os.environ.pop("PREFECT_API_URL", None)
+_STATE_DIR = tempfile.mkdtemp(prefix="ballast-tests-state-")
+atexit.register(shutil.rmtree, _STATE_DIR, True)
+os.environ["BALLAST_STATE_DIR"] = _STATE_DIR  # no developer's `ballast server`
 os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(STARTUP_TIMEOUT))  # ballast subprocesses
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT))
 quiet_prefect()

@@ -316,13 +316,18 @@ def runs(ws_path: WorkspaceOpt = None) -> None:
     out.print(table)
 
 
-EXTENSIONS = ("ballast.cli.simulate", "ballast.cli.audit", "ballast.cli.serve")
+EXTENSIONS = (
+    "ballast.cli.simulate",
+    "ballast.cli.audit",
+    "ballast.cli.serve",
+    "ballast.cli.server",
+)
 _EXTENSION_FAILURES: list[BaseException] = []  # raised by main(), through its handler
 
 
 def _register_extensions() -> None:
-    """Commands that live in their own modules (simulate, audit, serve) add themselves. One
-    that fails to load is reported by ``main()`` as any other failure, never as a traceback."""
+    """Commands that live in their own modules (simulate, audit, serve, server) add themselves.
+    One that fails to load is reported by ``main()`` as any other failure, never a traceback."""
     import importlib
 
     for name in EXTENSIONS:

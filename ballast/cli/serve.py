@@ -52,13 +52,17 @@ def loopback_server(port: int) -> Iterator[str]:
     started as a child process for as long as the block lasts. Yields its API URL.
 
     Serving needs a real server: a temporary (ephemeral) one does not run Prefect's scheduler,
-    so the scheduled deployments would never fire.
+    so the scheduled deployments would never fire. Its state is the user's (the one
+    ``ballast server`` keeps), never an inherited ``PREFECT_HOME``.
     """
     api = f"http://127.0.0.1:{port}/api"
     if _healthy(api):
         yield api
         return
+    from ballast.ops import local_server
+
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env["PREFECT_HOME"] = str(local_server.state_dir() / "prefect")  # the user's, not inherited
     env.pop("PREFECT_API_URL", None)
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     with tempfile.TemporaryFile("w+") as log:
@@ -88,9 +92,16 @@ def loopback_server(port: int) -> Iterator[str]:
 
 @contextmanager
 def _api(port: int) -> Iterator[str]:
-    """``$PREFECT_API_URL`` when set, else a loopback server; exported for the flow runs."""
+    """``$PREFECT_API_URL`` when set, else the running ``ballast server``, else a loopback
+    server for as long as serving lasts; exported for the flow runs."""
+    from ballast.ops import local_server
+
     if api := os.environ.get("PREFECT_API_URL"):
         yield api
+        return
+    if (info := local_server.find()) is not None and local_server.healthy(info.api_url):
+        os.environ["PREFECT_API_URL"] = info.api_url
+        yield info.api_url
         return
     if not _healthy(f"http://127.0.0.1:{port}/api"):
         out.print(f"starting a Prefect server on 127.0.0.1:{port}…")
@@ -205,7 +216,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--port",
                 help="Port of the local Prefect server (UI) used when PREFECT_API_URL is not "
-                "set: the one running there, else one ballast starts and stops.",
+                "set and no `ballast server` runs: the one running there, else one ballast "
+                "starts and stops.",
             ),
         ] = 4200,
         verbose: Annotated[

@@ -11,7 +11,9 @@ Two steps, around the import of the flows (which imports Prefect):
      shared ``~/.prefect/prefect.db``. An inherited ``PREFECT_HOME`` is replaced; the Prefect
      profiles under it (``profiles.toml``) are still read, through ``PREFECT_PROFILES_PATH``.
    - ``PREFECT_API_URL``: when ``prefect.api_url`` is set and the environment does not set it
-     already (the environment wins). With a server configured, no temporary server is started.
+     already (the environment wins); else the user's running ``ballast server``
+     (``ballast.ops.local_server``) unless ``prefect.local_server`` is false. With a server,
+     no temporary server is started.
    - ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``: ``prefect.startup_timeout_seconds``
      (120 s unless ``$BALLAST_PREFECT_STARTUP_TIMEOUT`` says otherwise), instead of Prefect's
      20 s, which a loaded host can miss.
@@ -49,12 +51,14 @@ from pathlib import Path
 
 from ballast import config
 from ballast.errors import OrchestratorError
+from ballast.ops import local_server
 from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
 
 LOCK_NAME = "ballast.lock"
 HEALTH_TIMEOUT = 5.0  # one health request; the whole wait is startup_timeout_seconds
 TIMEOUT_HINT = "raise prefect.startup_timeout_seconds in {}"
-SERVER_HINT = "run one `prefect server start` and set PREFECT_API_URL or prefect.api_url"
+SERVER_HINT = "start one server for every command with `ballast server start`"
+LOCAL_SOURCE = "`ballast server`"
 _HELD: dict[Path, int] = {}  # Prefect home -> fd of its lock, held by this process until exit
 
 
@@ -144,16 +148,20 @@ def prepare(workspace: Path, verbose: bool = False) -> Orchestrator:
     if not verbose:  # the temporary server writes to our stderr: only what is fatal
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     cfg = config.load_prefect(workspace)
+    settings = Path(workspace) / config.FILE_NAME
     profiles = _profiles_path()
     api, source = os.environ.get("PREFECT_API_URL") or None, "PREFECT_API_URL"
     if api is None and cfg.api_url:
-        api, source = cfg.api_url, f"prefect.api_url in {Path(workspace) / config.FILE_NAME}"
+        api, source = cfg.api_url, f"prefect.api_url in {settings}"
+    if api is not None:  # asked at once: a server that is not there fails before the import
+        api = api.rstrip("/")
+        wait_for_api(api, cfg.startup_timeout_seconds, source, settings)
+    elif cfg.local_server:
+        api, source = _local_server(cfg.startup_timeout_seconds, settings), LOCAL_SOURCE
     home, private = cfg.home_path(workspace), False
     if api is None:
         home, private = _claim(home)
-    else:  # asked at once: a server that is not there fails before the flows are imported
-        api = api.rstrip("/")
-        wait_for_api(api, cfg.startup_timeout_seconds, source, Path(workspace) / config.FILE_NAME)
+    else:
         home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_API_URL"] = api
     os.environ["PREFECT_HOME"] = str(home)
@@ -171,10 +179,23 @@ def prepare(workspace: Path, verbose: bool = False) -> Orchestrator:
     )
 
 
-def wait_for_api(api: str, timeout: float, source: str | None, settings_file: Path) -> None:
-    """Return once the Prefect API at ``api`` answers (any HTTP answer counts, but a 5xx);
-    else one ``OrchestratorError``: at once when the connection is refused, after ``timeout``
-    seconds when it is not answered."""
+def _local_server(timeout: float, settings: Path) -> str | None:
+    """The API of the user's running ``ballast server``, once it answers; None when none runs
+    (or its record is stale: nothing listens on its port any more)."""
+    info = local_server.find()
+    if info is None:
+        return None
+    if not wait_for_api(info.api_url, timeout, LOCAL_SOURCE, settings, absent_ok=True):
+        return None
+    return info.api_url
+
+
+def wait_for_api(
+    api: str, timeout: float, source: str | None, settings_file: Path, absent_ok: bool = False
+) -> bool:
+    """True once the Prefect API at ``api`` answers (any HTTP answer counts, but a 5xx); else
+    one ``OrchestratorError``: at once when the connection is refused (or False, when
+    ``absent_ok``), after ``timeout`` seconds when it is not answered."""
     where = f"the Prefect API at {api}" + (f" (set by {source})" if source else "")
     deadline = time.monotonic() + timeout
     delay = 0.2
@@ -184,12 +205,14 @@ def wait_for_api(api: str, timeout: float, source: str | None, settings_file: Pa
             with urllib.request.urlopen(
                 f"{api}/health", timeout=max(0.1, min(HEALTH_TIMEOUT, left))
             ):
-                return
+                return True
         except urllib.error.HTTPError as exc:
             if exc.code < 500:
-                return  # it answered (Prefect Cloud may want a key for /health)
+                return True  # it answered (Prefect Cloud may want a key for /health)
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ConnectionRefusedError):
+                if absent_ok:
+                    return False
                 raise OrchestratorError(
                     f"{where} did not answer (connection refused: no server is listening "
                     "there); start it (`prefect server start`), or unset it and ballast starts "

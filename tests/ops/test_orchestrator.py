@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -28,6 +30,7 @@ TOUCHED = (
     "PREFECT_SERVER_LOGGING_LEVEL",
     config.STARTUP_TIMEOUT_ENV,
 )
+# (BALLAST_STATE_DIR points at a folder of the test session: no developer's `ballast server`)
 
 
 @pytest.fixture
@@ -223,5 +226,71 @@ def test_temporary_server_not_up_in_time(tmp_path: Path, fake_server: type) -> N
     line = str(caught.value)
     assert line.startswith("the Prefect API did not answer within 8 s: the temporary Prefect")
     assert f"raise prefect.startup_timeout_seconds in {tmp_path / 'ballast.yaml'}" in line
-    assert "PREFECT_API_URL" in line and "\n" not in line
+    assert "`ballast server start`" in line and "\n" not in line
     assert fake_server.timeout == 8 and fake_server.stopped  # type: ignore[attr-defined]
+
+
+# -- the user's `ballast server` --------------------------------------------------------------
+
+
+def record_server(state: Path, api: str, pid: int) -> Path:
+    """A ``server.json`` as ``ballast server start`` writes it."""
+    from ballast.ops import local_server
+
+    state.mkdir(parents=True, exist_ok=True)
+    port = int(api.rsplit(":", 1)[1].split("/")[0])
+    info = local_server.ServerInfo(pid, api, port, str(state / "prefect"), "2026-12-04T00:00:00")
+    path = state / local_server.INFO_NAME
+    path.write_text(json.dumps(dataclasses.asdict(info)))
+    return path
+
+
+@pytest.fixture
+def state(tmp_path: Path, env: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    env.setenv("BALLAST_STATE_DIR", str(folder))
+    return folder
+
+
+def test_a_running_ballast_server_is_used(tmp_path: Path, state: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    with serving(200) as api:
+        record_server(state, api, os.getpid())
+        orch = orchestrator.prepare(ws)
+    assert orch.api_url == api and orch.source == orchestrator.LOCAL_SOURCE
+    assert os.environ["PREFECT_API_URL"] == api
+    assert orch.home == ws.resolve() / ".ballast" / "prefect" and not orch.private
+
+
+def test_the_environment_and_ballast_yaml_win_over_the_ballast_server(
+    tmp_path: Path, state: Path, env: pytest.MonkeyPatch
+) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    with serving(200) as mine, serving(200) as configured:
+        record_server(state, mine, os.getpid())
+        (ws / "ballast.yaml").write_text(f"prefect:\n  api_url: {configured}\n")
+        assert orchestrator.prepare(ws).api_url == configured
+        env.delenv("PREFECT_API_URL")
+        (ws / "ballast.yaml").write_text("prefect:\n  local_server: false\n")
+        assert orchestrator.prepare(ws).api_url is None  # a temporary server
+
+
+def test_a_stale_record_gives_a_temporary_server(tmp_path: Path, state: Path) -> None:
+    """A recorded process that is gone: the record is removed. One alive whose port refuses
+    (the pid was reused): ignored. Either way the command starts its own temporary server."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    gone = int(done.stdout)
+    path = record_server(state, f"http://127.0.0.1:{closed_port()}/api", gone)
+    assert orchestrator.prepare(ws).api_url is None and not path.exists()
+    path = record_server(state, f"http://127.0.0.1:{closed_port()}/api", os.getpid())
+    os.environ.pop("PREFECT_API_URL", None)
+    assert orchestrator.prepare(ws).api_url is None and path.exists()
