@@ -353,19 +353,32 @@ def _fail(line: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _pipe_closed(console: Any) -> NoReturn:
+    """Rich's answer to a closed output pipe, with ballast's exit status (Rich's own is 1,
+    which here means a review with invalid data): quiet from now on, exit 141."""
+    from ballast.ops import failures
+
+    console.quiet = True
+    failures.quiet_stdout()
+    sys.exit(failures.EXIT_PIPE)
+
+
 def main() -> None:
     """Entry point of every command: a failure is one line on stderr with its exit status
     (docs/user-guide.md, "Exit status"), never a traceback; ``ballast.ops.failures`` says which.
 
     0 ok; 1 completed with invalid portfolios or quarantined files; 2 usage error (Typer's own,
     or a ``BallastError``); 69 no Prefect API; 70 unexpected error (traceback in a log file);
-    74 the workspace cannot be written; 130 interrupted.
+    74 the workspace cannot be written; 130 interrupted; 141 the output pipe was closed.
     """
     import logging
+
+    from rich.console import Console as RichConsole
 
     # a log handler that cannot write (a full disk) drops the record instead of printing a
     # traceback; the command then fails on its own writes, with one line
     logging.raiseExceptions = False
+    RichConsole.on_broken_pipe = _pipe_closed  # type: ignore[method-assign]
     try:
         if _EXTENSION_FAILURES:
             raise _EXTENSION_FAILURES[0]
@@ -380,5 +393,8 @@ def main() -> None:
     except BaseException as exc:
         from ballast.ops import failures
 
+        if failures.pipe_closed(exc):
+            failures.quiet_stdout()
+            sys.exit(failures.EXIT_PIPE)
         failure = failures.describe(exc, sys.argv)
         _fail(failure.line, failure.exit_code)

@@ -8,6 +8,7 @@ log file (``ballast.cli.app.main`` calls ``describe``).
 | 74 | the workspace cannot be written: read-only, full, no permission | the path, what to do |
 | 70 | anything else (a bug) | its type and message, and where its traceback is |
 | 130 | Ctrl+C | that it was interrupted |
+| 141 | the output pipe was closed (``ballast runs | head -1``) | nothing: the reader has gone |
 
 The traceback of an unexpected error is appended to ``<workspace>/logs/ballast-errors.log``
 when the command names a workspace that can be written, else to ``$XDG_CACHE_HOME/ballast/
@@ -34,6 +35,7 @@ from ballast.errors import (
     BallastError,
 )
 
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 ERROR_LOG = Path("logs") / "ballast-errors.log"
 MAX_MESSAGE = 400  # characters of an unexpected error's message on the line (all of it in the log)
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -155,6 +157,22 @@ def save_traceback(exc: BaseException, argv: Sequence[str], workspace: Path) -> 
             continue
         return path
     return None
+
+
+def pipe_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from writing to a pipe whose reader has gone."""
+    return any(isinstance(e, BrokenPipeError) for e in _chain(exc))
+
+
+def quiet_stdout() -> None:
+    """Point standard output at ``/dev/null`` (its pipe is closed: what is still buffered or
+    printed at exit must not fail again)."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def describe(exc: BaseException, argv: Sequence[str]) -> Failure:

@@ -51,7 +51,7 @@ from pathlib import Path
 
 from ballast import config
 from ballast.errors import OrchestratorError
-from ballast.ops import local_server
+from ballast.ops import failures, local_server
 from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
 
 LOCK_NAME = "ballast.lock"
@@ -229,6 +229,28 @@ def wait_for_api(
         delay = min(delay * 2, 2.0)
 
 
+PROBE_BYTES = 1 << 20  # what SQLite needs at least to create Prefect's database
+
+
+def _probe_writable(home: Path) -> None:
+    """Raise the ``OSError`` of writing ``PROBE_BYTES`` into ``home`` when the disk is full or
+    read-only (other errors are not the storage's: the caller's own error stands)."""
+    probe = home / f".ballast-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno in failures.FULL | failures.READ_ONLY:
+            raise
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+
+
 def _start_temporary(orch: Orchestrator) -> str:
     """Start Prefect's temporary (ephemeral) server for this process, waiting up to the
     configured time; the flow's client finds it running (one server per process)."""
@@ -243,6 +265,7 @@ def _start_temporary(orch: Orchestrator) -> str:
         code = server.server_process.poll() if server.server_process else None
         with contextlib.suppress(Exception):
             server.stop()
+        _probe_writable(orch.home)  # a full or read-only disk is the storage's fault (74)
         exited = f"; it exited with status {code}" if code is not None else ""
         raise OrchestratorError(
             f"the Prefect API did not answer within {orch.timeout:.0f} s: the temporary Prefect "

@@ -207,6 +207,27 @@ def test_workspace_folder_on_a_file_system_that_refuses_writes(tmp_path: Path) -
     assert "read-only" in line or "no permission to write" in line
 
 
+def test_a_closed_output_pipe_exits_141_quietly(tmp_path: Path) -> None:
+    """The reader is gone before the command writes anything (the pipe's read end is closed
+    before it starts): no traceback, no line, exit status 141 (Rich's own would be 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [BALLAST, "schedule", "--year", "2027"],
+            cwd=tmp_path,
+            env=env_for(tmp_path),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == ""
+
+
 @pytest.mark.slow
 def test_full_disk(tmp_path: Path) -> None:
     """Every write of the run log fails with ENOSPC: the run stops with one line."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import http.server
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ballast import config
-from ballast.errors import BallastError, OrchestratorError
+from ballast.errors import EXIT_STORAGE, BallastError, OrchestratorError
 from ballast.ops import orchestrator
 
 TOUCHED = (
@@ -294,3 +295,22 @@ def test_a_stale_record_gives_a_temporary_server(tmp_path: Path, state: Path) ->
     path = record_server(state, f"http://127.0.0.1:{closed_port()}/api", os.getpid())
     os.environ.pop("PREFECT_API_URL", None)
     assert orchestrator.prepare(ws).api_url is None and path.exists()
+
+
+def test_temporary_server_on_a_full_disk_is_a_storage_failure(
+    tmp_path: Path, fake_server: type
+) -> None:
+    """The server did not come up and its home cannot be written (every write: ``ENOSPC``):
+    the storage's fault (exit status 74), not the orchestrator's (69)."""
+    from ballast.ops import failures
+
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / f".ballast-probe-{os.getpid()}").symlink_to("/dev/full")
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path, home=home, api_url=None, source=None, timeout=1
+    )
+    with pytest.raises(OSError) as caught:
+        orchestrator._start_temporary(orch)
+    assert caught.value.errno == errno.ENOSPC
+    assert failures.describe(caught.value, ["ballast", "review"]).exit_code == EXIT_STORAGE
