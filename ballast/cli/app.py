@@ -378,7 +378,7 @@ def main() -> None:
     # a log handler that cannot write (a full disk) drops the record instead of printing a
     # traceback; the command then fails on its own writes, with one line
     logging.raiseExceptions = False
-    RichConsole.on_broken_pipe = _pipe_closed  # type: ignore[method-assign]
+    RichConsole.on_broken_pipe = _pipe_closed  # type: ignore[method-assign,assignment]
     try:
         if _EXTENSION_FAILURES:
             raise _EXTENSION_FAILURES[0]
