@@ -7,8 +7,8 @@ Prefect under test, also on a loaded host:
   own (``<workspace>/.ballast/prefect``, each test's workspace is in its own tmp folder);
 - no developer's server is used (``PREFECT_API_URL`` is dropped, and ``BALLAST_STATE_DIR``
   points at a folder of the session, so a running ``ballast server`` is not found): commands
-  start their own temporary server, and wait up to ``STARTUP_TIMEOUT`` seconds for it instead of 20 (120 for
-  ``ballast`` by default), as does the session's one harness;
+  start their own temporary server, and wait up to ``STARTUP_TIMEOUT`` seconds for it instead
+  of 20 (120 for ``ballast`` by default), as does the session's one harness;
 - nothing asserts how long something took.
 """
 
