@@ -1,7 +1,7 @@
 """A review as plain functions: load policies, check data, compute drift and trades.
 
 Everything here works on all the portfolios given at once; a caller may pass one shard of
-portfolios, and shards can run in parallel (their outputs are merged by portfolio id).
+portfolios, and shards can run in parallel (the run folder joins their outputs in id order).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ballast.portfolio import checks, quantities, reconcile
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy_set import PolicySet, accounts_of
+from ballast.portfolio.text import text
 from ballast.portfolio.valuation import holdings_frame
 from ballast.trading.inputs import for_review
 from ballast.trading.pipeline import propose_trades
@@ -45,8 +46,8 @@ def reconciliation(
     holdings: pl.DataFrame,
     portfolios: pl.DataFrame,
     stale_after: int,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(failures, outcomes) of the reconciliation checks for every portfolio."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(failures, outcomes, warnings) of the reconciliation checks for every portfolio."""
     failures = pl.concat(
         [
             reconcile.lots_vs_positions(snap.positions, snap.lots, accounts),
@@ -54,9 +55,9 @@ def reconciliation(
                 snap.previous_positions, snap.positions, snap.transactions, accounts
             ),
             reconcile.stale_prices(holdings, snap.prices, snap.as_of, stale_after),
-            reconcile.duplicate_transactions(snap.transactions, accounts),
         ]
     )
+    suspects = reconcile.duplicate_transactions(snap.transactions, accounts)
     with_lots = accounts.join(snap.lots.select("account_id").unique(), on="account_id", how="semi")
     rolled = accounts.join(
         snap.previous_positions.select("account_id").unique(), on="account_id", how="semi"
@@ -76,7 +77,8 @@ def reconciliation(
             ).with_columns(pl.lit("duplicate_transactions").alias("check")),
         ]
     )
-    return failures, reconcile.outcomes(portfolios, failures, skipped)
+    outcomes = reconcile.outcomes(portfolios, failures, skipped)
+    return failures, outcomes, suspects.select("portfolio_id", "message")
 
 
 def compute(
@@ -94,7 +96,7 @@ def compute(
     portfolios = settings.select("portfolio_id")
     as_of = snap.as_of.isoformat()
     no_master = snap.securities.is_empty()
-    failures, outcomes = reconciliation(snap, accounts, holdings, portfolios, stale_after)
+    failures, outcomes, suspects = reconciliation(snap, accounts, holdings, portfolios, stale_after)
     errors = pl.concat(
         [
             pl.DataFrame(
@@ -123,7 +125,7 @@ def compute(
     alloc = allocation(holdings_ok, targets)
     warnings = alloc.filter(pl.col("unplanned_class")).select(
         "portfolio_id",
-        pl.format(
+        text(
             "holdings in asset class {} are not in the IPS: counted in the total, never traded",
             pl.col("asset_class"),
         ).alias("message"),
@@ -132,7 +134,7 @@ def compute(
         accounts.select("portfolio_id", "account_id"), on="account_id"
     ).select(
         "portfolio_id",
-        pl.format(
+        text(
             "{} of account {} as of {} come from the restated file {} (file #{}), which "
             "replaces {}",
             pl.col("kind"),
@@ -147,7 +149,7 @@ def compute(
         (pl.col("quantity") < 0) & (pl.col("security_id") != CASH_SECURITY)
     ).select(
         "portfolio_id",
-        pl.format(
+        text(
             "short position of {} {} in account {} ({}) is held as declared: counted in {}, "
             "never sold, covered or bought by the proposal",
             quantities.plain(-pl.col("quantity")),
@@ -157,62 +159,13 @@ def compute(
             pl.col("asset_class"),
         ).alias("message"),
     )
-    warnings = pl.concat([warnings, restated, shorts])
+    warnings = pl.concat([warnings, restated, shorts, suspects])
     proposal = None
     if with_trades:
         inputs = for_review(snap, pset, alloc, holdings_ok, settings, accounts)
         proposal, trade_warnings = propose_trades(inputs)
         warnings = pl.concat([warnings, trade_warnings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
-
-
-def merge(parts: list[Computed]) -> Computed:
-    """One result from the results of several shards of the same review."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    pset = PolicySet()
-    for p in parts:
-        pset.policies += p.policies.policies
-        pset.errors |= p.policies.errors
-        pset.hashes |= p.policies.hashes
-        pset.texts |= p.policies.texts
-
-    def cat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-        return pl.concat(frames, how="vertical_relaxed")
-
-    proposal = None
-    if first.proposal is not None:
-        proposal = Proposal(
-            *(
-                cat([getattr(p.proposal, f) for p in parts])
-                for f in ("trades", "classes", "warnings", "flow_effect")
-            )
-        )
-    snap = snapshot.Snapshot(
-        first.as_of,
-        cat([p.snapshot.positions for p in parts]),
-        cat([p.snapshot.lots for p in parts]),
-        first.snapshot.securities,
-        first.snapshot.prices,
-        cat([p.snapshot.quarantined for p in parts]).unique(),
-        first.snapshot.fx_rates,
-        cat([p.snapshot.previous_positions for p in parts]),
-        cat([p.snapshot.transactions for p in parts]),
-        cat([p.snapshot.cash_flows for p in parts]),
-        cat([p.snapshot.restatements for p in parts]),
-    )
-    return Computed(
-        first.as_of,
-        pset,
-        cat([p.allocation for p in parts]),
-        proposal,
-        cat([p.errors for p in parts]),
-        cat([p.warnings for p in parts]),
-        cat([p.holdings for p in parts]),
-        snap,
-        cat([p.checks for p in parts]),
-    )
 
 
 def used_files(c: Computed) -> pl.DataFrame:

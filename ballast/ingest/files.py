@@ -2,6 +2,9 @@
 
 Files are read in 1 MiB chunks, never whole; a copy keeps a sparse file's holes, and quarantine
 moves an inbox file by renaming it (same file system), so a huge file costs no memory.
+
+Only regular files are read (``ballast.workspace.opened``: no link followed, no FIFO waited on),
+and what ballast writes here (archive copies, reasons) never follows a link planted in its way.
 """
 
 from __future__ import annotations
@@ -10,11 +13,40 @@ import errno
 import hashlib
 import os
 import re
-import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
+
+from ballast.errors import printable
+from ballast.workspace import Identity, NotRegular, identity, opened
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 20
+_WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+_WRITE |= getattr(os, "O_CLOEXEC", 0)
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    offset = 0
+    while chunk := os.pread(fd, _CHUNK, offset):
+        offset += len(chunk)
+        yield chunk
+
+
+def sha256_fd(fd: int) -> tuple[str, int]:
+    """SHA-256 hex digest and size of an open file, read in chunks from its start."""
+    h = hashlib.sha256()
+    size = 0
+    for chunk in _chunks(fd):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def read_fd(fd: int) -> bytes:
+    """The whole content of an open file, from its start."""
+    return b"".join(_chunks(fd))
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -61,36 +93,57 @@ def _copy_extents(fd_in: int, fd_out: int, size: int) -> bool:
     return True
 
 
-def _copy(src: Path, dest: Path) -> None:
-    """``src`` to ``dest`` byte for byte, in chunks; a sparse file stays sparse where the system
-    can tell (a 1 GiB file of holes then costs no disk and no time), else a plain copy."""
-    if hasattr(os, "SEEK_DATA"):
-        fd_in = os.open(src, os.O_RDONLY)
-        try:
-            fd_out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                if _copy_extents(fd_in, fd_out, os.fstat(fd_in).st_size):
-                    return
-            finally:
-                os.close(fd_out)
-        finally:
-            os.close(fd_in)
-    shutil.copyfile(src, dest)
+def _create(dest: Path) -> int:
+    """A new file at ``dest`` for writing; a link or file left there is replaced, not followed."""
+    with suppress(FileNotFoundError):
+        os.unlink(dest)
+    return os.open(dest, _WRITE | os.O_EXCL, 0o644)
 
 
-def _atomic_copy(src: Path, dest: Path) -> None:
+def _copy_fd(fd_in: int, size: int, dest: Path) -> None:
+    """An open file to ``dest`` byte for byte, in chunks; a sparse file stays sparse where the
+    system can tell (a 1 GiB file of holes then costs no disk and no time), else a plain copy."""
+    fd_out = _create(dest)
+    try:
+        if hasattr(os, "SEEK_DATA") and _copy_extents(fd_in, fd_out, size):
+            return
+        os.ftruncate(fd_out, 0)
+        with os.fdopen(os.dup(fd_out), "wb") as out:
+            for chunk in _chunks(fd_in):
+                out.write(chunk)
+    finally:
+        os.close(fd_out)
+
+
+def _atomic_copy(src: Path, dest: Path, expect: Identity | None = None) -> None:
+    """Copy the regular file ``src`` to ``dest`` through a temporary name; ``NotRegular`` when
+    ``src`` is not a regular file or not the file ``expect`` describes."""
     tmp = dest.with_name(f".{dest.name}.tmp")
-    _copy(src, tmp)
+    with opened(src) as (fd, st):
+        if expect is not None and identity(st) != expect:
+            raise NotRegular("another file than the one read")
+        _copy_fd(fd, st.st_size, tmp)
     os.replace(tmp, dest)
 
 
-def archive(src: Path, sha256: str, archive_dir: Path) -> Path:
-    """Keep ``src`` in the archive as ``<sha256><ext>``; an existing copy is never rewritten."""
+def archive(src: Path, sha256: str, archive_dir: Path, expect: Identity | None = None) -> Path:
+    """Keep ``src`` in the archive as ``<sha256><ext>``; an existing copy is never rewritten.
+
+    ``expect``: the file as it was read (``identity``); a different file raises ``NotRegular``.
+    """
     suffix = "".join(Path(safe_name(src.name)).suffixes[-2:])[:16]
     dest = archive_dir / f"{sha256}{suffix}"
-    if not dest.exists():
-        _atomic_copy(src, dest)
+    if not _regular(dest):  # a link or anything else planted there is replaced, not trusted
+        _atomic_copy(src, dest, expect)
     return dest
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` itself (not what a link points to) is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def quarantine(
@@ -108,7 +161,8 @@ def quarantine(
             _atomic_copy(src, dest)
     else:
         _atomic_copy(src, dest)
-    dest.with_name(dest.name + ".reason.txt").write_text(
-        f"{reason}\n\noriginal name: {src.name}\n", encoding="utf-8"
-    )
+    note = f"{printable(reason)}\n\noriginal name: {printable(src.name)}\n"
+    fd = _create(dest.with_name(dest.name + ".reason.txt"))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(note)
     return dest

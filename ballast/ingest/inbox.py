@@ -10,12 +10,21 @@ modified less than ``ingest.stable_seconds`` ago (``ballast.yaml``; 0, the defau
 age rule off), when its size or modification time changed while it was read, or when it
 changed between staging and commit. A file that disappears while being staged raises
 ``FileInFlux``, a transient error: the stage is retried and reads the inbox again.
+
+Only regular files are read (``ballast.workspace.opened``). Links, folders, FIFOs, sockets,
+devices and files that cannot be opened are *refused*: left where they are, never read or
+followed, and reported with a one-line reason on every run (``IngestReport.refused``). Hidden
+names and partial downloads are not looked at. One file is one unit of failure: an unexpected
+error while staging, validating or loading a file quarantines that file with the error as its
+reason, and the others go on (storage and lock failures, which no file causes, still stop).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -26,15 +35,18 @@ import duckdb
 import polars as pl
 
 from ballast import config as ballast_config
-from ballast.errors import DataError
-from ballast.ingest import adapters, containers, files
+from ballast import workspace
+from ballast.errors import DataError, printable
+from ballast.ingest import adapters, containers, files, values
 from ballast.ingest.reader import ParsedFile, mentioned, parse_bytes
 from ballast.kinds import SECURITIES
 from ballast.ops import progress
-from ballast.ops.transient import FileInFlux
+from ballast.ops.transient import FileInFlux, is_transient
 from ballast.warehouse import db
 from ballast.warehouse.snapshot import LATEST
-from ballast.workspace import Workspace
+from ballast.workspace import NotRegular, Workspace
+
+log = logging.getLogger("ballast.ingest")
 
 _SKIP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 HEAD_BYTES = 64 * 1024
@@ -63,6 +75,8 @@ class StagedFile:
     consume: bool = True  # remove from inbox once committed (not for reference files)
     mtime_ns: int | None = None  # modification time when staged (checked again at commit)
     deferred: str | None = None  # why it is left for the next run (still being written)
+    refused: str | None = None  # why it is never read (not a regular file): reported, left
+    identity: workspace.Identity | None = None  # the file as read (checked again at commit)
 
     @property
     def rows(self) -> int | None:
@@ -86,6 +100,7 @@ class IngestReport:
     quarantined: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     deferred: list[dict] = field(default_factory=list)  # still being written: left in place
+    refused: list[dict] = field(default_factory=list)  # not regular files: left, never read
 
     def as_dict(self) -> dict:
         return {
@@ -93,16 +108,45 @@ class IngestReport:
             "quarantined": self.quarantined,
             "duplicates": self.duplicates,
             "deferred": self.deferred,
+            "refused": self.refused,
         }
 
 
-def inbox_files(ws: Workspace) -> list[Path]:
-    """Files waiting in the inbox, in name order; hidden and partial files are left alone."""
-    return sorted(
-        p
-        for p in ws.inbox.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(_SKIP_SUFFIXES)
+def inbox_entries(ws: Workspace) -> workspace.Entries:
+    """What waits in the inbox, in name order: regular files, and the entries ingest refuses
+    (links, folders, FIFOs …); hidden names and partial downloads are left alone."""
+    found = workspace.entries(ws.inbox)
+    return workspace.Entries(
+        [p for p in found.files if not p.name.endswith(_SKIP_SUFFIXES)],
+        [(p, what) for p, what in found.others if not p.name.endswith(_SKIP_SUFFIXES)],
     )
+
+
+def inbox_files(ws: Workspace) -> list[Path]:
+    """Regular files waiting in the inbox, in name order."""
+    return inbox_entries(ws).files
+
+
+def refusal(name: str, what: str) -> str:
+    """The one-line reason an entry is not read (``what``: why, e.g. ``a folder``)."""
+    return f"{name}: {what}: not read, left where it is"
+
+
+def _not_regular(name: str, what: str) -> str:
+    return refusal(printable(name), f"{what}, not a regular file")
+
+
+def _unexpected(name: str, doing: str, exc: BaseException) -> str:
+    """One line for an error no rule foresaw (its type and first line; no traceback)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return printable(f"{name}: {doing} ({type(exc).__name__}{': ' + first if first else ''})")
+
+
+def _storage(exc: BaseException) -> bool:
+    """A failure of the workspace or warehouse (disk, permissions, lock), not of one file."""
+    return isinstance(
+        exc, OSError | MemoryError | duckdb.IOException | duckdb.FatalException
+    ) or is_transient(exc)
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
@@ -112,60 +156,88 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
 
 
 def parse_file(data: bytes, name: str, ctx: adapters.Context) -> tuple[str, list[ParsedFile]]:
-    """(format, parts): a known custodian format through its adapter, else canonical CSV."""
+    """(format, parts): a known custodian format through its adapter, else canonical CSV;
+    every value checked to be one the warehouse can hold (``values``)."""
     adapter = adapters.find(name, data[:HEAD_BYTES])
     if adapter is not None:
-        return adapter.name, adapter.parse(data, name, ctx)
-    parsed = parse_bytes(data, name)
-    return parsed.kind.name, [parsed]
+        fmt, parts = adapter.name, adapter.parse(data, name, ctx)
+    else:
+        parsed = parse_bytes(data, name)
+        fmt, parts = parsed.kind.name, [parsed]
+    for part in parts:
+        values.check(part, name)
+    return fmt, parts
 
 
 def _gone(path: Path) -> FileInFlux:
     return FileInFlux(f"{path.name}: disappeared from {path.parent} while it was read")
 
 
-def _stat(path: Path) -> os.stat_result:
-    """The file's status; a file gone from the inbox is in flux (transient)."""
+def _lstat(path: Path) -> os.stat_result:
+    """The entry's own status (a link is not followed); one gone from the inbox is in flux."""
     try:
-        return path.stat()
+        return os.lstat(path)
     except FileNotFoundError:
         raise _gone(path) from None
 
 
-def _same(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+def _bytes(path: Path, base: StagedFile) -> tuple[StagedFile, bytes | None]:
+    """Hash the regular file at ``path`` (and read it, unless it is over the size limit)."""
+    try:
+        with workspace.opened(path) as (fd, st):
+            if st.st_size > max_file_bytes():
+                sha, size = files.sha256_fd(fd)
+                data = None
+            else:
+                data = files.read_fd(fd)
+                sha, size = hashlib.sha256(data).hexdigest(), len(data)
+    except FileNotFoundError:
+        raise _gone(path) from None
+    seen = workspace.identity(st)
+    return replace(base, sha256=sha, size=size, mtime_ns=st.st_mtime_ns, identity=seen), data
+
+
+def _parsed(base: StagedFile, data: bytes | None, ctx: adapters.Context) -> StagedFile:
+    """Parse the bytes into canonical parts, or carry the error that keeps the file out."""
+    name = base.name
+    try:
+        if data is None:
+            limit = max_file_bytes()
+            raise DataError(
+                name,
+                f"is {base.size / 2**20:,.1f} MB, larger than the "
+                f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)",
+            )
+        containers.refuse(data, name)
+        fmt, parts = parse_file(data, name, ctx)
+        if base.consume and any(p.kind is SECURITIES for p in parts):
+            raise DataError(
+                name, "is a security master: it belongs in reference/securities.csv, not the inbox"
+            )
+        return replace(base, format=fmt, parts=tuple(parts))
+    except DataError as exc:
+        return replace(base, error=str(exc))
+    except FileInFlux:
+        raise
+    except Exception as exc:  # a file no rule foresaw: it alone is quarantined
+        if _storage(exc):
+            raise
+        return replace(base, error=_unexpected(name, "could not be read", exc))
 
 
 def _read(path: Path, base: StagedFile, known: dict, ctx: adapters.Context) -> StagedFile:
-    """Hash and parse one file (or mark it a duplicate, or carry its error)."""
+    """Hash and parse one file (or mark it a duplicate, or carry its error or refusal)."""
     try:
-        sha, size = files.sha256_file(path)
-    except FileNotFoundError:
-        raise _gone(path) from None
-    base = replace(base, sha256=sha, size=size)
-    if sha in known:
-        return replace(base, duplicate_of=known[sha][0], seen_as=known[sha][1])
-    try:
-        limit = max_file_bytes()
-        if size > limit:
-            raise DataError(
-                path.name,
-                f"is {size / 2**20:,.1f} MB, larger than the "
-                f"{limit / 2**20:,.0f} MB limit (BALLAST_MAX_FILE_MB)",
-            )
-        data = path.read_bytes()
-        containers.refuse(data, path.name)
-        fmt, parts = parse_file(data, path.name, ctx)
-        if base.consume and any(p.kind is SECURITIES for p in parts):
-            raise DataError(
-                path.name,
-                "is a security master: it belongs in reference/securities.csv, not the inbox",
-            )
-        return replace(base, format=fmt, parts=tuple(parts))
-    except FileNotFoundError:
-        raise _gone(path) from None
-    except DataError as exc:
-        return replace(base, error=str(exc))
+        base, data = _bytes(path, base)
+    except NotRegular as exc:
+        return replace(base, refused=_not_regular(base.name, str(exc)))
+    except FileInFlux:
+        raise
+    except OSError as exc:  # e.g. no permission to read it
+        return replace(base, refused=refusal(base.name, f"cannot be opened ({exc.strerror})"))
+    if base.sha256 in known:
+        return replace(base, duplicate_of=known[base.sha256][0], seen_as=known[base.sha256][1])
+    return _parsed(base, data, ctx)
 
 
 def stage(
@@ -177,57 +249,87 @@ def stage(
     stable_seconds: float = 0.0,
 ) -> list[StagedFile]:
     """Hash and parse each file; byte-identical repeats are marked, not parsed; files still
-    being written (see the module docstring) are deferred, not read."""
+    being written (see the module docstring) are deferred, and entries that are not regular
+    files refused, neither read."""
     now = time.time()
     staged = []
     for path in paths:
-        before = _stat(path)
+        before = _lstat(path)
         base = StagedFile(
             path=path,
-            name=path.name,
+            name=printable(path.name),
             sha256="",
             size=before.st_size,
             consume=consume,
             mtime_ns=before.st_mtime_ns,
         )
+        if workspace.what_is(before.st_mode) is not None:
+            what = workspace.describe(path) or "not a regular file"
+            staged.append(replace(base, refused=_not_regular(base.name, what)))
+            continue
         age = now - before.st_mtime
         if age < stable_seconds:
             why = f"modified {max(age, 0):.0f} s ago, less than ingest.stable_seconds"
             staged.append(replace(base, deferred=why))
             continue
         item = _read(path, base, known, ctx)
-        if not _same(before, _stat(path)):
+        was, after = workspace.identity(before), workspace.identity(_lstat(path))
+        if item.refused is None and not was == after == (item.identity or was):
             item = replace(base, deferred="it changed while it was read")
         staged.append(item)
     return staged
 
 
-def validate(staged: list[StagedFile]) -> list[StagedFile]:
-    """Run each part's GX suite; the first failure becomes the file's error."""
+def _validated(s: StagedFile) -> StagedFile:
     from ballast.ingest.validation import validate_frame
 
+    outcomes = tuple(validate_frame(p.kind.name, p.frame, s.name) for p in s.parts)
+    failures = [f for o in outcomes for f in o.failures]
+    error = None
+    if failures:
+        more = len(failures) - 1
+        error = printable(failures[0].message + (f" (and {more} more)" if more > 0 else ""))
+    return replace(s, validations=outcomes, error=error)
+
+
+def validate(staged: list[StagedFile]) -> list[StagedFile]:
+    """Run each part's GX suite; the first failure becomes the file's error (as does an
+    unexpected error validating it: that file alone is quarantined)."""
     out = []
     for s in staged:
         progress.advance()
         if not s.parts or s.error:
             out.append(s)
             continue
-        outcomes = tuple(validate_frame(p.kind.name, p.frame, s.name) for p in s.parts)
-        failures = [f for o in outcomes for f in o.failures]
-        error = None
-        if failures:
-            more = len(failures) - 1
-            error = failures[0].message + (f" (and {more} more)" if more > 0 else "")
-        out.append(replace(s, validations=outcomes, error=error))
+        try:
+            out.append(_validated(s))
+        except (ImportError, MemoryError):  # GX itself is broken: no file's fault
+            raise
+        except Exception as exc:
+            error = _unexpected(s.name, "could not be validated", exc)
+            out.append(replace(s, parts=(), validations=(), error=error))
     return out
 
 
+def _mentioned(s: StagedFile) -> tuple[list[str], list[dt.date]]:
+    """Best effort for a file that did not parse: the account ids and dates its text names."""
+    if s.size > max_file_bytes():
+        return [], []
+    try:
+        with workspace.opened(s.path) as (fd, st):
+            if s.identity is not None and workspace.identity(st) != s.identity:
+                return [], []
+            data = files.read_fd(fd)
+    except (OSError, NotRegular):
+        return [], []
+    return mentioned(data, "account_id"), _dates(mentioned(data, "as_of_date"))
+
+
 def _ledger_row(s: StagedFile, status: str, archive_path: Path) -> dict:
-    accounts, dates = s.column_values("account_id"), s.column_values("as_of_date")
-    if not s.parts and s.size <= max_file_bytes():  # best effort for a file that did not parse
-        data = s.path.read_bytes()
-        accounts = mentioned(data, "account_id")
-        dates = _dates(mentioned(data, "as_of_date"))
+    if s.parts:
+        accounts, dates = s.column_values("account_id"), s.column_values("as_of_date")
+    else:
+        accounts, dates = _mentioned(s)
     return {
         "sha256": s.sha256,
         "original_name": s.name,
@@ -247,15 +349,18 @@ def _dates(texts: list[str]) -> list[dt.date]:
     out = []
     for t in texts:
         try:
-            out.append(dt.date.fromisoformat(t))
+            day = dt.date.fromisoformat(t)
         except ValueError:
             continue
+        if values.EARLIEST <= day <= values.LATEST:
+            out.append(day)
     return out
 
 
-def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) -> dict:
+def _record(con: duckdb.DuckDBPyConnection, s: StagedFile, archived: Path) -> int:
+    """The file's ledger row, validation results and (if it passed) rows, in one transaction;
+    its file id. On any error nothing of it stays."""
     status = "quarantined" if s.error else "loaded"
-    archived = files.archive(s.path, s.sha256, ws.archive)
     con.execute("begin transaction")
     try:
         file_id = db.scalar(con, "staging/insert_ledger", _ledger_row(s, status, archived))
@@ -280,9 +385,26 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
                     p.frame.with_columns(pl.lit(file_id, pl.Int32).alias("file_id")),
                 )
         con.execute("commit")
-    except Exception:
+    except BaseException:
         con.execute("rollback")
         raise
+    return int(file_id)
+
+
+def _commit_one(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile
+) -> tuple[StagedFile, dict]:
+    """Archive, record and load (or quarantine) one file; the file as committed (an unexpected
+    error loading it turns it into a quarantined file) and its report entry."""
+    archived = files.archive(s.path, s.sha256, ws.archive, s.identity)
+    try:
+        file_id = _record(con, s, archived)
+    except Exception as exc:
+        if _storage(exc):
+            raise
+        error = _unexpected(s.name, "could not be loaded", exc)
+        s = replace(s, parts=(), validations=(), error=error)
+        file_id = _record(con, s, archived)
     entry = {
         "file": s.name,
         "file_id": file_id,
@@ -290,12 +412,12 @@ def _commit_one(con: duckdb.DuckDBPyConnection, ws: Workspace, s: StagedFile) ->
         "kind": s.format,
         "rows": s.rows,
     }
-    if status == "loaded":
-        entry |= _restates(con, file_id)
-    if status == "quarantined":
-        dest = files.quarantine(s.path, file_id, s.error or "", ws.quarantine, move=s.consume)
+    if s.error:
+        dest = files.quarantine(s.path, file_id, s.error, ws.quarantine, move=s.consume)
         entry |= {"reason": s.error, "quarantine_path": str(dest)}
-    return entry
+    else:
+        entry |= _restates(con, file_id)
+    return s, entry
 
 
 def _restates(con: duckdb.DuckDBPyConnection, file_id: int) -> dict:
@@ -326,10 +448,17 @@ def _changed_since_staged(s: StagedFile) -> str | None:
     if s.mtime_ns is None:
         return None
     try:
-        now = s.path.stat()
+        now = os.lstat(s.path)
     except FileNotFoundError:
         return GONE
+    if s.identity is not None:
+        return CHANGED if workspace.identity(now) != s.identity else None
     return CHANGED if (now.st_size, now.st_mtime_ns) != (s.size, s.mtime_ns) else None
+
+
+def _refuse(report: IngestReport, s: StagedFile, reason: str) -> None:
+    report.refused.append({"file": s.name, "reason": reason})
+    log.info("%s", reason)
 
 
 def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFile]) -> IngestReport:
@@ -337,12 +466,16 @@ def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFil
 
     Safe to run again on the same staged files (a retried task): a file whose bytes are
     already in the ledger is reported as a duplicate, never committed twice. Deferred files,
-    and files that changed since they were staged, stay in the inbox untouched.
+    and files that changed since they were staged, stay in the inbox untouched; refused
+    entries are reported and left alone.
     """
     report = IngestReport()
     known = known_files(con)
     for s in staged:
         progress.advance()
+        if s.refused:
+            _refuse(report, s, s.refused)
+            continue
         changed = _changed_since_staged(s)
         seen = known.get(s.sha256) if s.duplicate_of is None else (s.duplicate_of, s.seen_as)
         if s.deferred or changed == CHANGED or (changed == GONE and seen is None):
@@ -353,7 +486,11 @@ def commit(con: duckdb.DuckDBPyConnection, ws: Workspace, staged: list[StagedFil
                 {"file": s.name, "file_id": seen[0], "sha256": s.sha256, "status": seen[1]}
             )
         else:
-            entry = _commit_one(con, ws, s)
+            try:
+                s, entry = _commit_one(con, ws, s)
+            except NotRegular:  # swapped for another file or a link since it was read
+                report.deferred.append({"file": s.name, "reason": CHANGED})
+                continue
             (report.quarantined if s.error else report.loaded).append(entry)
             known[s.sha256] = (entry["file_id"], "quarantined" if s.error else "loaded")
         if s.consume:
@@ -379,7 +516,7 @@ def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Stage
     known = known_files(con)
     stable = ballast_config.load_ingest(ws.root).stable_seconds
     master: StagedFile | None = None
-    if ws.securities.exists():
+    if os.path.lexists(ws.securities):
         ref = stage(
             [ws.securities],
             known,
@@ -398,4 +535,10 @@ def stage_workspace(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Stage
                 ),
             )
     ctx = adapters.Context(_master(con, master))  # a deferred master: the current one
-    return ([master] if master else []) + stage(inbox_files(ws), known, ctx, stable_seconds=stable)
+    found = inbox_entries(ws)
+    refused = [
+        StagedFile(path, printable(path.name), "", 0, refused=_not_regular(path.name, what))
+        for path, what in found.others
+    ]
+    inbox = stage(found.files, known, ctx, stable_seconds=stable)
+    return ([master] if master else []) + sorted(inbox + refused, key=lambda s: s.path)

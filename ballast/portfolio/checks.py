@@ -8,12 +8,13 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_SECURITY
+from ballast.portfolio.text import text
 
 ERRORS_SCHEMA = {"portfolio_id": pl.String, "message": pl.String}
 
 
 def _file_ref() -> pl.Expr:
-    return pl.format("file #{} row {}", pl.col("file_id"), pl.col("line"))
+    return text("file #{} row {}", pl.col("file_id"), pl.col("line"))
 
 
 def missing_accounts(
@@ -32,14 +33,14 @@ def missing_accounts(
         missing = missing.join(latest, on="account_id", how="left")
     else:
         missing = missing.with_columns(pl.lit(None, pl.Date).alias("latest"))
-    head = pl.format("account {}: no positions as of {}", pl.col("account_id"), pl.lit(as_of))
+    head = text("account {}: no positions as of {}", pl.col("account_id"), pl.lit(as_of))
     return missing.join(why, on="account_id", how="left").select(
         "portfolio_id",
         pl.when(pl.col("why").is_not_null())
-        .then(pl.format("{}; quarantined: {}", head, pl.col("why")))
+        .then(text("{}; quarantined: {}", head, pl.col("why")))
         .when(pl.col("latest").is_not_null())
         .then(
-            pl.format(
+            text(
                 "{} (the latest are as of {}: is the file for {} missing?)",
                 head,
                 pl.col("latest"),
@@ -55,7 +56,7 @@ def unknown_securities(holdings: pl.DataFrame) -> pl.DataFrame:
     """Positions whose security is not in the security master."""
     return holdings.filter(pl.col("asset_class").is_null()).select(
         "portfolio_id",
-        pl.format(
+        text(
             "security {} (account {}, {}) is not in reference/securities.csv",
             pl.col("security_id"),
             pl.col("account_id"),
@@ -68,7 +69,7 @@ def foreign_currency(holdings: pl.DataFrame) -> pl.DataFrame:
     """Positions in another currency for which no FX rate to the base currency is known."""
     return holdings.filter(pl.col("fx_rate").is_null()).select(
         "portfolio_id",
-        pl.format(
+        text(
             "security {} (account {}, {}) is in {}, not the base currency {}, and no "
             "FX rate is available",
             pl.col("security_id"),
@@ -87,7 +88,7 @@ def bad_cash(holdings: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("local_market_value") != pl.col("quantity"))
     ).select(
         "portfolio_id",
-        pl.format(
+        text(
             "cash in account {} ({}) has market value {} but quantity {}",
             pl.col("account_id"),
             _file_ref(),
@@ -114,9 +115,7 @@ def duplicate_accounts(accounts: pl.DataFrame) -> pl.DataFrame:
     dup = accounts.filter(pl.len().over("account_id") > 1)
     return dup.select(
         "portfolio_id",
-        pl.format("account {} is also listed in another IPS", pl.col("account_id")).alias(
-            "message"
-        ),
+        text("account {} is also listed in another IPS", pl.col("account_id")).alias("message"),
     )
 
 
@@ -128,7 +127,7 @@ def refused_restatements(
     newer = quarantined.join(used, on="account_id").filter(pl.col("file_id") > pl.col("used"))
     return newer.join(accounts.select("portfolio_id", "account_id"), on="account_id").select(
         "portfolio_id",
-        pl.format(
+        text(
             "account {}: a newer file for this date was quarantined, so the loaded data "
             "may be out of date: {}",
             pl.col("account_id"),

@@ -19,11 +19,19 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from ballast.errors import PolicyError
-from ballast.kinds import CASH_CLASS
+from ballast.errors import PolicyError, printable
+from ballast.kinds import CASH_CLASS, identifier_problem, portfolio_id_problem, text_problem
 
 ONE = Decimal(1)
 BP = Decimal("0.0001")
@@ -110,6 +118,26 @@ class Band(BaseModel):
 BandField = Annotated[Band, BeforeValidator(lambda v: v if isinstance(v, Band) else Band.parse(v))]
 
 
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def _ruled(rule: Any) -> Any:
+    """A validator refusing a string ``rule`` finds a problem with (see ``ballast.kinds``)."""
+
+    def check(value: str) -> str:
+        if (problem := rule(value)) is not None:
+            raise ValueError(f"{_shown(value)} {problem}")
+        return value
+
+    return AfterValidator(check)
+
+
+PortfolioId = Annotated[str, _ruled(portfolio_id_problem)]
+Identifier = Annotated[str, _ruled(identifier_problem)]  # account and security ids
+Text = Annotated[str, _ruled(text_problem)]  # names: no control, bidi or zero-width characters
+
+
 class TaxStatus(StrEnum):
     TAXABLE = "taxable"
     TAX_DEFERRED = "tax_deferred"
@@ -150,15 +178,16 @@ class _Strict(BaseModel):
 
 
 class Account(_Strict):
-    id: str
+    id: Identifier
     tax_status: TaxStatus
-    name: str | None = None
+    name: Text | None = None
 
 
 class AssetClassPolicy(_Strict):
     target: Percent
     band: BandField | None = None
-    vehicle: str | None = None  # security bought when the class holds nothing (else largest held)
+    # the security bought when the class holds nothing (else the largest held)
+    vehicle: Identifier | None = None
 
     @model_validator(mode="after")
     def _target_in_range(self) -> AssetClassPolicy:
@@ -176,7 +205,7 @@ class TradingPolicy(_Strict):
     min_trade: Money = Decimal(0)
     min_trade_pct: Percent = Decimal(0)  # of the account's value; the greater minimum applies
     whole_shares: bool = True
-    cost_bp: dict[str, Decimal] = Field(default_factory=dict)
+    cost_bp: dict[Text, Decimal] = Field(default_factory=dict)
     engine: Literal["heuristic", "optimizer"] = "heuristic"  # how trades are chosen
 
 
@@ -190,22 +219,22 @@ class TaxPolicy(_Strict):
 
 
 class Restrictions(_Strict):
-    do_not_sell: list[str] = Field(default_factory=list)
-    do_not_buy: list[str] = Field(default_factory=list)
+    do_not_sell: list[Identifier] = Field(default_factory=list)
+    do_not_buy: list[Identifier] = Field(default_factory=list)
 
 
 class Policy(_Strict):
     """One investment policy statement."""
 
-    id: str
-    name: str
+    id: PortfolioId
+    name: Text
     base_currency: str = "USD"
     accounts: list[Account]
     review: Review = Review.QUARTERLY
     rebalance_to: RebalanceTo = RebalanceTo.TARGET
     trade_classes: TradeClasses = TradeClasses.ALL
     default_band: BandField = Band.parse("500bp")
-    asset_classes: dict[str, AssetClassPolicy]
+    asset_classes: dict[Text, AssetClassPolicy]
     cash: CashPolicy = CashPolicy()
     # factories, not instances: pydantic deep-copies an unhashable default (these hold a dict
     # and lists) for every policy that omits it, which cost a third of the validation
@@ -327,15 +356,19 @@ def _parse_yaml(text: str) -> Any:
 # -- loading ---------------------------------------------------------------------------------
 
 _LOADED: dict[tuple[str, str], Policy | str] = {}  # (path, SHA-256 of text) -> policy or error
-_LOADED_MAX = 50_000
+_LOADED_MAX = 2_000
+"""At most this many outcomes are kept (the oldest go first): enough for a served process's
+small workspaces, while a review of many portfolios, read shard by shard, keeps a bounded
+number of policies in memory (a policy is about 10 KB)."""
 _LOADED_LOCK = threading.Lock()
 
 
 def load_policy(path: Path, text: str | None = None) -> Policy:
     """Parse and validate one IPS file; a bad one raises ``PolicyError`` naming file and field.
 
-    The outcome is kept for the process, keyed by path and content hash: the same bytes at the
-    same path give the same (frozen) ``Policy`` object, or the same error, without parsing again.
+    The outcome is kept for the process (the last ``_LOADED_MAX``), keyed by path and content
+    hash: the same bytes at the same path give the same (frozen) ``Policy`` object, or the same
+    error, without parsing again.
     """
     text = path.read_text(encoding="utf-8") if text is None else text
     key = (str(path), content_hash(text))
@@ -372,15 +405,15 @@ def _validate(path: Path, text: str) -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
-        raise PolicyError(f"{path}{where}: not valid YAML") from None
+        raise PolicyError(printable(f"{path}{where}: not valid YAML")) from None
     if not isinstance(raw, dict):
-        raise PolicyError(f"{path}: an IPS must be a YAML mapping")
+        raise PolicyError(printable(f"{path}: an IPS must be a YAML mapping"))
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(f"{path}: {_describe(exc)}") from None
+        raise PolicyError(printable(f"{path}: {_describe(exc)}")) from None
     if policy.id != path.stem:
-        raise PolicyError(f"{path}: field id: {policy.id!r} differs from the file name")
+        raise PolicyError(printable(f"{path}: field id: {policy.id!r} differs from the file name"))
     return policy
 
 

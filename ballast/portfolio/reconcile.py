@@ -1,7 +1,8 @@
 """Reconciliation: does the custodian data add up before any trade is proposed? (pure Polars)
 
 Each check returns failures as (portfolio_id, check, message) rows; a portfolio with any failure
-is ``data_invalid`` and gets no trades, while the others go on. ``outcomes`` turns failures into
+is ``data_invalid`` and gets no trades, while the others go on. ``duplicate_transactions`` only
+warns (see there). ``outcomes`` turns failures into
 one row per (portfolio, check) with status passed, failed or not_checked, for the report.
 """
 
@@ -14,8 +15,9 @@ import numpy as np
 import polars as pl
 
 from ballast import calendar
-from ballast.kinds import CASH_SECURITY
+from ballast.kinds import CASH_SECURITY, DERIVED_TRANSACTION_ID
 from ballast.portfolio.quantities import plain
+from ballast.portfolio.text import text
 
 STALE_AFTER_SESSIONS = 5  # a price older than this many NYSE sessions is stale
 CHECKS = ("lots_match_positions", "roll_forward", "stale_prices", "duplicate_transactions")
@@ -47,7 +49,7 @@ def lots_vs_positions(
     return _owned(bad, accounts).select(
         "portfolio_id",
         pl.lit("lots_match_positions").alias("check"),
-        pl.format(
+        text(
             "lots of {} in account {} add up to {}, the position is {}",
             pl.col("security_id"),
             pl.col("account_id"),
@@ -115,7 +117,7 @@ def roll_forward(
     return _owned(bad, accounts).select(
         "portfolio_id",
         pl.lit("roll_forward").alias("check"),
-        pl.format(
+        text(
             "{} in account {} does not roll forward: {} before + {} from transactions "
             "= {}, but the custodian reports {}",
             pl.col("security_id"),
@@ -157,7 +159,7 @@ def stale_prices(
     return age.filter(pl.col("age") > max_sessions).select(
         "portfolio_id",
         pl.lit("stale_prices").alias("check"),
-        pl.format(
+        text(
             "the latest price of {} is from {}, {} business days before the review "
             "(at most {} allowed)",
             pl.col("security_id"),
@@ -169,19 +171,30 @@ def stale_prices(
 
 
 def duplicate_transactions(transactions: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
-    """Transactions posted twice under different ids (same account, date, security, type,
-    quantity and amount), such as a corporate action booked twice."""
+    """Suspected duplicates, as *warnings* (portfolio_id, check, message): rows alike in account,
+    date, security, type, quantity and amount of which at least one has no custodian id.
+
+    The custodian's transaction ids decide what is one transaction: rows with distinct ids of
+    their own (IBKR's ``transactionID``, a canonical file's ``transaction_id``) are distinct,
+    such as two executions of one order at the same quantity and price; the same id twice is
+    one transaction already (the snapshot keeps the latest file's copy). Only where ballast had
+    to derive an id from the row's content (``DERIVED_TRANSACTION_ID``) can two alike rows be
+    one posting twice, and nothing in the file can tell: a warning, never a block.
+    """
     keys = ["account_id", "trade_date", "security_id", "type", "quantity", "amount"]
+    derived = pl.col("transaction_id").str.contains(DERIVED_TRANSACTION_ID)
     dup = (
-        transactions.filter(pl.len().over(keys) > 1)
+        transactions.filter((pl.len().over(keys) > 1) & derived.any().over(keys))
         .group_by(keys, maintain_order=True)
         .agg(pl.col("transaction_id").sort().str.join(", ").alias("ids"))
     )
     return _owned(dup, accounts).select(
         "portfolio_id",
         pl.lit("duplicate_transactions").alias("check"),
-        pl.format(
-            "transactions {} in account {} look like one {} posted more than once ({} {} on {})",
+        text(
+            "transactions {} in account {} look like one {} posted more than once ({} {} on {}); "
+            "the file gives no custodian transaction ids to tell them apart: check with the "
+            "custodian",
             pl.col("ids"),
             pl.col("account_id"),
             pl.col("type"),

@@ -164,7 +164,9 @@ def test_omitted_sections_get_their_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_load_policies_leaves_the_collector_as_it_was(tmp_path: Path, enabled: bool) -> None:
+def test_load_policies_leaves_the_collector_as_it_was(
+    tmp_path: Path, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The collector is paused during a load and left as it was found, error or not."""
     ws = init_workspace(tmp_path / "ws")
     (ws.ips / "seed-60-40.yaml").write_text(SEED, encoding="utf-8")
@@ -176,8 +178,16 @@ def test_load_policies_leaves_the_collector_as_it_was(tmp_path: Path, enabled: b
         assert gc.isenabled() is enabled
         assert [p.id for p in pset.policies] == ["seed-60-40"]
         assert pset.errors == {"broken": "ips/broken.yaml, line 2: not valid YAML"}
-        (ws.ips / "folder.yaml").mkdir()  # unreadable: the load fails
-        with pytest.raises(IsADirectoryError):
+        (ws.ips / "folder.yaml").mkdir()  # not a regular file: refused, not read
+        pset = load_policies(Workspace(ws.root))
+        assert pset.errors["folder"] == "ips/folder.yaml: a folder, not a regular file: not read"
+        assert gc.isenabled() is enabled
+
+        def crash(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("unexpected")
+
+        monkeypatch.setattr("ballast.portfolio.policy_set.load_policy", crash)
+        with pytest.raises(RuntimeError):  # an unexpected error still leaves it as it was
             load_policies(Workspace(ws.root))
         assert gc.isenabled() is enabled
     finally:

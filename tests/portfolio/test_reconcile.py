@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
+import pytest
 
 from ballast import review
 from ballast.ingest import inbox
+from ballast.kinds import DERIVED_TRANSACTION_ID
 from ballast.portfolio import policy_set
 from ballast.warehouse import db
 from ballast.workspace import Workspace
@@ -107,8 +110,9 @@ def test_stale_prices(empty_ws: Workspace) -> None:
     ]
 
 
-def test_duplicate_transactions(empty_ws: Workspace) -> None:
-    """The same dividend posted twice under two ids is flagged."""
+def test_duplicate_transactions_with_custodian_ids_are_distinct(empty_ws: Workspace) -> None:
+    """Two alike dividends under two custodian ids are two transactions: no error, no warning
+    (issue #11: two executions of one order at one price must not be blocked)."""
     txns = TXNS + (
         "d1,2026-09-15,B1,EQ,DIVIDEND,0,50.00,USD\nd2,2026-09-15,B1,EQ,DIVIDEND,0,50.00,USD\n"
     )
@@ -119,11 +123,125 @@ def test_duplicate_transactions(empty_ws: Workspace) -> None:
             "b.csv": txns,
         },
     )
-    assert errors(c, "bad") == [
-        "transactions d1, d2 in account B1 look like one DIVIDEND "
-        "posted more than once (EQ 0 on 2026-09-15)"
-    ]
+    assert errors(c, "bad") == []
+    assert c.warnings.filter(pl.col("portfolio_id") == "bad").is_empty()
+    assert status(c, "bad", "duplicate_transactions")[0] == "passed"
     assert status(c, "good", "duplicate_transactions")[0] == "not_checked"
+
+
+def test_duplicate_transactions_without_ids_are_a_warning(empty_ws: Workspace) -> None:
+    """Alike rows whose ids ballast derived from content (the file had none) may be one posting
+    twice: a warning naming them, never a block."""
+    ids = ("CSV-0123456789abcdef-0", "CSV-0123456789abcdef-1")
+    txns = TXNS + "".join(f"{i},2026-09-15,B1,EQ,DIVIDEND,0,50.00,USD\n" for i in ids)
+    c = run(
+        empty_ws,
+        {
+            "a.csv": POS + positions("2026-09-30", "G1", 600) + positions("2026-09-30", "B1", 600),
+            "b.csv": txns,
+        },
+    )
+    assert errors(c, "bad") == []
+    assert c.warnings.filter(pl.col("portfolio_id") == "bad")["message"].to_list() == [
+        f"transactions {ids[0]}, {ids[1]} in account B1 look like one DIVIDEND posted more than "
+        "once (EQ 0 on 2026-09-15); the file gives no custodian transaction ids to tell them "
+        "apart: check with the custodian"
+    ]
+
+
+def flex_trades(*ids: dict[str, str]) -> str:
+    """An IBKR Activity Flex statement for account B1 with one BUY execution of 10 EQ at 1 per
+    entry of ``ids`` (its id attributes: transactionID, tradeID, ibExecID, or none)."""
+    trades = "".join(
+        '<Trade accountId="B1" symbol="EQ" conid="1001" assetCategory="STK" currency="USD" '
+        'quantity="10" tradePrice="1" proceeds="-10" ibCommission="0" netCash="-10" '
+        'buySell="BUY" tradeDate="2026-09-15" dateTime="2026-09-15;100000" ibOrderID="77" '
+        + "".join(f'{k}="{v}" ' for k, v in attrs.items())
+        + 'levelOfDetail="EXECUTION"/>\n'
+        for attrs in ids
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<FlexQueryResponse queryName="q" type="AF">\n'
+        '<FlexStatements count="1">\n<FlexStatement accountId="B1" fromDate="2026-09-01" '
+        'toDate="2026-09-30" period="" whenGenerated="2026-10-01;120000">\n<Trades>\n'
+        f"{trades}</Trades>\n</FlexStatement>\n</FlexStatements>\n</FlexQueryResponse>\n"
+    )
+
+
+HOLDINGS = POS + positions("2026-09-30", "G1", 600) + positions("2026-09-30", "B1", 600)
+
+
+def bought(ws: Workspace) -> list[str]:
+    with db.connect(ws.warehouse) as con:
+        rows = con.execute(
+            "select transaction_id from transactions where account_id = 'B1' order by 1"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        (
+            [
+                {"transactionID": "34567824723", "ibExecID": "0001eb52.693fcaab.01.01"},
+                {"transactionID": "34567824724", "ibExecID": "0001eb52.693fcaab.01.02"},
+            ],
+            ["IB-34567824723", "IB-34567824724"],
+        ),
+        (
+            [{"tradeID": "3456789635"}, {"tradeID": "3456789636"}],
+            ["IB-3456789635", "IB-3456789636"],
+        ),
+        (
+            [{"ibExecID": "0001eb52.693fcaab.01.01"}, {"ibExecID": "0001eb52.693fcaab.01.02"}],
+            ["IB-0001eb52.693fcaab.01.01", "IB-0001eb52.693fcaab.01.02"],
+        ),
+    ],
+)
+def test_two_executions_of_one_order_are_not_blocked(
+    empty_ws: Workspace, ids: list[dict[str, str]], expected: list[str]
+) -> None:
+    """The real IBKR case of issue #11: two executions of one order, same quantity and price,
+    different transactionID/ibExecID, are two BUYs: loaded both, no error, no warning."""
+    c = run(empty_ws, {"a.csv": HOLDINGS, "b_flex.xml": flex_trades(*ids)})
+    assert bought(empty_ws) == expected
+    assert errors(c, "bad") == []
+    assert c.warnings.filter(pl.col("portfolio_id") == "bad").is_empty()
+    assert status(c, "bad", "duplicate_transactions") == ("passed", [])
+
+
+def test_flex_executions_without_ids_are_a_warning(empty_ws: Workspace) -> None:
+    """A Flex query that leaves out every id: the two alike executions may be one posted twice,
+    and nothing in the file can tell; a warning, the portfolio is still reviewed."""
+    c = run(empty_ws, {"a.csv": HOLDINGS, "b_flex.xml": flex_trades({}, {})})
+    ids = bought(empty_ws)
+    assert len(ids) == 2 and all(re.fullmatch(DERIVED_TRANSACTION_ID, i) for i in ids)
+    assert errors(c, "bad") == []
+    assert c.warnings.filter(pl.col("portfolio_id") == "bad")["message"].to_list() == [
+        f"transactions {ids[0]}, {ids[1]} in account B1 look like one BUY posted more than "
+        "once (EQ 10 on 2026-09-15); the file gives no custodian transaction ids to tell them "
+        "apart: check with the custodian"
+    ]
+
+
+def test_profile_csv_without_ids_gives_a_warning_only(empty_ws: Workspace) -> None:
+    """A Schwab download has no transaction ids: two alike dividend rows get derived ids and
+    one warning; the portfolio is reviewed (and gets its trades), never blocked."""
+    schwab = (
+        '"Transactions  for account B1 as of 09/30/2026 04:12:45 PM ET"\n'
+        '"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"\n'
+        + '"09/15/2026","Qualified Dividend","EQ","EQ FUND","","","","$50.00"\n' * 2
+        + '"Transactions Total","","","","","","","$100.00"\n'
+    )
+    c = run(empty_ws, {"a.csv": HOLDINGS, "b_schwab.csv": schwab})
+    ids = bought(empty_ws)
+    assert [i.rsplit("-", 1)[1] for i in ids] == ["0", "1"] and ids[0].startswith("SCHWAB-")
+    assert errors(c, "bad") == []
+    (warning,) = c.warnings.filter(pl.col("portfolio_id") == "bad")["message"].to_list()
+    assert warning.startswith(f"transactions {ids[0]}, {ids[1]} in account B1 look like one ")
+    assert "DIVIDEND posted more than once (EQ 0 on 2026-09-15)" in warning
+    assert c.proposal is not None and "bad" in c.proposal.trades["portfolio_id"].to_list()
 
 
 def test_missing_date_names_latest(empty_ws: Workspace) -> None:

@@ -11,7 +11,6 @@ error is a ``DataError`` naming the file, row and source column.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -24,7 +23,14 @@ from ballast.ingest.adapters import Context
 from ballast.ingest.adapters.profiles import BY_QUANTITY, FLOW, CsvProfile, Pick
 from ballast.ingest.adapters.securities import map_ids
 from ballast.ingest.reader import ParsedFile, decode
-from ballast.kinds import ALL_KINDS, CASH_SECURITY, POLARS_TYPES, TRANSACTION_TYPES, ColType
+from ballast.kinds import (
+    ALL_KINDS,
+    CASH_SECURITY,
+    POLARS_TYPES,
+    TRANSACTION_TYPES,
+    ColType,
+    derived_transaction_id,
+)
 
 _SCALES = {ColType.QUANTITY: 6, ColType.PRICE: 6, ColType.MONEY: 4}
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
@@ -340,7 +346,7 @@ def _transaction_ids(frame: pl.DataFrame, prefix: str) -> pl.Series:
     return pl.Series(
         "transaction_id",
         [
-            f"{prefix}-{hashlib.sha256(k.encode()).hexdigest()[:16]}-{r}"
+            derived_transaction_id(prefix, k, r)
             for k, r in zip(keyed["_key"], keyed["_rank"], strict=True)
         ],
         dtype=pl.String,

@@ -22,8 +22,10 @@ numbers for errors). Read per ``FlexStatement``:
   ``AccountInformation`` currency, else the currency whose ``fxRateToBase`` is 1; without either
   no fx_rates are written.
 
-Transaction ids are ``IB-<transactionID>`` (trades: else ``tradeID``); a row with neither gets
-``IB-<hash of its content>-<n>``, stable across exports and row order.
+Transaction ids are ``IB-<transactionID>`` (trades: else ``tradeID``, else ``ibExecID``), so two
+executions of one order at one price stay two transactions; a row with none gets
+``IB-<hash of its content>-<n>`` (``ballast.kinds.derived_transaction_id``), stable across
+exports and row order, which reconciliation can only warn about when two rows are alike.
 Summary rows across accounts (``accountId="-"``) are skipped. Dates may be ``2025-12-31``,
 ``20251231``, with or without a time (``;202500``, ``;10:21:44``, `` 144528``).
 Numbers are rounded half-even to the column's scale.
@@ -31,7 +33,6 @@ Numbers are rounded half-even to the column's scale.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from ballast.kinds import (
     POSITIONS,
     TRANSACTIONS,
     Kind,
+    derived_transaction_id,
 )
 
 _ELEMENTS = {
@@ -244,7 +246,8 @@ def _trade(el: Element, st: Statement, name: str) -> dict[str, Any] | None:
             (_num(el, k, name, 4, default="0") for k in ("proceeds", "ibCommission", "taxes")),
             Decimal(0),
         )
-    ident = el.attrs.get("transactionID") or el.attrs.get("tradeID")
+    # the custodian's own id tells two executions of one order apart (issue #11)
+    ident = el.attrs.get("transactionID") or el.attrs.get("tradeID") or el.attrs.get("ibExecID")
     return _txn(el, st, name, ident, kind, abs(quantity), amount, "tradeDate")
 
 
@@ -313,9 +316,9 @@ def _content_ids(txns: list[dict[str, Any]]) -> None:
     seen: Counter[str] = Counter()
     for row in txns:
         if row["transaction_id"] is None:
-            digest = hashlib.sha256(row["_content"].encode()).hexdigest()[:16]
-            row["transaction_id"] = f"IB-{digest}-{seen[digest]}"
-            seen[digest] += 1
+            content = row["_content"]
+            row["transaction_id"] = derived_transaction_id("IB", content, seen[content])
+            seen[content] += 1
 
 
 # --- FX rates ----------------------------------------------------------------------------------
