@@ -10,10 +10,20 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_INVALID = 1  # the run completed, but a portfolio was data invalid or a file quarantined
 EXIT_USAGE = 2  # a mistake in the command, the workspace or its files (also Typer's usage errors)
+EXIT_UNPROVEN = 65  # EX_DATAERR: what a past run rests on was edited after the fact
 EXIT_ORCHESTRATOR = 69  # EX_UNAVAILABLE: no Prefect API could be had
 EXIT_INTERNAL = 70  # EX_SOFTWARE: an unexpected error (a bug); traceback in the error log
 EXIT_STORAGE = 74  # EX_IOERR: the workspace could not be written (read-only, full, permissions)
 EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT)
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one line: every character Python does not call printable
+    (controls, line breaks, bidi and zero-width marks, no-break spaces, unassigned code points)
+    as its escape (``\\n``, ``\\x1b``, ``\\u202e``); everything else as it is."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class BallastError(Exception):
@@ -38,7 +48,7 @@ class DataError(BallastError):
             where += f", row {line}"
         if column is not None:
             where += f", column {column}"
-        super().__init__(f"{where}: {message}")
+        super().__init__(printable(f"{where}: {message}"))
 
 
 class OrchestratorError(BallastError):
@@ -46,3 +56,10 @@ class OrchestratorError(BallastError):
     configured server does not answer. Nothing was run."""
 
     exit_code = EXIT_ORCHESTRATOR
+
+
+class Unproven(BallastError):
+    """A stored output, or what a past run rests on, no longer matches what was recorded: the
+    command names it and stops."""
+
+    exit_code = EXIT_UNPROVEN

@@ -19,12 +19,22 @@ Head file
     ``<seq> <row_hash>``: the newest row. It lives outside the database, so a truncated or
     rewritten log no longer matches it.
 
+Transactions
+    ``transaction`` holds the caller's warehouse writes and the audit rows recording them in one
+    DuckDB transaction: both are committed or neither (a run's row and its ``run_started``, its
+    records and its ``run_finished``). The new head is written and synced to ``audit/.head.tmp``
+    before the commit and renamed over ``audit/head`` after it, so a full disk rolls everything
+    back, and an interruption after the commit leaves ``.head.tmp`` naming the newest row: an
+    interrupted append, which ``check`` reports as a note, not as tampering.
+
 Events and their subjects
     ``run_started``/``run_finished`` (subject: the re-created run's id for a rerun, else null),
     ``ingest`` (a summary), ``file_loaded``, ``file_quarantined``, ``file_restated`` (subject:
     the file name), ``approval`` (subject: the portfolio id), ``audit_anomaly`` (written before
-    an append finds the log shorter than, or different from, its head file: the evidence is
-    kept in the chain rather than overwritten).
+    an append finds the log shorter than, or different from, its head file, or empty beside a
+    warehouse that lists runs or files: the evidence is kept in the chain rather than
+    overwritten). ``file_loaded``/``file_quarantined`` and ``run_finished`` carry digests of
+    the warehouse rows they record (``ballast.audit.digests``).
 
 Nothing here updates or deletes rows; ``verify`` names every edited, deleted or missing row.
 """
@@ -37,11 +47,14 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from ballast.audit import digests
 from ballast.errors import BallastError
 from ballast.warehouse import db
 from ballast.workspace import Workspace
@@ -106,8 +119,12 @@ class Head:
     row_hash: str
 
 
-def head_path(ws: Workspace):
+def head_path(ws: Workspace) -> Path:
     return ws.audit / "head"
+
+
+def _tmp_path(ws: Workspace) -> Path:
+    return ws.audit / ".head.tmp"
 
 
 def read_head(ws: Workspace) -> Head | None:
@@ -121,15 +138,26 @@ def read_head(ws: Workspace) -> Head | None:
     return Head(int(parts[0]), parts[1])
 
 
-def _write_head(ws: Workspace, head: Head) -> None:
-    path = head_path(ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".head.tmp")
+def _write_tmp(ws: Workspace, head: Head) -> Path:
+    """The new head, written and synced beside ``audit/head`` (renamed over it after commit)."""
+    tmp = _tmp_path(ws)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("w", encoding="utf-8") as f:
         f.write(f"{head.seq} {head.row_hash}\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return tmp
+
+
+def _read_tmp(ws: Workspace) -> Head | None:
+    """What an interrupted append left in ``audit/.head.tmp`` (None when nothing usable)."""
+    try:
+        parts = _tmp_path(ws).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+        return None
+    return Head(int(parts[0]), parts[1])
 
 
 def _last(con: duckdb.DuckDBPyConnection) -> Head | None:
@@ -169,14 +197,36 @@ def _insert(
     return Head(seq, digest)
 
 
-def _anomaly(con: duckdb.DuckDBPyConnection, ws: Workspace, last: Head | None) -> str | None:
+def _history(con: duckdb.DuckDBPyConnection, recording: Sequence[int]) -> str | None:
+    """What the warehouse already lists besides the files about to be recorded, if anything."""
+    found = con.execute(
+        db.sql_text("audit/records/warehouse_counts"), {"file_ids": list(recording)}
+    ).fetchall()
+    runs, files = found[0] if found else (0, 0)
+    return f"{runs} runs and {files} files" if runs or files else None
+
+
+def _anomaly(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    last: Head | None,
+    recording: Sequence[int] = (),
+) -> str | None:
     """Why the log does not continue from the head file (None when it does)."""
     try:
         head = read_head(ws)
     except BallastError as exc:
         return str(exc)
     if head is None:
-        return None if last is None else f"audit/head is missing (the log ends at seq {last.seq})"
+        if last is None:
+            listed = _history(con, recording)
+            return (
+                None
+                if listed is None
+                else f"the audit log is empty and audit/head missing, but the warehouse lists "
+                f"{listed}: the trail was deleted"
+            )
+        return f"audit/head is missing (the log ends at seq {last.seq})"
     if last is None or head.seq > last.seq:
         ends = "is empty" if last is None else f"ends at seq {last.seq}"
         return f"audit/head says seq {head.seq} but the log {ends}"
@@ -186,6 +236,85 @@ def _anomaly(con: duckdb.DuckDBPyConnection, ws: Workspace, last: Head | None) -
     if stored[0][0] != head.row_hash:
         return f"seq {head.seq} no longer has the hash audit/head gives ({head.row_hash[:12]}…)"
     return None
+
+
+class Appender:
+    """Appends audit rows inside one ``transaction``."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        last: Head | None,
+        problem: str | None,
+        old_head: Head | None,
+    ) -> None:
+        self._con, self._last, self._problem, self._old_head = con, last, problem, old_head
+        self.head: Head | None = None  # the newest row this transaction added
+
+    def append(
+        self,
+        event: str,
+        *,
+        actor: str,
+        run_id: str | None = None,
+        subject: str | None = None,
+        payload: dict[str, Any],
+    ) -> str:
+        """Add one event (an ``audit_anomaly`` first when the log was out of step)."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        if self._problem is not None:
+            problem, self._problem = self._problem, None
+            old = self._old_head
+            self._last = _insert(
+                self._con,
+                self._last,
+                "audit_anomaly",
+                actor,
+                None,
+                None,
+                {
+                    "problem": problem,
+                    "head_seq": old.seq if old else None,
+                    "head_hash": old.row_hash if old else None,
+                },
+            )
+        self._last = _insert(self._con, self._last, event, actor, run_id, subject, payload)
+        self.head = self._last
+        return self._last.row_hash
+
+
+@contextlib.contextmanager
+def transaction(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, *, recording: Sequence[int] = ()
+) -> Iterator[Appender]:
+    """One DuckDB transaction for the caller's writes and the audit rows that record them.
+
+    Both are committed or neither; ``audit/head`` moves after the commit (see the module
+    docstring). ``recording``: ids of ledger files this transaction records, which an empty log
+    may not yet know. Not reentrant; the caller must not be inside a transaction of its own.
+    """
+    with _LOCK:
+        con.execute("begin transaction")
+        tmp: Path | None = None
+        try:
+            last = _last(con)
+            old_head = None
+            with contextlib.suppress(BallastError):
+                old_head = read_head(ws)
+            appender = Appender(con, last, _anomaly(con, ws, last, recording), old_head)
+            yield appender
+            if appender.head is not None:
+                tmp = _write_tmp(ws, appender.head)
+            con.execute("commit")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise
+        if tmp is not None:
+            os.replace(tmp, head_path(ws))
 
 
 def append(
@@ -200,35 +329,14 @@ def append(
 ) -> str:
     """Add one event to the chain, move ``audit/head`` to it, return its hash.
 
-    Call it outside the caller's own transaction (after its commit): the row is one insert.
-    If the log does not continue from the head file, an ``audit_anomaly`` row is written
-    first, so the evidence stays in the chain.
+    Call it outside the caller's own transaction (after its commit), or use ``transaction``
+    to commit the caller's writes with it. If the log does not continue from the head file, an
+    ``audit_anomaly`` row is written first, so the evidence stays in the chain.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    with _LOCK:
-        last = _last(con)
-        problem = _anomaly(con, ws, last)
-        if problem is not None:
-            old = None
-            with contextlib.suppress(BallastError):
-                old = read_head(ws)
-            last = _insert(
-                con,
-                last,
-                "audit_anomaly",
-                actor,
-                None,
-                None,
-                {
-                    "problem": problem,
-                    "head_seq": old.seq if old else None,
-                    "head_hash": old.row_hash if old else None,
-                },
-            )
-        head = _insert(con, last, event, actor, run_id, subject, payload)
-        _write_head(ws, head)
-    return head.row_hash
+    with transaction(con, ws) as t:
+        return t.append(event, actor=actor, run_id=run_id, subject=subject, payload=payload)
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -245,15 +353,27 @@ class Problem:
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def is_note(self) -> bool:
+        """A finding that is no sign of tampering (an append interrupted before its head moved)."""
+        return self.kind in NOTE_KINDS
+
+
+NOTE_KINDS = frozenset({"interrupted"})
+
 
 def _label(row: dict[str, Any]) -> str:
     subject = f" {row['subject']}" if row["subject"] else ""
     return f"seq {row['seq']} ({row['event']}{subject}, {at_text(row['at'])[:19]}Z)"
 
 
-def _chain_problems(rows: list[dict[str, Any]]) -> list[Problem]:
+def _chain_problems(
+    rows: list[dict[str, Any]], first: int = 1, prev: str = GENESIS
+) -> list[Problem]:
+    """Problems of ``rows``, which should run from seq ``first`` on, the row before it hashing
+    to ``prev`` (the whole log: 1 and the genesis hash)."""
     problems = []
-    expected, prev_stored, prev_actual = 1, GENESIS, GENESIS
+    expected, prev_stored, prev_actual = first, prev, prev
     for r in rows:
         actual = row_hash(
             r["seq"],
@@ -308,7 +428,9 @@ def _chain_problems(rows: list[dict[str, Any]]) -> list[Problem]:
     return problems
 
 
-def _head_problems(rows: list[dict[str, Any]], head: Head | None) -> list[Problem]:
+def _head_problems(
+    rows: list[dict[str, Any]], head: Head | None, tmp: Head | None = None
+) -> list[Problem]:
     last = rows[-1] if rows else None
     if head is None:
         if last is None:
@@ -341,7 +463,17 @@ def _head_problems(rows: list[dict[str, Any]], head: Head | None) -> list[Proble
                 f"audit/head ({head.row_hash[:12]}…): the log was rewritten up to here",
             )
         )
-    if head.seq < last["seq"]:
+    if head.seq < last["seq"] and tmp == Head(last["seq"], last["row_hash"]):
+        problems.append(
+            Problem(
+                "interrupted",
+                head.seq + 1,
+                f"seq {head.seq + 1}: audit/head still names seq {head.seq}: the append of "
+                f"rows {head.seq + 1}..{last['seq']} was committed but interrupted before the "
+                "head moved (audit/.head.tmp names the newest row); the next append moves it",
+            )
+        )
+    elif head.seq < last["seq"]:
         problems.append(
             Problem(
                 "head_behind",
@@ -359,27 +491,57 @@ def rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return db.query(con, "audit/all_rows").to_dicts()
 
 
-def verify(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Problem]:
-    """Every problem with the chain and its head file, in seq order; empty when intact."""
-    log = rows(con)
+def rows_from(con: duckdb.DuckDBPyConnection, seq: int) -> list[dict[str, Any]]:
+    """The rows of the log from ``seq`` on, in seq order."""
+    return db.query(con, "audit/rows_from", {"seq": seq}).to_dicts()
+
+
+def check(log: list[dict[str, Any]], ws: Workspace, trusted: Head | None = None) -> list[Problem]:
+    """Every finding about the chain ``log`` (its rows) and its head file, in seq order: problems
+    and notes (``Problem.is_note``). With ``trusted`` (a row already proven, e.g. witnessed),
+    ``log`` is the rows from that seq on, the first of which must still have its hash."""
     try:
         head = read_head(ws)
-        head_issues = _head_problems(log, head)
+        head_issues = _head_problems(log, head, _read_tmp(ws))
     except BallastError as exc:
         head_issues = [Problem("head_unreadable", None, str(exc))]
-    found = _chain_problems(log) + head_issues
+    if trusted is None:
+        found = _chain_problems(log)
+    elif not log or log[0]["seq"] != trusted.seq or log[0]["row_hash"] != trusted.row_hash:
+        found = [
+            Problem(
+                "rewritten",
+                trusted.seq,
+                f"seq {trusted.seq}: the witness anchored hash {trusted.row_hash[:12]}…, the "
+                "log no longer has it: the chain was rewritten",
+            )
+        ]
+    else:
+        found = _chain_problems(log, trusted.seq, log[0]["prev_hash"])
+    found += head_issues
     return sorted(found, key=lambda p: (p.seq is None, p.seq or 0))
+
+
+def verify(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Problem]:
+    """Every problem with the chain and its head file, in seq order; empty when intact."""
+    return [p for p in check(rows(con), ws) if not p.is_note]
 
 
 # -- recording what happened -----------------------------------------------------------------
 
 
-def record_run_started(con: duckdb.DuckDBPyConnection, ws: Workspace, run: dict[str, Any]) -> str:
-    """``run_started``: who started which run, why, with which code."""
+def run_started_payload(run: dict[str, Any]) -> dict[str, Any]:
+    """The ``run_started`` payload: who started which run, why, with which code."""
     keys = ("kind", "as_of", "trigger", "who", "reason", "code_version", "started_at")
     payload = {k: run.get(k) for k in keys}
     if run.get("rerun_of"):
         payload["rerun_of"] = run["rerun_of"]
+    return payload
+
+
+def record_run_started(con: duckdb.DuckDBPyConnection, ws: Workspace, run: dict[str, Any]) -> str:
+    """``run_started``: who started which run, why, with which code."""
+    payload = run_started_payload(run)
     return append(
         con,
         ws,
@@ -433,15 +595,41 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     }
 
 
+def run_finished_payload(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The ``run_finished`` payload: the run summary and the digests of its records."""
+    return run_summary(con, run_id) | digests.run_payload(con, run_id)
+
+
 def record_run_finished(con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str) -> str:
-    """``run_finished`` for a run recorded in the warehouse (call after ``records.finish``)."""
-    payload = run_summary(con, run_id)
+    """``run_finished`` for a run recorded in the warehouse (``records.finish`` appends it with
+    the records themselves; this is for a run recorded without it)."""
+    payload = run_finished_payload(con, run_id)
     return append(con, ws, "run_finished", actor=payload["who"], run_id=run_id, payload=payload)
 
 
 def superseded(con: duckdb.DuckDBPyConnection, file_id: int) -> list[dict[str, Any]]:
     """Earlier positions/lots files that reported the same account and date as this one."""
     return db.query(con, "audit/superseded_files", {"file_id": file_id}).to_dicts()
+
+
+def _restated(e: dict[str, Any], replaced: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "file_id": e["file_id"],
+        "file": e["file"],
+        "sha256": e["sha256"],
+        "kind": e.get("kind"),
+        "replaces": [
+            {
+                "file_id": r["file_id"],
+                "file": r["original_name"],
+                "sha256": r["sha256"],
+                "kind": r["kind"],
+                "account_id": r["account_id"],
+                "as_of_date": r["as_of_date"],
+            }
+            for r in replaced
+        ],
+    }
 
 
 def record_ingest(
@@ -452,57 +640,46 @@ def record_ingest(
     actor: str,
     run_id: str | None = None,
 ) -> list[str]:
-    """Events for one ingest (``IngestReport.as_dict()``): each file loaded, restated or
-    quarantined, then an ``ingest`` summary; nothing when the inbox was empty."""
+    """Events for one ingest (``IngestReport.as_dict()``), appended together: each file loaded
+    (with the digests of its ledger row and warehouse rows), restated or quarantined, then an
+    ``ingest`` summary; nothing when the inbox was empty."""
+    loaded, quarantined = report.get("loaded", []), report.get("quarantined", [])
+    ids = [e["file_id"] for e in loaded + quarantined]
     hashes = []
-    for e in report.get("loaded", []):
-        hashes.append(
-            append(con, ws, "file_loaded", actor=actor, run_id=run_id, subject=e["file"], payload=e)
-        )
-        replaced = superseded(con, e["file_id"])
-        if replaced:
-            payload = {
-                "file_id": e["file_id"],
-                "file": e["file"],
-                "sha256": e["sha256"],
-                "kind": e.get("kind"),
-                "replaces": [
-                    {
-                        "file_id": r["file_id"],
-                        "file": r["original_name"],
-                        "sha256": r["sha256"],
-                        "kind": r["kind"],
-                        "account_id": r["account_id"],
-                        "as_of_date": r["as_of_date"],
-                    }
-                    for r in replaced
-                ],
-            }
+    with transaction(con, ws, recording=ids) as t:
+        records = digests.file_payload(con, ids)
+        for e in loaded:
+            payload = e | records[e["file_id"]]
             hashes.append(
-                append(
-                    con,
-                    ws,
-                    "file_restated",
+                t.append(
+                    "file_loaded", actor=actor, run_id=run_id, subject=e["file"], payload=payload
+                )
+            )
+            replaced = superseded(con, e["file_id"])
+            if replaced:
+                restated = _restated(e, replaced)
+                hashes.append(
+                    t.append(
+                        "file_restated",
+                        actor=actor,
+                        run_id=run_id,
+                        subject=e["file"],
+                        payload=restated,
+                    )
+                )
+        for e in quarantined:
+            payload = e | records[e["file_id"]]
+            hashes.append(
+                t.append(
+                    "file_quarantined",
                     actor=actor,
                     run_id=run_id,
                     subject=e["file"],
                     payload=payload,
                 )
             )
-    for e in report.get("quarantined", []):
-        hashes.append(
-            append(
-                con,
-                ws,
-                "file_quarantined",
-                actor=actor,
-                run_id=run_id,
-                subject=e["file"],
-                payload=e,
-            )
-        )
-    counts = {k: len(report.get(k, [])) for k in ("loaded", "quarantined", "duplicates")}
-    if any(counts.values()):
-        summary = counts | {"duplicates_of": report.get("duplicates", [])}
-        hashes.append(append(con, ws, "ingest", actor=actor, run_id=run_id, payload=summary))
+        counts = {k: len(report.get(k, [])) for k in ("loaded", "quarantined", "duplicates")}
+        if any(counts.values()):
+            summary = counts | {"duplicates_of": report.get("duplicates", [])}
+            hashes.append(t.append("ingest", actor=actor, run_id=run_id, payload=summary))
     return hashes

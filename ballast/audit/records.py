@@ -1,4 +1,9 @@
-"""Run records in the warehouse: who ran what, when, on which inputs, with which outputs."""
+"""Run records in the warehouse: who ran what, when, on which inputs, with which outputs.
+
+A run's row and its ``run_started`` event, and its records and its ``run_finished`` event
+(with the digests of those records), are committed together (``chain.transaction``): the
+runs table and the audit trail never disagree because a write failed half-way.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
+from ballast.audit import chain
 from ballast.portfolio.policy_set import PolicySet
 from ballast.warehouse import db
 from ballast.workspace import Workspace
@@ -31,8 +37,19 @@ def audit_events(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
     return set(rows.filter(pl.col("run_id") == run_id)["event"])
 
 
-def start(con: duckdb.DuckDBPyConnection, run: RunIdentity) -> None:
-    """The run's row in ``runs``, status ``running``."""
+def start(con: duckdb.DuckDBPyConnection, run: RunIdentity, ws: Workspace | None = None) -> None:
+    """The run's row in ``runs``, status ``running``; with ``ws``, committed together with its
+    ``run_started`` audit event."""
+    if ws is not None:
+        with chain.transaction(con, ws) as t:
+            _insert_run(con, run)
+            payload = chain.run_started_payload(run.as_dict())
+            t.append("run_started", actor=run.who, run_id=run.run_id, payload=payload)
+        return
+    _insert_run(con, run)
+
+
+def _insert_run(con: duckdb.DuckDBPyConnection, run: RunIdentity) -> None:
     row = run.as_dict()
     db.execute(
         con,
@@ -67,7 +84,7 @@ def archive_policies(ws: Workspace, policies: PolicySet) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for pid, sha in policies.hashes.items():
         dest = folder / f"{sha}.yaml"
-        if not dest.exists():
+        if not dest.exists() and pid in policies.texts:  # a review archives shard by shard
             dest.write_text(policies.texts[pid], encoding="utf-8")
 
 
@@ -75,7 +92,8 @@ def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _result_frames(run_id: str, entries: list[dict]) -> dict[str, pl.DataFrame]:
+def result_frames(run_id: str, entries: list[dict]) -> dict[str, pl.DataFrame]:
+    """The rows of run_portfolios, run_allocations and run_trades for these results entries."""
     portfolios = pl.DataFrame(
         [
             {
@@ -191,15 +209,15 @@ def finish(
     ingest: IngestReport | None,
     status: str,
 ) -> None:
-    """Record inputs, results and outputs, then the run's final status, in one transaction."""
+    """Record inputs, results and outputs, then the run's final status, and the
+    ``run_finished`` event with the digests of those records, in one transaction."""
     run_id = run.run_id
     if policies is not None:
         archive_policies(ws, policies)
-    con.execute("begin transaction")
-    try:
+    with chain.transaction(con, ws) as t:
         db.append(con, "run_inputs", _inputs(con, run_id, policies, rendered))
         if rendered is not None:
-            for table, frame in _result_frames(run_id, rendered.entries).items():
+            for table, frame in rendered.frames.items():
                 db.append(con, table, frame)
             db.append(
                 con,
@@ -222,7 +240,5 @@ def finish(
                 "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
             },
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        payload = chain.run_finished_payload(con, run_id)
+        t.append("run_finished", actor=payload["who"], run_id=run_id, payload=payload)

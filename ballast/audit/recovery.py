@@ -29,6 +29,7 @@ archive copy is kept); a file not yet committed is still in the inbox and the ne
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -43,6 +44,7 @@ from typing import Any
 import duckdb
 
 from ballast.audit import chain as audit
+from ballast.audit import digests
 from ballast.errors import BallastError
 from ballast.ops import runs
 from ballast.reporting import outputs
@@ -142,25 +144,20 @@ def _now() -> dt.datetime:
 def _mark_crashed(
     con: duckdb.DuckDBPyConnection, ws: Workspace, row: dict[str, Any], proc: Proc | None, by: str
 ) -> None:
-    db.execute(
-        con,
-        "audit/recovery/mark_crashed",
-        {
-            "run_id": row["run_id"],
-            "ended_at": _now(),
-            "pid": proc.pid if proc else None,
-            "host": proc.host if proc else None,
-        },
-    )
+    ended = _now()
     payload = {
         "kind": row["kind"],
         "as_of": row["as_of"],
         "started_at": row["started_at"],
+        "ended_at": ended,
         "pid": proc.pid if proc else None,
         "host": proc.host if proc else None,
         "detected_by": by,
     }
-    audit.append(con, ws, "run_crashed", actor=runs.who(), run_id=row["run_id"], payload=payload)
+    with audit.transaction(con, ws) as t:  # the row and its event, together
+        params = {k: payload[k] for k in ("ended_at", "pid", "host")}
+        db.execute(con, "audit/recovery/mark_crashed", params | {"run_id": row["run_id"]})
+        t.append("run_crashed", actor=runs.who(), run_id=row["run_id"], payload=payload)
 
 
 def _days(ws: Workspace) -> list[Path]:
@@ -209,19 +206,25 @@ def _tidy_reports(
 
 
 def _audit_orphan_files(con: duckdb.DuckDBPyConnection, ws: Workspace, out: Recovered) -> None:
-    for f in db.query(con, "audit/recovery/unaudited_files").iter_rows(named=True):
-        event = "file_loaded" if f["status"] == "loaded" else "file_quarantined"
-        payload = {
-            "file": f["original_name"],
-            "file_id": f["file_id"],
-            "sha256": f["sha256"],
-            "kind": f["kind"],
-            "rows": f["rows"],
-            "reason": f["reason"],
-            "recovered": "committed by a run that crashed before recording it",
-        }
-        audit.append(con, ws, event, actor=runs.who(), subject=f["original_name"], payload=payload)
-        out.files_audited.append(f["original_name"])
+    orphans = db.query(con, "audit/recovery/unaudited_files").to_dicts()
+    if not orphans:
+        return
+    ids = [f["file_id"] for f in orphans]
+    with audit.transaction(con, ws, recording=ids) as t:
+        records = digests.file_payload(con, ids)  # what the crashed run loaded, as it is now
+        for f in orphans:
+            event = "file_loaded" if f["status"] == "loaded" else "file_quarantined"
+            payload = {
+                "file": f["original_name"],
+                "file_id": f["file_id"],
+                "sha256": f["sha256"],
+                "kind": f["kind"],
+                "rows": f["rows"],
+                "reason": f["reason"],
+                "recovered": "committed by a run that crashed before recording it",
+            } | records[f["file_id"]]
+            t.append(event, actor=runs.who(), subject=f["original_name"], payload=payload)
+            out.files_audited.append(f["original_name"])
 
 
 def _forget_finished(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
@@ -267,6 +270,15 @@ def release(workspace: str | Path) -> None:
     fd = _HELD.pop(Path(workspace).resolve(), None)
     if fd is not None:
         os.close(fd)
+
+
+def abandon(workspace: str | Path, run_id: str) -> None:
+    """A run whose recording failed (a full disk) in a process that lives on (``ballast
+    serve``): forget its process record, so the next run marks it crashed, and give the lock
+    back."""
+    with contextlib.suppress(OSError):
+        (procs_dir(Workspace(Path(workspace))) / f"{run_id}.json").unlink(missing_ok=True)
+    release(workspace)
 
 
 @atexit.register

@@ -14,14 +14,25 @@ A run's inputs are pinned as follows:
 ``rebuild(..., latest=True)`` takes today's data instead (the latest file of each account and
 date, the current master and prices) with the run's own IPS versions: it shows what a
 restatement changes. ``changed_inputs`` lists what differs between the two.
+
+``rerun`` does not read the custodian rows from the warehouse: it rebuilds them in a scratch
+warehouse from the archived bytes of every file the run could read (``ballast.audit.scratch``:
+the files up to its high-water mark, so a restatement loaded after the run is not replayed),
+after checking each archived copy against the hash recorded at ingest, and computes the review
+from there. An archived file, a ledger row, a warehouse row, a run record or an output file
+edited after the fact is named (``ballast.audit.provenance``, ``ballast.audit.evidence``) and
+the run is not proven (``EXIT_UNPROVEN``). Warehouse rows that differ from what intact bytes
+parse into today, while still digesting as recorded at ingest, are the code's doing: a note. A
+run whose recorded input files were purged under retention cannot be replayed: one line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +40,9 @@ import duckdb
 import polars as pl
 
 from ballast import review
-from ballast.errors import BallastError, PolicyError
+from ballast.audit import evidence, provenance, scratch
+from ballast.audit.provenance import Tamper
+from ballast.errors import BallastError, PolicyError, Unproven
 from ballast.ops import runs
 from ballast.portfolio import policy_set
 from ballast.portfolio.policy import content_hash, load_policy
@@ -40,8 +53,7 @@ from ballast.workspace import Workspace
 
 LATEST = snapshot.LATEST
 MAX_DIFF_LINES = 20
-
-
+FINISHED = ("completed", "completed_with_errors")
 # -- the run as recorded ---------------------------------------------------------------------
 
 
@@ -105,8 +117,11 @@ def archived_policies(ws: Workspace, run: RunRecord) -> policy_set.PolicySet:
                 "the run cannot be re-created"
             )
         text = path.read_text(encoding="utf-8")
-        if content_hash(text) != sha:
-            raise BallastError(f"{path}: the archived IPS no longer matches its hash")
+        if (now := content_hash(text)) != sha:
+            raise Unproven(
+                f"{path}: the archived IPS {item['name']} of run {run.run_id} was edited after "
+                f"the run (sha256 now {now[:12]}…, recorded {sha[:12]}…)"
+            )
         pset.hashes[pid], pset.texts[pid] = sha, text
         try:
             pset.policies.append(load_policy(ws.ips / item["name"], text))
@@ -350,26 +365,62 @@ class Rebuilt:
 
 
 def documents(meta: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, str]:
-    """results.json and (for a review) trades.csv as a run with this metadata writes them."""
+    """results.json and (for a review) trades.csv and trade_lots.csv as a run with this
+    metadata writes them."""
     docs = {"results.json": results.results_document(meta, entries)}
     if meta["kind"] != "monitor":
         docs["trades.csv"] = results.trades_csv(entries)
+        docs["trade_lots.csv"] = results.trade_lots_csv(entries)
     return docs
 
 
-def rebuild(
-    con: duckdb.DuckDBPyConnection, ws: Workspace, run: RunRecord, *, latest: bool = False
-) -> Rebuilt:
-    """Recompute the run with its own inputs (or today's data when ``latest``)."""
-    if run.status not in ("completed", "completed_with_errors"):
+NEWER_OUTPUTS = frozenset({"trade_lots.csv"})
+"""Outputs that runs recorded before they existed do not have: compared only where recorded."""
+
+
+def _check_status(run: RunRecord) -> None:
+    if run.status == "purged":
+        raise BallastError(
+            f"run {run.run_id} was purged under retention: its outputs and archived inputs are "
+            "gone, so it cannot be replayed ('ballast show' still lists what it recorded)"
+        )
+    if run.status not in FINISHED:
         raise BallastError(f"run {run.run_id} is {run.status}: it has no outputs to re-create")
+
+
+def _replayable(run: RunRecord, found: list[scratch.ArchivedFile]) -> None:
+    """Refuse, in one line, a run whose recorded input files were purged under retention:
+    the custodian's bytes it read are gone."""
+    used = {i["file_id"] for i in run.inputs if i["file_id"] is not None}
+    gone = [f for f in found if f.file_id in used and f.purged]
+    if not gone:
+        return
+    more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+    raise BallastError(
+        f"run {run.run_id} cannot be replayed from the custodian's bytes: its input "
+        f"{gone[0].label}, sha256 {gone[0].recorded[:12]}…, was purged under retention{more}"
+    )
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run: RunRecord,
+    *,
+    latest: bool = False,
+    data: duckdb.DuckDBPyConnection | None = None,
+) -> Rebuilt:
+    """Recompute the run with its own inputs (or today's data when ``latest``), reading the
+    custodian rows from ``data`` (a scratch warehouse) when given, else from ``con``."""
+    _check_status(run)
     pset = archived_policies(ws, run)
     accounts = policy_set.accounts_of(pset)
     pinned = None if latest else pins(con, run)
+    source = con if data is None else data
     snap = (
-        snapshot.take(con, run.as_of, accounts)
+        snapshot.take(source, run.as_of, accounts)
         if pinned is None
-        else pinned_snapshot(con, run.as_of, accounts, pinned)
+        else pinned_snapshot(source, run.as_of, accounts, pinned)
     )
     computed = review.compute(snap, pset, with_trades=run.kind != "monitor")
     entries = results.portfolio_entries(computed, kind=run.kind)
@@ -455,32 +506,53 @@ def _run_folder(ws: Workspace, run: RunRecord) -> Path | None:
     return next((f for f in [*named, *map(outputs.staging, named)] if f.is_dir()), None)
 
 
+def _json_lines(original: str, rebuilt: str) -> list[str] | None:
+    try:
+        return json_diff(json.loads(original), json.loads(rebuilt))
+    except ValueError:
+        return None
+
+
 def _differences(name: str, original: str | None, rebuilt: str) -> tuple[str, ...]:
     if original is None:
         return ("the run's file is not in its folder: only its hash can be compared",)
-    if name.endswith(".json"):
-        lines = json_diff(json.loads(original), json.loads(rebuilt))
-    else:
+    lines = _json_lines(original, rebuilt) if name.endswith(".json") else None
+    if lines is None:  # a CSV, or a results.json edited into something that is not JSON
         lines = text_diff(name, original, rebuilt)
     if len(lines) > MAX_DIFF_LINES:
         lines = [*lines[:MAX_DIFF_LINES], f"… and {len(lines) - MAX_DIFF_LINES} more"]
     return tuple(lines) or ("the bytes differ (no field differs: whitespace or order)",)
 
 
-def compare(ws: Workspace, run: RunRecord, docs: dict[str, str]) -> list[FileComparison]:
-    """Each rebuilt document against the run's recorded hash and its file on disk."""
+def _read(path: Path | None) -> tuple[str | None, str | None]:
+    """(text, sha256 of its bytes) of a run folder's file; (None, None) when it is not there."""
+    if path is None or not path.is_file():
+        return None, None
+    data = path.read_bytes()
+    return data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest()
+
+
+def compare(
+    ws: Workspace,
+    run: RunRecord,
+    docs: dict[str, str],
+    recorded: dict[str, str] | None = None,
+) -> list[FileComparison]:
+    """Each rebuilt document against the run's recorded hash (``recorded``, by default its
+    ``run_outputs`` rows) and its file on disk."""
     folder = _run_folder(ws, run)
+    hashes = run.outputs if recorded is None else recorded
     out = []
     for name, text in docs.items():
-        path = folder / name if folder else None
-        original = path.read_text(encoding="utf-8") if path and path.exists() else None
-        on_disk = sha256_text(original) if original is not None else None
+        if name in NEWER_OUTPUTS and name not in hashes:
+            continue
+        original, on_disk = _read(folder / name if folder else None)
         rebuilt = sha256_text(text)
-        cmp = FileComparison(name, run.outputs.get(name), on_disk, rebuilt)
-        if not cmp.identical:
-            cmp = FileComparison(
-                name, cmp.recorded, on_disk, rebuilt, _differences(name, original, text)
-            )
+        cmp = FileComparison(name, hashes.get(name), on_disk, rebuilt)
+        if not cmp.identical:  # from the run's file to the rebuilt one
+            cmp = replace(cmp, differences=_differences(name, original, text))
+        elif original is not None and on_disk != rebuilt:  # what an edit did to the file
+            cmp = replace(cmp, differences=_differences(name, text, original))
         out.append(cmp)
     return out
 
@@ -495,10 +567,17 @@ class RerunOutcome:
     changes: list[InputChange]  # inputs that differ from the run's today
     entries: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    tampered: list[Tamper] = field(default_factory=list)  # edits made after the fact
 
     @property
     def identical(self) -> bool:
+        """The rebuilt outputs hash as the run recorded them."""
         return all(f.identical for f in self.files)
+
+    @property
+    def proven(self) -> bool:
+        """Identical, and nothing the run rests on was edited after the fact."""
+        return self.identical and not self.tampered
 
     def as_dict(self) -> dict[str, Any]:
         """For the audit trail."""
@@ -506,6 +585,8 @@ class RerunOutcome:
             "rerun_of": self.run.run_id,
             "mode": self.mode,
             "identical": self.identical,
+            "proven": self.proven,
+            "tampered": [t.as_dict() for t in self.tampered],
             "files": {
                 f.name: {
                     "identical": f.identical,
@@ -521,14 +602,28 @@ class RerunOutcome:
         }
 
 
+def _edited_outputs(files: list[FileComparison]) -> list[Tamper]:
+    """The run folder's files whose bytes are no longer the recorded ones; when the rebuild
+    matches the record, with what the edit did (``compare``)."""
+    out = []
+    for f in files:
+        if not (f.recorded and f.on_disk and f.recorded != f.on_disk):
+            continue
+        rows = f.differences if f.identical else ()
+        what = f": {rows[0]}" if rows else ""
+        line = (
+            f"{f.name} in the run's folder was edited after the run "
+            f"(sha256 now {f.on_disk[:12]}…, recorded {f.recorded[:12]}…){what}"
+        )
+        out.append(Tamper("output", line, rows))
+    return out
+
+
 def _notes(run: RunRecord, files: list[FileComparison]) -> list[str]:
     notes = []
     for f in files:
-        if f.recorded and f.on_disk and f.recorded != f.on_disk:
-            notes.append(
-                f"{f.name} in the run's folder was changed after the run "
-                f"(recorded sha256 {f.recorded[:12]}…, now {f.on_disk[:12]}…)"
-            )
+        if f.recorded and not f.on_disk:
+            notes.append(f"{f.name} is not in the run's folder: only its hash was compared")
         if not f.recorded:
             notes.append(f"{f.name}: the run recorded no hash; compared with the file on disk")
     now = runs.code_version()
@@ -539,14 +634,45 @@ def _notes(run: RunRecord, files: list[FileComparison]) -> list[str]:
     return notes
 
 
+def _by_code(found: list[Tamper], recoded: dict[int, str]) -> tuple[list[Tamper], list[str]]:
+    """Warehouse findings on files whose warehouse rows are still those recorded at ingest
+    (their intact bytes parse differently today: the code changed) become notes."""
+    labels = [f"{label}:" for label in recoded.values()]
+    edits = [t for t in found if t.where != "warehouse" or not t.line.startswith(tuple(labels))]
+    notes = [
+        f"{label}: its archived bytes (intact) parse today into rows other than those loaded "
+        "at ingest, which the warehouse still holds: the code changed since the run"
+        for label in recoded.values()
+    ]
+    return edits, notes
+
+
 def rerun(
     con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str, *, latest: bool = False
 ) -> RerunOutcome:
-    """Rebuild a past run and compare its results.json and trades.csv with the originals."""
+    """Rebuild a past run from the archived bytes of its custodian files and compare its
+    results.json and trades.csv with the originals; name every edit made after the fact."""
     run = load_run(con, run_id)
-    rebuilt = rebuild(con, ws, run, latest=latest)
-    files = compare(ws, run, rebuilt.documents)
+    _check_status(run)
+    recorded = evidence.run_evidence(con, run_id, run.outputs, run.inputs)
+    bound = LATEST if latest else pins(con, run).high_water
+    found = scratch.archived_files(con, ws, bound)
+    _replayable(run, found)
+    with scratch.warehouse(con, ws, bound, found) as built:
+        tampered, recoded = _by_code(
+            provenance.findings(con, built, bound), scratch.parsed_differently(con, built)
+        )
+        try:
+            rebuilt = rebuild(con, ws, run, latest=latest, data=built.con)
+        except BallastError as exc:  # e.g. an IPS hash in run_inputs rewritten: say so first
+            if recorded.conflicts and not isinstance(exc, Unproven):
+                raise Unproven(f"{recorded.conflicts[0]}; so: {exc}") from None
+            raise
+        notes = provenance.notes(built) + recoded
+    tampered += [Tamper("run record", line) for line in recorded.conflicts]
+    files = compare(ws, run, rebuilt.documents, recorded.outputs)
+    tampered += _edited_outputs(files)
     changes = changed_inputs(con, ws, run_id)
     mode = "latest" if latest else "pinned"
-    notes = _notes(run, files)
-    return RerunOutcome(run, mode, files, changes, rebuilt.entries, notes)
+    notes = _notes(run, files) + notes
+    return RerunOutcome(run, mode, files, changes, rebuilt.entries, notes, tampered)

@@ -129,7 +129,9 @@ def plan(con: duckdb.DuckDBPyConnection, ws: Workspace, limit: dt.date) -> Plan:
 def purge(
     con: duckdb.DuckDBPyConnection, ws: Workspace, p: Plan, *, by: str, reason: str, actor: str
 ) -> str:
-    """Delete the plan's folders and files, mark its runs purged, record a ``purge`` event."""
+    """Mark the plan's runs purged and record a ``purge`` event (together), then delete its
+    folders and files: what the trail says was purged may still be there after a failure,
+    never gone without a record."""
     if not by.strip() or not reason.strip():
         raise BallastError("a purge needs --by and --reason")
     held = active_holds(con)
@@ -137,13 +139,15 @@ def purge(
     clash += [f["sha256"] for f in p.files if f["sha256"] in held]
     if clash:
         raise BallastError(f"refused: under legal hold: {', '.join(clash)}")
+    payload = p.as_payload() | {"by": by.strip(), "reason": reason.strip()}
+    with audit.transaction(con, ws) as t:
+        db.execute(con, "audit/retention/mark_purged", {"run_ids": [r["run_id"] for r in p.runs]})
+        digest = t.append("purge", actor=actor, payload=payload)
     for folder in p.folders:
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     for f in p.files:
         f["path"].unlink(missing_ok=True)
-    db.execute(con, "audit/retention/mark_purged", {"run_ids": [r["run_id"] for r in p.runs]})
-    payload = p.as_payload() | {"by": by.strip(), "reason": reason.strip()}
-    return audit.append(con, ws, "purge", actor=actor, payload=payload)
+    return digest
 
 
 def _subject_kind(con: duckdb.DuckDBPyConnection, ws: Workspace, target: str) -> str:

@@ -1,5 +1,6 @@
-"""Commands over the audit trail: ``audit verify``, ``audit retention``, ``audit hold`` and
-``release``, ``rerun``, ``show``, ``approve`` and ``report`` (a report with its approval state).
+"""Commands over the audit trail: ``audit verify``, ``anchor`` and ``keygen`` (the witness),
+``audit retention``, ``audit hold`` and ``release``, ``rerun``, ``show``, ``approve`` and
+``report`` (a report with its approval state).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from ballast import workspace
 from ballast.cli.options import WorkspaceOpt
-from ballast.errors import BallastError
+from ballast.errors import EXIT_UNPROVEN, BallastError
 
 if TYPE_CHECKING:  # imported inside the commands: 'ballast --help' must not load them
     from ballast.audit import approvals, rerun
@@ -35,23 +36,94 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+WitnessOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--witness",
+        help="The witness folder to check the chain against (default: witness.path of "
+        "ballast.yaml).",
+    ),
+]
+PublicKeyOpt = Annotated[
+    Path | None,
+    typer.Option("--public-key", help="The witness's public key (default: witness.public_key)."),
+]
+
+
+def _checked(counts: dict[str, int]) -> str:
+    parts = [
+        ("runs", "runs"),
+        ("run table rows", "run table rows"),
+        ("files", "files"),
+        ("warehouse rows", "warehouse rows"),
+        ("archived files", "archived files re-hashed"),
+        ("outputs", "outputs re-hashed"),
+        ("anchors", "anchors"),
+    ]
+    return ", ".join(f"{counts[k]:,} {label}" for k, label in parts if counts.get(k))
+
+
 @audit_app.command("verify")
-def verify(ws_path: WorkspaceOpt = None) -> None:
-    """Check that the audit trail is complete and unaltered; name each problem."""
-    from ballast.audit import chain as audit
+def verify(
+    ws_path: WorkspaceOpt = None, witness: WitnessOpt = None, public_key: PublicKeyOpt = None
+) -> None:
+    """Check the chain, warehouse rows, archive and outputs (and the witness); name problems.
+
+    Exit 0 when nothing was altered (notes name runs that did not finish), 1 with one line per
+    problem."""
+    from ballast.audit import verify as proof
     from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
-        problems = audit.verify(con, ws)
-        count = len(audit.rows(con))
-    for p in problems:
-        err.print(f"audit: {p}", markup=False)
-    if problems:
+        report = proof.verify(con, ws, witness_folder=witness, public_key=public_key)
+    for problem in report.findings.problems:
+        err.print(f"audit: {problem}", markup=False)
+    for note in report.findings.notes:
+        out.print(f"note: {note}", markup=False)
+    if not report.intact:
+        count = len(report.findings.problems)
+        plural = "s" if count > 1 else ""
+        err.print(f"audit trail NOT intact: {count} problem{plural}", markup=False)
         raise typer.Exit(1)
-    head = audit.read_head(ws)
+    head = report.head
     where = f", head seq {head.seq} sha256 {head.row_hash[:16]}…" if head else ""
-    out.print(f"audit trail intact: {count} rows{where}", markup=False)
+    checked = _checked(report.findings.counts)
+    out.print(f"audit trail intact: {report.rows} rows{where}", markup=False)
+    if checked:
+        out.print(f"checked: {checked}", markup=False)
+    out.print(report.witness, markup=False)
+
+
+@audit_app.command("anchor")
+def anchor_cmd(ws_path: WorkspaceOpt = None) -> None:
+    """Sign the chain's head and write it to the witness (witness: in ballast.yaml)."""
+    from ballast.audit import anchoring
+    from ballast.warehouse import db
+
+    ws = workspace.resolve(ws_path).check()
+    with db.connect(ws.warehouse) as con:
+        done, new = anchoring.anchor(con, ws)
+    what = "anchored" if new else "already anchored"
+    out.print(
+        f"{what}: seq {done.seq} sha256 {done.row_hash[:16]}… at {done.at} in {done.path}",
+        markup=False,
+    )
+
+
+@audit_app.command("keygen")
+def keygen_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder outside the workspace, e.g. /etc/ballast.")
+    ],
+) -> None:
+    """Create the witness's Ed25519 key pair (the private key with mode 0600)."""
+    from ballast.audit import witness
+
+    private, public, fp = witness.keygen(folder)
+    out.print(f"private key: {private} (mode 0600; never inside a workspace)", markup=False)
+    out.print(f"public key:  {public} (for whoever runs 'ballast audit verify')", markup=False)
+    out.print(f"fingerprint: {fp}", markup=False)
 
 
 def _rerun_meta(original: rerun.RunRecord, reason: str | None) -> dict[str, Any]:
@@ -68,6 +140,12 @@ def _rerun_meta(original: rerun.RunRecord, reason: str | None) -> dict[str, Any]
         "started_at": _now().isoformat(timespec="seconds") + "Z",
         "rerun_of": original.run_id,
     }
+
+
+def _only_warehouse(outcome: rerun.RerunOutcome) -> bool:
+    """Identical outputs, and only warehouse rows edited: the report still follows from the
+    archived bytes."""
+    return outcome.identical and all(t.where == "warehouse" for t in outcome.tampered)
 
 
 def _print_outcome(outcome: rerun.RerunOutcome, folder: Path) -> None:
@@ -91,7 +169,18 @@ def _print_outcome(outcome: rerun.RerunOutcome, folder: Path) -> None:
             out.print(f"  {c.describe()}", markup=False)
     for note in outcome.notes:
         out.print(f"note: {note}", markup=False)
-    if outcome.identical:
+    for t in outcome.tampered:
+        out.print(f"EDITED ({t.where}): {t.line}", markup=False)
+        for row in t.rows[1:]:  # the first is in the line
+            out.print(f"    {row}", markup=False)
+    if outcome.tampered and _only_warehouse(outcome):
+        verdict = (
+            "identical from the custodian's bytes (the archive is intact), but the warehouse's "
+            "rows were edited after ingest (EDITED above; see 'ballast audit verify')"
+        )
+    elif outcome.tampered:
+        verdict = "not proven: what the run rests on was edited after the fact (EDITED above)"
+    elif outcome.identical:
         verdict = "identical: byte for byte the run's outputs, apart from run id and trigger"
     elif outcome.changes:
         verdict = "different: the inputs above changed since the run"
@@ -112,7 +201,10 @@ def rerun_cmd(
         typer.Option("--latest", help="Use today's data (restated files) instead of the run's."),
     ] = False,
 ) -> None:
-    """Run a past review again from its archived inputs and compare the outputs."""
+    """Run a past review again from the archived custodian bytes and compare the outputs.
+
+    Exit 0 when byte-identical, 1 when they differ, 65 when something the run rests on (an
+    archived file, a warehouse row, a run record, an output) was edited after the fact."""
     from ballast.audit import chain as audit
     from ballast.audit import rerun
     from ballast.reporting import outputs
@@ -150,6 +242,14 @@ def rerun_cmd(
         # recorded first, then visible (a kill in between: the next run's recovery publishes)
         outputs.publish(folder)
     _print_outcome(outcome, folder)
+    if outcome.tampered:  # the account is above; the failure is one line on stderr
+        first, more = outcome.tampered[0], len(outcome.tampered) - 1
+        also = f" (and {more} more edit{'s' * (more > 1)}, above)" if more else ""
+        said = "not proven:"
+        if _only_warehouse(outcome):
+            said = "its outputs follow from the archive, but"
+        err.print(f"error: run {run_id} {said} {first.line}{also}", markup=False)
+        raise typer.Exit(EXIT_UNPROVEN)
     if not outcome.identical:
         raise typer.Exit(1)
 
@@ -190,6 +290,8 @@ def _reruns(con, run_id: str) -> list[str]:
         if e["event"] == "run_finished" and e["subject"] == run_id:
             p = json.loads(e["payload"])
             verdict = "identical" if p.get("identical") else p.get("error") or "different"
+            if p.get("tampered"):  # edits made after the fact: the run is not proven
+                verdict = f"NOT PROVEN: {len(p['tampered'])} edit(s) named by the rerun"
             lines.append(f"{e['run_id']} ({p.get('mode', '?')}, by {e['actor']}): {verdict}")
     return lines
 
@@ -285,8 +387,8 @@ def approve(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``audit verify|retention|hold|release``, ``rerun``, ``show``, ``approve`` and
-    ``report`` to the ``ballast`` app."""
+    """Add ``audit verify|anchor|keygen|retention|hold|release``, ``rerun``, ``show``,
+    ``approve`` and ``report`` to the ``ballast`` app."""
     app.add_typer(audit_app, name="audit")
     app.command("rerun")(rerun_cmd)
     app.command("show")(show)
@@ -337,17 +439,70 @@ def with_approval(original: str, section: str) -> str:
     return head + section.strip() + "\n" + _FOOTER + rest
 
 
-def _original_report(folder: Path, portfolio: str, recorded: dict[str, str]) -> str:
-    from ballast.reporting import outputs
+def _checked_text(path: Path, recorded: str | None, what: str) -> str:
+    """A run folder file's text, refused in one line (``Unproven``, exit 65) when it is gone,
+    when the run recorded no hash for it, or when its SHA-256 is not the recorded one."""
+    import hashlib
 
+    from ballast.errors import Unproven
+
+    if not path.is_file():
+        raise Unproven(f"{path}: not found: the run's {what} is gone")
+    data = path.read_bytes()
+    if recorded is None:
+        raise Unproven(f"{path}: the run recorded no hash for its {what}; it cannot be trusted")
+    now = hashlib.sha256(data).hexdigest()
+    if now != recorded:
+        raise Unproven(
+            f"{path}: altered since the run (sha256 now {now[:12]}…, recorded {recorded[:12]}…); "
+            "nothing was written"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
+def _original_report(folder: Path, portfolio: str, recorded: dict[str, str]) -> str:
     name = f"{portfolio}.html"
     path = folder / name
     if not path.is_file():
         raise BallastError(f"{path}: no HTML report of {portfolio} in this run")
-    text = path.read_text(encoding="utf-8")
-    if recorded.get(name) and outputs.sha256_text(text) != recorded[name]:
-        raise BallastError(f"{path}: altered since the run (its SHA-256 is not the recorded one)")
-    return text
+    return _checked_text(path, recorded.get(name), "report")
+
+
+def _has_reports(run_id: str, status: str) -> None:
+    if status == "purged":
+        raise BallastError(f"run {run_id} was purged under retention: its reports are gone")
+    if status not in ("completed", "completed_with_errors"):
+        raise BallastError(f"run {run_id} is {status}: it wrote no reports")
+
+
+def _stored_results(folder: Path, recorded: dict[str, str]) -> dict[str, Any]:
+    """The run's results.json, refused with one line unless its SHA-256 is the recorded one
+    (the hash in the run's ``run_finished`` audit event, else its ``run_outputs`` row)."""
+    from ballast.errors import Unproven
+
+    path = folder / "results.json"
+    text = _checked_text(path, recorded.get("results.json"), "results.json")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise Unproven(f"{path}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("portfolios"), list):
+        raise Unproven(f"{path}: no list of portfolios in it")
+    return doc
+
+
+def _entry(folder: Path, doc: dict[str, Any], portfolio: str) -> dict[str, Any]:
+    """The portfolio's entry of results.json; one line when it has none."""
+    from ballast.errors import Unproven
+
+    found = [p for p in doc["portfolios"] if isinstance(p, dict)]
+    entry = next((p for p in found if p.get("portfolio_id") == portfolio), None)
+    if entry is None:
+        raise Unproven(
+            f"{folder / 'results.json'}: no entry for portfolio {portfolio}, which the run "
+            "recorded as reviewed"
+        )
+    return entry
 
 
 def report_cmd(
@@ -355,21 +510,26 @@ def report_cmd(
     portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
     ws_path: WorkspaceOpt = None,
 ) -> None:
-    """Write <portfolio>.approved.html: the run's report with its current approval state."""
-    from ballast.audit import approvals
+    """Write <portfolio>.approved.html: the run's report with its current approval state.
+
+    results.json and the report are checked against the hashes the run recorded first; an
+    altered one is refused (exit 65)."""
+    from ballast.audit import approvals, evidence
     from ballast.audit import chain as audit
     from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         summary = audit.run_summary(con, run_id)
+        _has_reports(run_id, summary["status"])
+        recorded = evidence.recorded_outputs(con, run_id, summary["outputs"])
+        folder = ws.reports / str(summary["as_of"]) / run_id
+        results_doc = _stored_results(folder, recorded)  # first: every figure below rests on it
         states = {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
     if portfolio not in states:
         raise BallastError(f"run {run_id} did not review portfolio {portfolio}")
-    folder = ws.reports / str(summary["as_of"]) / run_id
-    original = _original_report(folder, portfolio, summary["outputs"])
-    results_doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    entry = next(p for p in results_doc["portfolios"] if p["portfolio_id"] == portfolio)
+    entry = _entry(folder, results_doc, portfolio)
+    original = _original_report(folder, portfolio, recorded)
     run = {"run_id": run_id, "as_of": str(summary["as_of"]), "kind": summary["kind"]}
     section = approval_section(run, entry, states[portfolio], _now())
     dest = folder / f"{portfolio}.approved.html"

@@ -4,6 +4,7 @@ log file (``ballast.cli.app.main`` calls ``describe``).
 | exit | failure | the line |
 |---:|---|---|
 | 2 | ``BallastError``: a mistake in the command, the workspace or its files | its message |
+| 65 | ``Unproven``: what a past run rests on was edited since (rerun, report) | what was edited |
 | 69 | ``OrchestratorError``: no Prefect API could be had | what to do |
 | 74 | the workspace cannot be written: read-only, full, no permission | the path, what to do |
 | 70 | anything else (a bug) | its type and message, and where its traceback is |

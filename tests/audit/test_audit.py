@@ -21,14 +21,15 @@ from tests.support.audit_cli import audit_app
 HEADER = "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
 
 
-def fill(ws: Workspace, n: int = 6) -> list[str]:
-    """Append ``n`` events and return their hashes."""
+def fill(ws: Workspace, n: int = 6, event: str = "file_loaded") -> list[str]:
+    """Append ``n`` events and return their hashes (``file_loaded`` events name files the ledger
+    does not have: only the chain checks of ``chain.verify`` pass on them)."""
     with db.connect(ws.warehouse) as con:
         return [
             audit.append(
                 con,
                 ws,
-                "file_loaded",
+                event,
                 actor="tester",
                 subject=f"f{i}.csv",
                 payload={"file_id": i, "note": "é ünïcode"},
@@ -193,8 +194,9 @@ def test_ingest_events_and_restatement(empty_ws: Workspace) -> None:
 
 
 def test_cli_verify(empty_ws: Workspace, tmp_path: Path) -> None:
-    """`audit verify` exits 0 when intact and 1 with one line per problem."""
-    fill(empty_ws)
+    """`audit verify` exits 0 when intact and 1 with one line per problem (events that claim
+    nothing about the warehouse: a ``file_loaded`` without its ledger row would be a problem)."""
+    fill(empty_ws, event="legal_hold")
     runner = CliRunner()
     ok = runner.invoke(audit_app(), ["audit", "verify", "-w", str(empty_ws.root)])
     assert ok.exit_code == 0, ok.output
@@ -209,4 +211,46 @@ def test_cli_verify(empty_ws: Workspace, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     lines = [line for line in bad.output.splitlines() if line.startswith("audit:")]
     assert len(lines) == 2
-    assert "seq 3 (file_loaded f3.csv" in lines[0] and "seq 5: row 5 was deleted" in lines[1]
+    assert "seq 3 (legal_hold f3.csv" in lines[0] and "seq 5: row 5 was deleted" in lines[1]
+
+
+def test_full_disk_during_an_append_rolls_it_back(empty_ws: Workspace, monkeypatch) -> None:
+    """The new head cannot be written (ENOSPC): the rows are rolled back with it, and the log
+    and head still agree (no false ``head_behind``)."""
+    import errno
+
+    fill(empty_ws, 2)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(audit, "_write_tmp", full)
+    with db.connect(empty_ws.warehouse) as con, pytest.raises(OSError):
+        audit.append(con, empty_ws, "legal_hold", actor="t", subject="x", payload={})
+    monkeypatch.undo()
+    with db.connect(empty_ws.warehouse) as con:
+        assert len(audit.rows(con)) == 2
+        assert audit.check(audit.rows(con), empty_ws) == []
+
+
+def test_append_interrupted_before_the_head_moved_is_a_note(
+    empty_ws: Workspace, monkeypatch
+) -> None:
+    """Committed, then stopped before ``audit/.head.tmp`` was renamed over ``audit/head``: a
+    note (no tampering), and the next append moves the head on."""
+    fill(empty_ws, 2)
+
+    def stopped(*args, **kwargs):
+        raise OSError("stopped")
+
+    monkeypatch.setattr(audit.os, "replace", stopped)
+    with db.connect(empty_ws.warehouse) as con, pytest.raises(OSError):
+        audit.append(con, empty_ws, "legal_hold", actor="t", subject="x", payload={})
+    monkeypatch.undo()
+    with db.connect(empty_ws.warehouse) as con:
+        (found,) = audit.check(audit.rows(con), empty_ws)
+        assert found.is_note and found.kind == "interrupted" and found.seq == 3
+        assert audit.verify(con, empty_ws) == []
+        audit.append(con, empty_ws, "legal_hold", actor="t", subject="y", payload={})
+        assert audit.check(audit.rows(con), empty_ws) == []
+    assert audit.read_head(empty_ws).seq == 4

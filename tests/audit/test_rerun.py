@@ -63,7 +63,7 @@ def test_rerun_is_byte_identical(reviewed) -> None:
     ws, summary = reviewed
     got = outcome(ws, summary["run_id"])
     assert got.identical and got.mode == "pinned" and got.changes == []
-    assert {f.name for f in got.files} == {"results.json", "trades.csv"}
+    assert {f.name for f in got.files} == {"results.json", "trades.csv", "trade_lots.csv"}
     folder = Path(summary["report_dir"])
     for f in got.files:
         assert f.recorded == f.on_disk == f.rebuilt
@@ -125,16 +125,19 @@ def test_restatement_is_named(reviewed, tmp_path) -> None:
     assert f"restated by {RESTATED}" in res.output and sha[:12] in res.output
 
 
-def test_edited_report_file_is_noted(reviewed, tmp_path) -> None:
-    """A run folder file edited after the run: the rerun still matches the recorded hash and
-    says that the file on disk was changed."""
+def test_edited_report_file_is_named(reviewed, tmp_path) -> None:
+    """A run folder file edited after the run: the rebuild still matches the recorded hash,
+    and the edit is named: the run is not proven (tests/audit/test_rerun_archive.py has more)."""
     ws = clone(reviewed[0], tmp_path / "ws")
     run_id = reviewed[1]["run_id"]
     trades = ws.reports / AS_OF / run_id / "trades.csv"
     trades.write_text(trades.read_text() + "x\n")
     got = outcome(ws, run_id)
-    assert got.identical
-    assert any(n.startswith("trades.csv in the run's folder was changed") for n in got.notes)
+    assert got.identical and not got.proven
+    (edit,) = got.tampered
+    assert edit.where == "output"
+    assert edit.line.startswith("trades.csv in the run's folder was edited after the run")
+    assert "+x" in edit.rows or "-x" in edit.rows
 
 
 def test_missing_ips_archive_is_an_error(reviewed, tmp_path) -> None:

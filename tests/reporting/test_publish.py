@@ -42,7 +42,7 @@ def test_folder_is_hidden_until_published(empty_ws: Workspace) -> None:
     final, hashes = outputs.write_run(empty_ws.reports, run("r1").meta(), [], [], html=False)
     assert final == empty_ws.reports / AS_OF / "r1"
     assert not final.exists() and visible(empty_ws) == [] and staged(empty_ws) == [".r1.partial"]
-    assert set(hashes) == {"results.json", "trades.csv"}
+    assert set(hashes) == {"results.json", "trades.csv", "trade_lots.csv"}
     assert outputs.publish(final) == final
     assert visible(empty_ws) == ["r1"] and staged(empty_ws) == []
     assert (final / "results.json").exists()
@@ -55,7 +55,7 @@ def test_recovery_rolls_forward_recorded_runs_only(empty_ws: Workspace) -> None:
     recorded, unrecorded, alive, rerun_id = "r-recorded", "r-killed", "r-alive", "r-rerun"
     with db.connect(ws.warehouse) as con:
         for rid in (recorded, unrecorded, alive):
-            records.start(con, run(rid))
+            records.start(con, run(rid), ws)  # with its run_started event
         # killed between its record and its publish: recorded as finished
         records.finish(con, ws, run(recorded), None, None, None, "completed_with_errors")
         # a rerun has no row in runs: its run_finished event records it

@@ -1,0 +1,45 @@
+-- audit/records/run_rows: the rows each run wrote to the run tables, one digest per run and table
+-- (format 1, as audit/records/file_rows); all runs when $run_ids is null
+-- columns: run_id, table_name, rows, sha256
+with body as (
+    select run_id, 'run_inputs' as table_name, to_json([
+        role, name, sha256, file_id::varchar
+    ])::varchar as body
+    from run_inputs
+    union all
+    select run_id, 'run_outputs', to_json([name, sha256])::varchar
+    from run_outputs
+    union all
+    select run_id, 'run_portfolios', to_json([
+        portfolio_id, status, breached::varchar, action, total_value::varchar,
+        to_json(errors)::varchar, to_json(warnings)::varchar
+    ])::varchar
+    from run_portfolios
+    union all
+    select run_id, 'run_allocations', to_json([
+        portfolio_id, asset_class, market_value::varchar, weight::varchar, target::varchar,
+        lower_bound::varchar, upper_bound::varchar, drift_bp::varchar, breached::varchar,
+        post_trade_weight::varchar
+    ])::varchar
+    from run_allocations
+    union all
+    select run_id, 'run_trades', to_json([
+        portfolio_id, account_id, security_id, side, quantity::varchar, price::varchar,
+        amount::varchar, reason
+    ])::varchar
+    from run_trades
+),
+
+final as (
+    select
+        run_id,
+        table_name,
+        count(*) as rows,
+        sha256(string_agg(body, chr(10) order by body)) as sha256
+    from body
+    where $run_ids is null or list_contains($run_ids, run_id)
+    group by run_id, table_name
+)
+
+select * from final
+order by run_id, table_name
