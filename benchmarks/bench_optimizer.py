@@ -1,7 +1,7 @@
 """Proposal time, heuristic against LP optimiser, for taxable households with many lots.
 
     uv run python benchmarks/bench_optimizer.py [--households 1000] [--lots 50] [--workers 2]
-        [--check-repeat]
+        [--recent] [--check-repeat]
 
 Each household has three accounts (taxable, tax-deferred, tax-exempt), four asset classes,
 one holding per class in every account plus cash, and ``--lots`` tax lots per taxable holding
@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,7 @@ import polars as pl
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy import Policy
+from ballast.trading import wash_sales
 from ballast.trading.heuristic import propose
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import annotate_trades
@@ -145,12 +147,95 @@ def lots_frame(rng: np.random.Generator, h: pl.DataFrame, per: int) -> pl.DataFr
     )
 
 
-def optimiser_inputs(households: int, lots: int = 50, seed: int = 7) -> TradingInputs:
-    """The benchmark's households as the optimiser's inputs (lots, sale date ``AS_OF``)."""
+def purchases(
+    rng: np.random.Generator, h: pl.DataFrame, lot_rows: pl.DataFrame, per: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Purchases of the last 30 days for the wash-sale rule: (lots, transactions).
+
+    One taxable holding in five has its last lot bought 1–30 days ago at 90–110% of today's
+    price, with the BUY in the transactions (a purchase the sale may take along: the
+    optimiser's wash-sale switch); one household in ten reinvested 5–40 shares of one class in
+    its IRA 1–30 days ago (a purchase no sale clears: that class's taxable loss lots are held
+    back under ``wash_sale: block``)."""
+    taxable = h.filter(
+        (pl.col("tax_status") == "taxable") & (pl.col("security_id") != "CASH")
+    ).select("account_id", "security_id", pl.col("price").cast(pl.Float64))
+    n = taxable.height
+    taxable = taxable.with_columns(
+        pl.Series("recent", rng.random(n) < 0.2),
+        pl.Series("days", rng.integers(1, 31, n)),
+        pl.Series("px", rng.uniform(0.9, 1.1, n)),
+    ).filter(pl.col("recent"))
+    last = f"L{per - 1}"
+    recent = (
+        lot_rows.filter(pl.col("lot_id") == last)
+        .join(taxable, on=["account_id", "security_id"])
+        .with_columns(
+            (pl.lit(AS_OF) - pl.duration(days=pl.col("days"))).alias("acquired_date"),
+            (pl.col("quantity").cast(pl.Float64) * pl.col("price") * pl.col("px"))
+            .round(2)
+            .cast(pl.Decimal(18, 4))
+            .alias("cost_basis"),
+        )
+    )
+    keys = ["account_id", "security_id", "lot_id"]
+    lot_rows = pl.concat(
+        [
+            lot_rows.join(recent.select(keys), on=keys, how="anti"),
+            recent.select(lot_rows.columns),
+        ]
+    ).sort(keys)
+    buys = recent.select(
+        pl.format("B-{}-{}", "account_id", "security_id").alias("transaction_id"),
+        pl.col("acquired_date").alias("trade_date"),
+        "account_id",
+        "security_id",
+        pl.lit("BUY").alias("type"),
+        pl.col("quantity").cast(pl.Decimal(18, 6)),
+        (-pl.col("cost_basis")).cast(pl.Decimal(18, 4)).alias("amount"),
+    )
+    ira = h.filter(
+        (pl.col("tax_status") == "tax_deferred") & (pl.col("security_id") != "CASH")
+    ).select("portfolio_id", "account_id", "security_id", pl.col("price").cast(pl.Float64))
+    m = ira.height
+    ira = ira.with_columns(
+        pl.Series("pick", rng.random(m) < 0.025),  # about one household in ten (4 classes)
+        pl.Series("q", rng.integers(5, 41, m)),
+        pl.Series("days", rng.integers(1, 31, m)),
+    ).filter(pl.col("pick"))
+    reinvest = ira.select(
+        pl.format("R-{}-{}", "account_id", "security_id").alias("transaction_id"),
+        (pl.lit(AS_OF) - pl.duration(days=pl.col("days"))).alias("trade_date"),
+        "account_id",
+        "security_id",
+        pl.lit("REINVEST").alias("type"),
+        pl.col("q").cast(pl.Decimal(18, 6)).alias("quantity"),
+        (-pl.col("q") * pl.col("price")).cast(pl.Decimal(18, 4)).alias("amount"),
+    )
+    return lot_rows, pl.concat([buys, reinvest]).with_columns(pl.col("trade_date").cast(pl.Date))
+
+
+def optimiser_inputs(
+    households: int, lots: int = 50, seed: int = 7, *, recent: bool = False
+) -> TradingInputs:
+    """The benchmark's households as the optimiser's inputs (lots, sale date ``AS_OF``);
+    ``recent``: with purchases of the last 30 days and ``wash_sale: block`` (``purchases``)."""
     rng = np.random.default_rng(seed)
     pols = policies(households)
     h = holdings_frame(rng, pols)
     lot_rows = lots_frame(rng, h, lots)
+    if recent:
+        lot_rows, txns = purchases(rng, h, lot_rows, lots)
+        securities = pl.DataFrame(
+            {"security_id": [f"SEC{c}" for c in range(len(CLASSES))]},
+        ).with_columns(pl.lit(None, pl.String).alias("identical_group"))
+        return replace(
+            optimiser_inputs(households, lots, seed),
+            lots=lot_rows,
+            transactions=txns,
+            securities=securities,
+            wash_settings=wash_sales.wash_settings(pols),
+        )
     return TradingInputs(
         allocation(h, pf.targets_frame(pols)),
         h,
@@ -205,12 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
+        "--recent",
+        action="store_true",
+        help="purchases of the last 30 days and wash_sale: block (the wash-sale switches)",
+    )
+    ap.add_argument(
         "--check-repeat",
         action="store_true",
         help="run the optimiser again (same and other worker count): are the proposals identical?",
     )
     args = ap.parse_args(argv)
-    inputs = optimiser_inputs(args.households, args.lots, args.seed)
+    inputs = optimiser_inputs(args.households, args.lots, args.seed, recent=args.recent)
     alloc, h, lots = inputs.allocation, inputs.holdings, inputs.lots
     assert lots is not None
     settings, accounts = inputs.settings, inputs.accounts

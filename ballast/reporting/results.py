@@ -1,4 +1,5 @@
-"""The machine outputs of a review: ``results.json`` entries and ``trades.csv``.
+"""The machine outputs of a review: ``results.json`` entries, ``trades.csv`` and
+``trade_lots.csv``.
 
 Rounding rule (the only one): values are computed exactly in decimals and rounded once, on
 output, half to even: money to cents, weights to six decimals, drift to 0.01 bp.
@@ -80,7 +81,7 @@ def trade_rows(c: Computed) -> pl.DataFrame:
             "wash_sale_disallowed",
         )
     ]
-    return t.with_columns(gains).select(
+    return t.with_columns(*gains, *_lot_detail(t)).select(
         "portfolio_id",
         "account_id",
         "security_id",
@@ -94,7 +95,77 @@ def trade_rows(c: Computed) -> pl.DataFrame:
         _s(pl.col("estimated_cost"), MONEY_OUT).alias("estimated_cost"),
         _s(pl.col("estimated_tax"), MONEY_OUT).alias("estimated_tax"),
         _s(pl.col("wash_sale_disallowed"), MONEY_OUT).alias("wash_sale_disallowed"),
+        "lots",
+        "wash_sale_replacements",
     )
+
+
+LOT_KEYS = (
+    "lot_id",
+    "acquired_date",
+    "quantity",
+    "cost_basis",
+    "term",
+    "gain",
+    "wash_sale_disallowed",
+)
+"""The keys of each ``lots`` entry of a trade (``trading.tax_detail.LOT_FIELDS``)."""
+REPLACEMENT_KEYS = (
+    "sold_lot_id",
+    "sold_account_id",
+    "sold_security_id",
+    "sale_date",
+    "account_id",
+    "security_id",
+    "trade_date",
+    "source",
+    "quantity",
+    "disallowed",
+    "basis_adjustment",
+    "adjusted_basis",
+    "adjusted_acquired_date",
+    "lost_for_good",
+)
+"""The keys of each ``wash_sale_replacements`` entry (``trading.tax_detail``)."""
+_QUANTITY_KEYS = {"quantity"}
+_TEXT_KEYS = {"lot_id", "term", "sold_lot_id", "sold_account_id", "sold_security_id"}
+_TEXT_KEYS |= {"account_id", "security_id", "source"}
+
+
+def _formatted(name: str, keys: tuple[str, ...]) -> pl.Expr:
+    """A list-of-structs column with every field as results.json text: money to cents, dates
+    ISO, quantities trimmed; an empty list where the trade has none."""
+    el = pl.element().struct
+
+    def field(k: str) -> pl.Expr:
+        f = el.field(k)
+        if k in _TEXT_KEYS:
+            return f.alias(k)
+        if k.endswith("date"):
+            return f.cast(pl.String).alias(k)
+        if k in _QUANTITY_KEYS:
+            return _trim(f, 0).alias(k)
+        return _s(f, MONEY_OUT).alias(k)
+
+    return (
+        pl.col(name)
+        .list.eval(pl.struct(*(field(k) for k in keys)))
+        .fill_null(pl.lit([], pl.List(pl.Struct({k: pl.String for k in keys}))))
+        .alias(name)
+    )
+
+
+def _lot_detail(t: pl.DataFrame) -> list[pl.Expr]:
+    """``lots`` and ``wash_sale_replacements`` as results.json wants them (empty lists when the
+    proposal carries no lot detail)."""
+    out = []
+    for name, keys in (("lots", LOT_KEYS), ("wash_sale_replacements", REPLACEMENT_KEYS)):
+        if name in t.columns:
+            out.append(_formatted(name, keys))
+        else:
+            empty = pl.List(pl.Struct({k: pl.String for k in keys}))
+            out.append(pl.lit([], empty).alias(name))
+    return out
 
 
 def flow_rows(c: Computed) -> dict[str, dict[str, str]]:
@@ -323,6 +394,41 @@ def csv_safe(value: Any) -> str:
         except ValueError:
             return "'" + text
     return text
+
+
+TRADE_LOT_COLUMNS = (
+    "portfolio_id",
+    "account_id",
+    "security_id",
+    "side",
+    "trade_quantity",
+    "price",
+    *LOT_KEYS,
+)
+
+
+def trade_lots_csv(entries: list[dict[str, Any]]) -> str:
+    """trade_lots.csv: one line per lot a proposed sale relieves (the trade's ``lots`` in
+    results.json), in the order of results.json; the same formula guard as trades.csv. The
+    header only when no sale relieves a lot. Like ``trades_csv``, a shard's lines are this text
+    less its first line, so a run folder can write it shard by shard."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TRADE_LOT_COLUMNS)
+    for e in entries:
+        for t in e["trades"]:
+            trade = {
+                "portfolio_id": e["portfolio_id"],
+                "account_id": t.get("account_id"),
+                "security_id": t.get("security_id"),
+                "side": t.get("side"),
+                "trade_quantity": t.get("quantity"),
+                "price": t.get("price"),
+            }
+            for lot in t.get("lots") or ():
+                row = {**trade, **lot}
+                w.writerow(csv_safe(row.get(c)) for c in TRADE_LOT_COLUMNS)
+    return buf.getvalue()
 
 
 def trades_csv(entries: list[dict[str, Any]]) -> str:

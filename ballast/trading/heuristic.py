@@ -22,7 +22,8 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
-from ballast.trading import lots, post_trade
+from ballast.portfolio.text import text
+from ballast.trading import lots, post_trade, wash_sales
 from ballast.trading.destinations import cash_frame, destinations
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.proposal import AMT, TAX_PREFERENCE, Proposal, pct, positive
@@ -33,7 +34,7 @@ def _reason(side: str) -> pl.Expr:
     cls, w, t = pl.col("asset_class"), pct(pl.col("weight")), pct(pl.col("target"))
     dest = pct(pl.col("dest") / pl.col("total_after_flows"))
     over = side == "sell"
-    breach = pl.format(
+    breach = text(
         "{} at {} is {} its band ({} {}): {} toward {}",
         cls,
         w,
@@ -48,11 +49,11 @@ def _reason(side: str) -> pl.Expr:
         .then(pl.lit("all classes are rebalanced when one breaches (trade_classes: all)"))
         .otherwise(pl.lit("offsets the breached classes' trades (trade_classes: breached)"))
     )
-    other = pl.format(
+    other = text(
         "{} at {} is {} target {}: {}", cls, w, pl.lit("above" if over else "below"), t, rule
     )
     where = (
-        pl.format("; {} account first", pl.col("tax_status").str.replace("_", "-"))
+        text("; {} account first", pl.col("tax_status").str.replace("_", "-"))
         if over
         else pl.lit("; paid from this account's own cash and sales")
     )
@@ -300,7 +301,9 @@ def propose(
 
     ``candidates`` may be bought when a class holds nothing. With the tax lots
     (``inputs.lots``) and the sale date ``inputs.as_of``, short-term gain lots are sold last and
-    those about to turn long-term are held back (``lots.sell_tiers``). ``check_bands=False``
+    those about to turn long-term are held back (``lots.sell_tiers``), and so are loss lots a
+    household purchase of the last 30 days would wash under ``wash_sale: block``
+    (``wash_sales.blocking``). ``check_bands=False``
     leaves out the warnings for classes still outside their bands (for a caller that changes the
     trades afterwards and checks then). ``flows_only``: only the trades the cash flows make
     (see ``destinations``).
@@ -309,7 +312,9 @@ def propose(
     candidates, restrictions, costs = inputs.candidates, inputs.restrictions, inputs.costs
     tiers = None
     if inputs.lots is not None and inputs.as_of is not None:
-        tiers = lots.sell_tiers(holdings, inputs.lots, settings, inputs.as_of)
+        tiers = lots.sell_tiers(
+            holdings, inputs.lots, settings, inputs.as_of, wash_sales.blocking(inputs)
+        )
     cash = cash_frame(inputs.accounts, holdings, settings, inputs.flows)
     dest = destinations(alloc, settings, cash, flows_only=flows_only)
     account_values = holdings.group_by("portfolio_id", "account_id").agg(
@@ -391,7 +396,7 @@ def propose(
 def unfunded(wanted: pl.DataFrame, vehicles: pl.DataFrame) -> pl.DataFrame:
     return wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="anti").select(
         "portfolio_id",
-        pl.format(
+        text(
             "no security to buy for {}: name a vehicle in the IPS or give it a price",
             pl.col("asset_class"),
         ).alias("message"),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from ballast.portfolio.text import text
+
 
 def match_key(security: pl.Expr, group: pl.Expr) -> pl.Expr:
     """What makes two securities substantially identical: the group, else the security."""
-    return pl.coalesce(pl.format("group:{}", group), pl.format("security:{}", security))
+    return pl.coalesce(text("group:{}", group), text("security:{}", security))

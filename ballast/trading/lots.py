@@ -14,8 +14,13 @@ the difference between the two rates. Every other lot is tier 0.
 Relief order per IPS ``lot_method`` (within a tier):
 - ``fifo``: oldest first;
 - ``hifo``: highest cost per share first;
-- ``min_tax``: short-term losses (largest first), long-term losses (largest first), zero-gain
-  lots, long-term gains (smallest first), short-term gains last (smallest first).
+- ``min_tax``: least tax per share first: the lot's gain per share times the IPS rate of its
+  holding period (``short_term_rate`` or ``long_term_rate``), ascending. Tax is linear in the
+  shares sold, so this order gives the least estimated tax for the quantity sold (a greedy
+  fractional knapsack is exact). Ties (e.g. zero-gain lots) go short-term losses, long-term
+  losses, zero gain, long-term gains, short-term gains, then oldest first. A fixed category
+  order (all short-term losses first) was not the minimum: a $2/share short-term loss at 37%
+  saves $0.74 a share, a $4/share long-term loss at 23.8% saves $0.952.
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ import datetime as dt
 import polars as pl
 
 from ballast.portfolio.quantities import plain
+from ballast.portfolio.text import text
 
 GAIN = pl.Decimal(38, 12)
 RELIEF_SETTINGS = ("lot_method", "avoid_short_term_gains", "short_term_wait_days")
-"""The IPS settings (``policy_frames.settings_frame`` columns) that decide the relief order."""
+"""The IPS settings (``policy_frames.settings_frame`` columns) that decide the relief order
+(``min_tax`` also reads ``RATES``)."""
+RATES = ("short_term_rate", "long_term_rate")
+DEFAULT_RATES = {"short_term_rate": 0.37, "long_term_rate": 0.238}
+"""The IPS defaults (``TaxPolicy``), for a ``relieve`` caller that gives no rates."""
 LOT_SCHEMA = pl.Schema(
     {
         "account_id": pl.String(),
@@ -80,14 +90,21 @@ def tier(
 
 
 def sell_tiers(
-    holdings: pl.DataFrame, lot_frame: pl.DataFrame, settings: pl.DataFrame, sale_date: dt.date
+    holdings: pl.DataFrame,
+    lot_frame: pl.DataFrame,
+    settings: pl.DataFrame,
+    sale_date: dt.date,
+    washing: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every taxable lot of ``holdings`` with its tier at the holding's price on ``sale_date``.
 
     ``holdings``: portfolio_id, account_id, security_id, asset_class, price, tax_status;
-    ``settings``: portfolio_id, avoid_short_term_gains, short_term_wait_days. Returns one row per
-    lot: portfolio_id, account_id, security_id, asset_class, lot_id, acquired_date, quantity,
-    gain (unrealised, at the price), long_term_on and tier.
+    ``settings``: portfolio_id, avoid_short_term_gains, short_term_wait_days. ``washing``
+    (portfolio_id, security_id: ``wash_sales.recent_purchases`` of ``wash_sale: block``
+    portfolios): their loss lots are held back too (a sale would be a wash sale). Returns one
+    row per lot: portfolio_id, account_id, security_id, asset_class, lot_id, acquired_date,
+    quantity, gain (unrealised, at the price), long_term_on, tier and held (why a tier-2 lot is
+    held back: ``short_term_wait`` or ``wash_sale``).
     """
     keys = ["account_id", "security_id"]
     frame = (
@@ -106,7 +123,13 @@ def sell_tiers(
             turns_long_term(pl.col("acquired_date")).alias("long_term_on"),
         )
     )
-    return frame.with_columns(
+    if washing is None:
+        washing = pl.DataFrame(schema={"portfolio_id": pl.String, "security_id": pl.String})
+    frame = frame.join(
+        washing.select("portfolio_id", "security_id", pl.lit(True).alias("_washing")).unique(),
+        on=["portfolio_id", "security_id"],
+        how="left",
+    ).with_columns(
         tier(
             pl.col("avoid_short_term_gains"),
             pl.col("short_term_wait_days"),
@@ -114,6 +137,15 @@ def sell_tiers(
             pl.col("gain"),
             pl.lit(sale_date),
         ).alias("tier")
+    )
+    wash_held = pl.col("_washing").fill_null(False) & (pl.col("gain") < 0)
+    return frame.with_columns(
+        pl.when(pl.col("tier") == TIER_HELD)
+        .then(pl.lit("short_term_wait"))
+        .when(wash_held)
+        .then(pl.lit("wash_sale"))
+        .alias("held"),
+        pl.when(wash_held).then(TIER_HELD).otherwise(pl.col("tier")).alias("tier"),
     ).select(
         "portfolio_id",
         *keys,
@@ -124,37 +156,57 @@ def sell_tiers(
         "gain",
         "long_term_on",
         "tier",
+        "held",
     )
 
 
 def held_back_warnings(held: pl.DataFrame, bound: pl.DataFrame) -> pl.DataFrame:
     """One line per held-back lot (``sell_tiers`` rows of tier 2) of a class in ``bound``
     (portfolio_id, asset_class: the classes that could not sell what they needed without them)."""
+    if "held" not in held.columns:
+        held = held.with_columns(pl.lit("short_term_wait").alias("held"))
     rows = (
         held.filter(pl.col("tier") == TIER_HELD)
         .join(bound, on=["portfolio_id", "asset_class"], how="semi")
         .sort("portfolio_id", "account_id", "security_id", "acquired_date", "lot_id")
     )
+    waiting = text(
+        "lot {} of {} in account {} ({} shares, gain ${}) turns long-term on {}: held back "
+        "(avoid_short_term_gains, within short_term_wait_days), so {} sells less than it needs",
+        pl.col("lot_id"),
+        pl.col("security_id"),
+        pl.col("account_id"),
+        plain(pl.col("quantity")),
+        pl.col("gain").cast(pl.Decimal(38, 2)),
+        pl.col("long_term_on"),
+        pl.col("asset_class"),
+    )
+    washed = text(
+        "lot {} of {} in account {} (loss ${}) is not sold: the household bought {} (or an "
+        "identical security) in the last 30 days, so the loss would be a wash sale "
+        "(wash_sale: block); {} sells less than it needs",
+        pl.col("lot_id"),
+        pl.col("security_id"),
+        pl.col("account_id"),
+        (-pl.col("gain")).cast(pl.Decimal(38, 2)),
+        pl.col("security_id"),
+        pl.col("asset_class"),
+    )
     return rows.select(
         "portfolio_id",
-        pl.format(
-            "lot {} of {} in account {} ({} shares, gain ${}) turns long-term on {}: held back "
-            "(avoid_short_term_gains, within short_term_wait_days), so {} sells less than it needs",
-            pl.col("lot_id"),
-            pl.col("security_id"),
-            pl.col("account_id"),
-            plain(pl.col("quantity")),
-            pl.col("gain").cast(pl.Decimal(38, 2)),
-            pl.col("long_term_on"),
-            pl.col("asset_class"),
-        ).alias("message"),
+        pl.when(pl.col("held") == "wash_sale").then(washed).otherwise(waiting).alias("message"),
     )
 
 
 def _order_key(
-    method: pl.Expr, per_share_gain: pl.Expr, long_term: pl.Expr, per_share_cost: pl.Expr
+    method: pl.Expr,
+    per_share_gain: pl.Expr,
+    long_term: pl.Expr,
+    per_share_cost: pl.Expr,
+    rate: pl.Expr,
 ) -> list[pl.Expr]:
-    """Sort keys that put lots in relief order for each row's method."""
+    """Sort keys that put lots in relief order for each row's method (``rate``: the IPS rate of
+    the lot's holding period; ``min_tax`` sorts by tax per share, then by category)."""
     category = (
         pl.when(per_share_gain < 0)
         .then(pl.when(long_term).then(1).otherwise(0))
@@ -162,9 +214,20 @@ def _order_key(
         .then(2)
         .otherwise(pl.when(long_term).then(3).otherwise(4))
     )
-    # losses: most negative first; gains: smallest first -> per-share gain ascending in both
-    first = pl.when(method == "min_tax").then(category).when(method == "hifo").then(0).otherwise(0)
+    first = (
+        pl.when(method == "min_tax")
+        .then((per_share_gain * rate).cast(GAIN))
+        .otherwise(pl.lit(0).cast(GAIN))
+    )
     second = (
+        pl.when(method == "min_tax")
+        .then(category)
+        .when(method == "hifo")
+        .then(0)
+        .otherwise(0)
+        .cast(pl.Int64)
+    )
+    third = (
         pl.when(method == "min_tax")
         .then(per_share_gain)
         .when(method == "hifo")
@@ -172,19 +235,32 @@ def _order_key(
         .otherwise(0)
         .cast(GAIN)
     )
-    return [first, second]
+    return [first, second, third]
 
 
-def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.DataFrame:
+def relieve(
+    sells: pl.DataFrame,
+    lots: pl.DataFrame,
+    sale_date: dt.date,
+    first: pl.Expr | None = None,
+) -> pl.DataFrame:
     """Which lots each sell relieves, in its method's order, and the gain on each.
 
     ``sells``: trade_id, account_id, security_id, quantity, price, lot_method, and optionally
-    avoid_short_term_gains and short_term_wait_days (tiers first, then the method's order).
+    avoid_short_term_gains and short_term_wait_days (tiers first, then the method's order) and
+    short_term_rate and long_term_rate (``min_tax``; the IPS defaults when absent).
     ``lots``: account_id, security_id, lot_id, acquired_date, quantity, cost_basis.
+    ``first``: an integer expression over the joined rows (lot columns, ``gain_per_share``,
+    ``tier``) sorted on before everything else (the wash-sale check's lot preferences).
     Returns one row per (sell, lot relieved) with relieved quantity, gain, long_term and tier.
     """
     sold = pl.lit(sale_date)
-    for name, default in (("avoid_short_term_gains", False), ("short_term_wait_days", 0)):
+    defaults: dict[str, object] = {
+        "avoid_short_term_gains": False,
+        "short_term_wait_days": 0,
+        **DEFAULT_RATES,
+    }
+    for name, default in defaults.items():
         if name not in sells.columns:
             sells = sells.with_columns(pl.lit(default).alias(name))
     frame = (
@@ -206,15 +282,23 @@ def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.D
             ).alias("tier")
         )
     )
+    rate = (
+        pl.when(pl.col("long_term"))
+        .then(pl.col("long_term_rate"))
+        .otherwise(pl.col("short_term_rate"))
+        .cast(GAIN)
+    )
     keys = _order_key(
         pl.col("lot_method"),
         pl.col("gain_per_share"),
         pl.col("long_term"),
         pl.col("cost_per_share"),
+        rate,
     )
-    frame = frame.with_columns(keys[0].alias("_k1"), keys[1].alias("_k2")).sort(
-        "trade_id", "tier", "_k1", "_k2", "acquired_date", "lot_id"
-    )
+    frame = frame.with_columns(
+        (pl.lit(0) if first is None else first).cast(pl.Int64).alias("_k0"),
+        *(k.alias(f"_k{i + 1}") for i, k in enumerate(keys)),
+    ).sort("trade_id", "_k0", "tier", "_k1", "_k2", "_k3", "acquired_date", "lot_id")
     q = pl.col("lot_quantity").cast(GAIN)
     before = (q.cum_sum() - q).over("trade_id")
     relieved = pl.min_horizontal(
@@ -230,7 +314,7 @@ def relieve(sells: pl.DataFrame, lots: pl.DataFrame, sale_date: dt.date) -> pl.D
                 - pl.col("cost_basis").cast(GAIN) * pl.col("relieved") / q
             ).alias("gain")
         )
-        .drop("_k1", "_k2")
+        .drop("_k0", "_k1", "_k2", "_k3")
     )
 
 
@@ -245,9 +329,17 @@ def taxable_sells(
             accounts.select("portfolio_id", "account_id", "tax_status"),
             on=["portfolio_id", "account_id"],
         )
-        .join(settings.select("portfolio_id", *RELIEF_SETTINGS), on="portfolio_id")
+        .join(settings.select("portfolio_id", *RELIEF_SETTINGS, *RATES), on="portfolio_id")
         .filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
-        .select("trade_id", "account_id", "security_id", "quantity", "price", *RELIEF_SETTINGS)
+        .select(
+            "trade_id",
+            "account_id",
+            "security_id",
+            "quantity",
+            "price",
+            *RELIEF_SETTINGS,
+            *RATES,
+        )
     )
 
 
@@ -287,7 +379,7 @@ def uncovered_warnings(sells: pl.DataFrame) -> pl.DataFrame:
     security_id, quantity, covered)."""
     return sells.select(
         "portfolio_id",
-        pl.format(
+        text(
             "lots for {} in account {} cover {} of the {} shares sold: realised gain not estimated",
             pl.col("security_id"),
             pl.col("account_id"),
@@ -365,7 +457,7 @@ def annotate_trades(
         & (pl.col("realized_gain_short_term").fill_null(zero) > 0)
     ).select(
         "portfolio_id",
-        pl.format(
+        text(
             "the sale of {} {} in account {} realises a short-term gain of ${}: "
             "avoid_short_term_gains could not be honoured, no other lot could raise enough",
             plain(pl.col("quantity")),

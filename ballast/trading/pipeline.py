@@ -2,7 +2,8 @@
 
 inputs -> engine (heuristic, or the optimiser where the IPS asks: ``trading.engine``)
        -> lots relieved, realised gains and estimated tax
-       -> household wash-sale check (may swap or drop trades)
+       -> household wash-sale check (may swap or drop buys, relieve other lots, cut sales)
+       -> gains and tax from the lots finally relieved, net of disallowed loss; lot detail
        -> post-trade class values and band check, and what the cash flows alone did
 """
 
@@ -12,7 +13,7 @@ from dataclasses import replace
 
 import polars as pl
 
-from ballast.trading import heuristic, lots, optimizer, post_trade, wash_sales
+from ballast.trading import heuristic, lots, optimizer, post_trade, tax_detail, wash_sales
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.proposal import Proposal
 
@@ -51,7 +52,7 @@ def propose_trades(inputs: TradingInputs) -> tuple[Proposal, pl.DataFrame]:
         trades = pl.concat([trades, opt.trades], how="diagonal_relaxed")
         classes = pl.concat([classes, opt.classes], how="diagonal_relaxed")
         warnings = pl.concat([warnings, opt.warnings])
-    trades, wash_findings = wash_sales.check_proposal(
+    check = wash_sales.check_proposal(
         trades,
         relieved,
         transactions,
@@ -60,8 +61,13 @@ def propose_trades(inputs: TradingInputs) -> tuple[Proposal, pl.DataFrame]:
         as_of,
         wash_settings,
         candidates=inputs.candidates,
+        lot_frame=lot_frame,
+        settings=settings,
         restrictions=inputs.restrictions,
     )
+    # gains and tax again from the lots finally relieved, net of the loss the rule disallows
+    trades = tax_detail.finish(check.trades, check.relieved, check.matches, settings, accounts)
+    wash_findings = check.findings
     # the wash-sale check may swap or drop trades: value the classes and check the bands after it
     classes = post_trade.revalue(classes, trades)
     warnings = pl.concat([warnings, post_trade.outside_bands(classes)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_CLASS
+from ballast.portfolio.text import text
 
 AMT = pl.Decimal(38, 12)
 DERIVED = [
@@ -30,7 +31,7 @@ FLOW_EFFECT_SCHEMA = pl.Schema(
 
 
 def _pct(expr: pl.Expr) -> pl.Expr:
-    return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
+    return text("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
 
 
 def post_trade(
@@ -95,7 +96,7 @@ def short_accounts(cash: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
     )
     return end.filter(pl.col("end_cash") < 0).select(
         "portfolio_id",
-        pl.format(
+        text(
             "account {} would be {} short of cash after its planned flows and the "
             "trades: fund it by hand or move money into it",
             pl.col("account_id"),
@@ -115,7 +116,7 @@ def outside_bands(classes: pl.DataFrame) -> pl.DataFrame:
     )
     return classes.filter(outside).select(
         "portfolio_id",
-        pl.format(
+        text(
             "{} would still be outside its band after the trades ({} against {}–{})",
             pl.col("asset_class"),
             _pct(pl.col("post_trade_weight")),

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ballast.portfolio.text import text
+
 AMT = pl.Decimal(38, 12)  # quantity (6 dp) × price (6 dp) is exact at 12 dp
 
 
@@ -30,7 +32,7 @@ class OptimisedProposal(Proposal):
 
 
 def pct(expr: pl.Expr) -> pl.Expr:
-    return pl.format("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
+    return text("{}%", (expr * 100).cast(pl.Decimal(38, 2)))
 
 
 def positive(expr: pl.Expr) -> pl.Expr:

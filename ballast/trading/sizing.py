@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.portfolio import quantities
+from ballast.portfolio.text import text
 from ballast.trading.proposal import AMT
 
 
@@ -34,7 +35,7 @@ def min_trade_filter(
     small = (pl.col("amount") < pl.col("minimum")) | (pl.col("quantity") <= 0)
     dropped = trades.filter(small & (pl.col("quantity") > 0)).select(
         "portfolio_id",
-        pl.format(
+        text(
             "{} {} {} in account {} ({}) is below the minimum trade ({}) and was dropped",
             pl.col("side"),
             quantities.plain(pl.col("quantity")),

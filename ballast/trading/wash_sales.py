@@ -17,19 +17,28 @@ BUY and REINVEST transactions of the last 30 days, its future half the proposal'
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ballast.portfolio.policy import Policy
+from ballast.portfolio.text import text
 from ballast.trading import lots
 from ballast.trading.identical import match_key
 from ballast.trading.sizing import round_quantity
 from ballast.trading.wash_sale_findings import (
     block_findings,
+    recent_findings,
+    relot_findings,
     scale_findings,
     swap_findings,
     warn_findings,
 )
+
+if TYPE_CHECKING:
+    from ballast.trading.inputs import TradingInputs
 
 GAIN = lots.GAIN
 WINDOW_DAYS = 30
@@ -48,27 +57,70 @@ def wash_settings(policies: list[Policy]) -> pl.DataFrame:
     return pl.DataFrame(rows, orient="row", schema=WASH_SETTINGS_SCHEMA)
 
 
+def window_purchases(
+    transactions: pl.DataFrame,
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    as_of: dt.date,
+    lot_frame: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The household's BUY and REINVEST of the 30 days up to ``as_of``, one row per (portfolio,
+    account, security, date): key (``identical.match_key``), quantity, tax_status and
+    ``removable``: the purchase is still held whole as a taxable lot of its own (same account,
+    security and acquired date, at least the quantity bought), so a sale of that lot together
+    with the loss lots leaves nothing to wash them (shares sold are never their own
+    replacement). ``lot_frame`` none: nothing is removable."""
+    groups = securities.select("security_id", "identical_group").unique("security_id")
+    start = as_of - dt.timedelta(days=WINDOW_DAYS)
+    keys = ["portfolio_id", "account_id", "security_id", "trade_date"]
+    bought = (
+        transactions.filter(
+            pl.col("type").is_in(PURCHASES) & pl.col("trade_date").is_between(start, as_of)
+        )
+        .join(accounts.select("portfolio_id", "account_id", "tax_status"), on="account_id")
+        .group_by(*keys, "tax_status")
+        .agg(pl.col("quantity").cast(GAIN).abs().sum().alias("quantity"))
+        .join(groups, on="security_id", how="left")
+        .with_columns(match_key(pl.col("security_id"), pl.col("identical_group")).alias("key"))
+    )
+    if lot_frame is None:
+        return bought.with_columns(pl.lit(False).alias("removable")).sort(keys)
+    held = lot_frame.group_by(
+        "account_id", "security_id", pl.col("acquired_date").alias("trade_date")
+    ).agg(pl.col("quantity").cast(GAIN).sum().alias("_held"))
+    return (
+        bought.join(held, on=["account_id", "security_id", "trade_date"], how="left")
+        .with_columns(
+            (
+                (pl.col("tax_status") == TAXABLE)
+                & (pl.col("_held").fill_null(0) >= pl.col("quantity"))
+            ).alias("removable")
+        )
+        .drop("_held")
+        .sort(keys)
+    )
+
+
 def recent_purchases(
     transactions: pl.DataFrame,
     accounts: pl.DataFrame,
     securities: pl.DataFrame,
     as_of: dt.date,
+    lot_frame: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """(portfolio_id, security_id): securities a loss sale of which on ``as_of`` the household's
     BUY or REINVEST of the last 30 days would wash (the same security or its identical group).
-    Conservative: a purchase that is itself the lot being sold still counts here."""
+
+    With ``lot_frame``, a key whose every purchase is ``removable`` (see ``window_purchases``)
+    is left out: selling the purchased lot itself clears the wash (``removable_keys``). Without
+    it, conservative: a purchase that is itself the lot being sold still counts."""
     groups = securities.select("security_id", "identical_group").unique("security_id")
-    key = match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
-    start = as_of - dt.timedelta(days=WINDOW_DAYS)
-    bought = (
-        transactions.filter(
-            pl.col("type").is_in(PURCHASES) & pl.col("trade_date").is_between(start, as_of)
-        )
-        .join(accounts.select("portfolio_id", "account_id"), on="account_id")
-        .join(groups, on="security_id", how="left")
-        .select("portfolio_id", key, "security_id")
+    bought = window_purchases(transactions, accounts, securities, as_of, lot_frame)
+    stuck = bought.group_by("portfolio_id", "key").agg((~pl.col("removable")).any().alias("_x"))
+    bought = bought.join(stuck.filter(pl.col("_x")), on=["portfolio_id", "key"], how="semi")
+    same_key = groups.select(
+        "security_id", match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
     )
-    same_key = groups.select("security_id", key)
     return (
         pl.concat(
             [
@@ -83,6 +135,48 @@ def recent_purchases(
     )
 
 
+def blocking(inputs: TradingInputs) -> pl.DataFrame | None:
+    """``recent_purchases`` (with the lots: removable purchases left out) of the portfolios of
+    ``inputs`` with ``wash_sale: block``: the securities whose loss lots an engine must not
+    sell. None when the inputs carry no transactions."""
+    if (
+        inputs.transactions is None
+        or inputs.securities is None
+        or inputs.as_of is None
+        or inputs.wash_settings is None
+    ):
+        return None
+    block = inputs.wash_settings.filter(pl.col("wash_sale") == "block").select("portfolio_id")
+    return recent_purchases(
+        inputs.transactions, inputs.accounts, inputs.securities, inputs.as_of, inputs.lots
+    ).join(block, on="portfolio_id", how="semi")
+
+
+def removable_keys(
+    transactions: pl.DataFrame,
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    as_of: dt.date,
+    lot_frame: pl.DataFrame,
+) -> pl.DataFrame:
+    """The purchases of keys whose every window purchase is ``removable``: portfolio_id, key,
+    account_id, security_id, acquired_date (= the purchase's trade date). A loss sale of the
+    key is no wash sale if and only if these lots are sold whole along with it."""
+    bought = window_purchases(transactions, accounts, securities, as_of, lot_frame)
+    ok = bought.group_by("portfolio_id", "key").agg(pl.col("removable").all().alias("_ok"))
+    return (
+        bought.join(ok.filter(pl.col("_ok")), on=["portfolio_id", "key"], how="semi")
+        .select(
+            "portfolio_id",
+            "key",
+            "account_id",
+            "security_id",
+            pl.col("trade_date").alias("acquired_date"),
+        )
+        .sort("portfolio_id", "key", "account_id", "security_id", "acquired_date")
+    )
+
+
 def _ranges(frame: pl.DataFrame, order: list[str], prefix: str) -> pl.DataFrame:
     """Cumulative [start, end) share ranges per (portfolio, key) in ``order``."""
     q = pl.col("quantity").cast(GAIN)
@@ -92,7 +186,9 @@ def _ranges(frame: pl.DataFrame, order: list[str], prefix: str) -> pl.DataFrame:
     )
 
 
-def disallowed(loss_sales: pl.DataFrame, replacements: pl.DataFrame) -> pl.DataFrame:
+def disallowed(
+    loss_sales: pl.DataFrame, replacements: pl.DataFrame, *, after_only: bool = False
+) -> pl.DataFrame:
     """One row per (loss sale, replacement) matched: the Pub. 550 arithmetic.
 
     ``loss_sales``: sale_id, portfolio_id, account_id, security_id, identical_group, sale_date,
@@ -104,12 +200,14 @@ def disallowed(loss_sales: pl.DataFrame, replacements: pl.DataFrame) -> pl.DataF
     share one date, as in a proposal. Returns matched, disallowed, basis_adjustment (0 when the
     replacement is tax-advantaged), lost_for_good, adjusted_basis of the matched replacement
     shares and adjusted_acquired_date (holding period carried over; null when lost for good).
+    ``after_only``: only purchases on or after the sale date count (a past sale whose own
+    acquisition is unknown: a purchase before it may be the very shares sold).
     """
     key = match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
     sales = loss_sales.drop("tax_status", strict=False).with_columns(key)
     repl = replacements.with_columns(key)
     days = (pl.col("trade_date") - pl.col("sale_date")).dt.total_days()
-    window = (days >= -WINDOW_DAYS) & (days <= WINDOW_DAYS)
+    window = (days >= (0 if after_only else -WINDOW_DAYS)) & (days <= WINDOW_DAYS)
     pairs = sales.select("portfolio_id", "key", "sale_id", "sale_date").join(
         repl.select("portfolio_id", "key", "replacement_id", "trade_date"),
         on=["portfolio_id", "key"],
@@ -184,7 +282,7 @@ def _loss_sales(
     """One row per taxable lot the proposal sells at a loss."""
     return (
         relieved.filter(pl.col("gain") < 0)
-        .select("trade_id", "lot_id", "acquired_date", "relieved", "gain")
+        .select("trade_id", "lot_id", "acquired_date", "long_term", "relieved", "gain")
         .join(trades.select("trade_id", "portfolio_id", "account_id", "security_id"), on="trade_id")
         .join(
             accounts.select("portfolio_id", "account_id", "tax_status"),
@@ -193,7 +291,7 @@ def _loss_sales(
         .filter(pl.col("tax_status") == TAXABLE)
         .join(groups, on="security_id", how="left")
         .select(
-            pl.format("{}:{}", pl.col("trade_id"), pl.col("lot_id")).alias("sale_id"),
+            text("{}:{}", pl.col("trade_id"), pl.col("lot_id")).alias("sale_id"),
             "trade_id",
             "portfolio_id",
             "account_id",
@@ -201,6 +299,8 @@ def _loss_sales(
             "identical_group",
             pl.lit(as_of).alias("sale_date"),
             "acquired_date",
+            "lot_id",
+            "long_term",
             pl.col("relieved").cast(GAIN).alias("quantity"),
             (-pl.col("gain")).cast(GAIN).alias("loss"),
         )
@@ -240,7 +340,7 @@ def _past_purchases(
         .filter(pl.col("quantity") > 0)
     )
     return bought.join(groups, on="security_id", how="left").select(
-        pl.format("{}|{}|{}|{}", *keys[:4]).alias("replacement_id"),
+        text("{}|{}|{}|{}", *keys[:4]).alias("replacement_id"),
         *keys,
         "identical_group",
         "quantity",
@@ -262,7 +362,7 @@ def _proposed_buys(
         )
         .join(groups, on="security_id", how="left")
         .select(
-            pl.format("trade:{}", pl.col("trade_id")).alias("replacement_id"),
+            text("trade:{}", pl.col("trade_id")).alias("replacement_id"),
             "portfolio_id",
             "account_id",
             "security_id",
@@ -363,7 +463,7 @@ def _swap(trades: pl.DataFrame, swaps: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(pl.col("new_security").alias("security_id"))
     if "reason" in trades.columns:
         swapped = swapped.with_columns(
-            pl.format(
+            text(
                 "{}; {} bought instead of {} to avoid a wash sale",
                 pl.col("reason"),
                 pl.col("new_security"),
@@ -375,13 +475,13 @@ def _swap(trades: pl.DataFrame, swaps: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _scale_buys(trades: pl.DataFrame, dropped: pl.DataFrame) -> pl.DataFrame:
-    """Shrink each account's buys by the cash its dropped sales no longer raise."""
+def _scale_buys(trades: pl.DataFrame, lost: pl.DataFrame) -> pl.DataFrame:
+    """Shrink each account's buys by the cash its cut or dropped sales no longer raise
+    (``lost``: portfolio_id, account_id, _lost)."""
     acct = ["portfolio_id", "account_id"]
-    lost = dropped.group_by(acct).agg(_cash("sell").sum().alias("_lost"))
     buys = (
         trades.filter(pl.col("side") == "buy")
-        .join(lost, on=acct, how="inner")
+        .join(lost.filter(pl.col("_lost") > 0), on=acct, how="inner")
         .with_columns(_cash("buy").sum().over(acct).alias("_spent"))
         .with_columns(
             pl.max_horizontal(pl.lit(0), (pl.col("_spent") - pl.col("_lost")) / pl.col("_spent"))
@@ -394,6 +494,204 @@ def _scale_buys(trades: pl.DataFrame, dropped: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([untouched, scaled.filter(pl.col("quantity") > 0).select(untouched.columns)])
 
 
+def recent_loss_sales(
+    transactions: pl.DataFrame, accounts: pl.DataFrame, groups: pl.DataFrame, as_of: dt.date
+) -> pl.DataFrame:
+    """SELLs of the 30 days up to ``as_of`` in taxable household accounts that realised a loss,
+    or whose cost the transactions cannot tell (treated as a loss: the rule is checked, and a
+    finding says the cost is unknown), in the shape ``disallowed`` reads (sale_id =
+    ``sold:<transaction_id>``; ``loss`` null when unknown; ``cost_known``).
+
+    The transactions carry the proceeds of a sale, not the cost of the shares sold: the cost is
+    taken first in, first out from the account's BUY and REINVEST transactions of the security
+    up to the sale (the custodians' default relief), known when they cover every share sold."""
+    pos = ["account_id", "security_id"]
+    tx = transactions.join(
+        accounts.select("portfolio_id", "account_id", "tax_status"), on="account_id"
+    ).filter((pl.col("tax_status") == TAXABLE) & pl.col("security_id").is_not_null())
+    q = pl.col("quantity").cast(GAIN).abs()
+
+    def ranges(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
+        end = q.cum_sum().over(pos, order_by=["trade_date", "transaction_id"])
+        return frame.with_columns(end.alias(f"{prefix}_end")).with_columns(
+            (pl.col(f"{prefix}_end") - q).alias(f"{prefix}_start")
+        )
+
+    acq = ranges(tx.filter(pl.col("type").is_in(PURCHASES) & (q > 0)), "a").select(
+        *pos,
+        pl.col("trade_date").alias("a_date"),
+        "a_start",
+        "a_end",
+        (pl.col("amount").cast(GAIN).abs() / q).alias("a_cost_ps"),
+    )
+    sells = ranges(tx.filter((pl.col("type") == "SELL") & (q > 0)), "s").filter(
+        pl.col("trade_date").is_between(as_of - dt.timedelta(days=WINDOW_DAYS), as_of)
+    )
+    overlap = pl.max_horizontal(
+        pl.lit(0).cast(GAIN),
+        pl.min_horizontal("s_end", "a_end") - pl.max_horizontal("s_start", "a_start"),
+    )
+    matched = (
+        sells.select("transaction_id", *pos, "trade_date", "s_start", "s_end")
+        .join(acq, on=pos)
+        .filter(pl.col("a_date") <= pl.col("trade_date"))
+        .with_columns(overlap.cast(GAIN).alias("_n"))
+        .filter(pl.col("_n") > 0)
+        .group_by("transaction_id")
+        .agg(
+            pl.col("_n").sum().alias("covered"),
+            (pl.col("_n") * pl.col("a_cost_ps")).sum().cast(GAIN).alias("cost"),
+            pl.col("a_date").min().alias("acquired_date"),
+        )
+    )
+    frame = (
+        sells.join(matched, on="transaction_id", how="left")
+        .join(groups, on="security_id", how="left")
+        .with_columns(
+            (pl.col("covered").fill_null(0) >= q).alias("cost_known"),
+            pl.col("amount").cast(GAIN).abs().alias("proceeds"),
+        )
+        .with_columns(
+            pl.when(pl.col("cost_known"))
+            .then(pl.col("cost") - pl.col("proceeds"))
+            .cast(GAIN)
+            .alias("loss")
+        )
+        .filter(~pl.col("cost_known") | (pl.col("loss") > 0))
+    )
+    return frame.sort("portfolio_id", "trade_date", "transaction_id").select(
+        text("sold:{}", pl.col("transaction_id")).alias("sale_id"),
+        pl.lit(None, pl.UInt32).alias("trade_id"),
+        "portfolio_id",
+        "account_id",
+        "security_id",
+        "identical_group",
+        pl.col("trade_date").alias("sale_date"),
+        pl.when(pl.col("cost_known")).then(pl.col("acquired_date")).alias("acquired_date"),
+        pl.lit(None, pl.String).alias("lot_id"),
+        pl.lit(None, pl.Boolean).alias("long_term"),
+        q.alias("quantity"),
+        "loss",
+        "cost_known",
+    )
+
+
+@dataclass(frozen=True)
+class WashCheck:
+    """What ``check_proposal`` returns. ``trades``: the proposal after the check, with
+    ``wash_sale_disallowed``; ``findings``: portfolio_id, message; ``relieved``: the taxable
+    lots each kept sell relieves (``lots.relieve`` columns, ``trade_id`` = row of ``trades``);
+    ``matches``: ``disallowed`` rows of the kept trades (``trade_id``: the sale's row, null for
+    a sale of the last 30 days; ``trade_id_replacement``: the buy's row, null for a past
+    purchase)."""
+
+    trades: pl.DataFrame
+    findings: pl.DataFrame
+    relieved: pl.DataFrame
+    matches: pl.DataFrame
+
+
+def _keys(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        "portfolio_id", match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
+    ).unique()
+
+
+def _washed_ids(matches: pl.DataFrame, frame: pl.DataFrame, block: pl.Expr) -> pl.DataFrame:
+    """Sale trades of ``block`` portfolios with a loss some replacement washes."""
+    return (
+        matches.filter(pl.col("trade_id").is_not_null())
+        .select("trade_id")
+        .unique()
+        .join(frame.filter(block), on="trade_id", how="semi")
+    )
+
+
+def _relief_sells(frame: pl.DataFrame, ids: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
+    return (
+        frame.join(ids, on="trade_id", how="semi")
+        .join(
+            settings.select("portfolio_id", *lots.RELIEF_SETTINGS, *lots.RATES), on="portfolio_id"
+        )
+        .select(
+            "trade_id",
+            "account_id",
+            "security_id",
+            "quantity",
+            "price",
+            "whole_shares",
+            *lots.RELIEF_SETTINGS,
+            *lots.RATES,
+        )
+    )
+
+
+def _unwash(
+    frame: pl.DataFrame,
+    relieved: pl.DataFrame,
+    replacements: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    loss_sales: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    block: pl.Expr,
+    lot_frame: pl.DataFrame,
+    settings: pl.DataFrame,
+    as_of: dt.date,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``wash_sale: block`` for sales still washed: other lots first, then a partial sale.
+
+    1. The sale relieves the lots bought in the last 30 days first (then its usual order): a
+       purchase sold with the loss lots is no replacement, so that may clear the wash.
+    2. Still washed: its loss lots go last and the sale is cut by the loss-lot shares it would
+       relieve (whole shares rounded down): the gain, zero-gain and uncovered shares are sold.
+    Returns (trades, relieved, relotted: trade ids of step 1, cut: trade_id, old quantity)."""
+    washed = _washed_ids(
+        disallowed(loss_sales(frame, relieved), replacements(frame, relieved)), frame, block
+    )
+    empty = pl.DataFrame(schema={"trade_id": pl.UInt32, "old_quantity": frame.schema["quantity"]})
+    if washed.is_empty():
+        return frame, relieved, washed, empty
+    sells = _relief_sells(frame, washed, settings)
+    recent = pl.col("acquired_date") >= as_of - dt.timedelta(days=WINDOW_DAYS)
+    held = pl.col("tier") == lots.TIER_HELD
+    first = lots.relieve(
+        sells, lot_frame, as_of, pl.when(held).then(2).when(recent).then(0).otherwise(1)
+    )
+    rel1 = pl.concat(
+        [relieved.join(washed, on="trade_id", how="anti"), first], how="diagonal_relaxed"
+    )
+    still = _washed_ids(
+        disallowed(loss_sales(frame, rel1), replacements(frame, rel1)), frame, block
+    )
+    relotted = washed.join(still, on="trade_id", how="anti")
+    if still.is_empty():
+        return frame, rel1, relotted, empty
+    last = pl.when(held).then(2).when(pl.col("gain_per_share") < 0).then(1).otherwise(0)
+    loss = (
+        lots.relieve(_relief_sells(frame, still, settings), lot_frame, as_of, last)
+        .filter(pl.col("gain_per_share") < 0)
+        .group_by("trade_id")
+        .agg(pl.col("relieved").sum().alias("_loss"))
+    )
+    keep = pl.col("quantity").cast(GAIN) - pl.col("_loss").fill_null(0)
+    cut = (
+        frame.join(still, on="trade_id", how="semi")
+        .join(loss, on="trade_id", how="left")
+        .with_columns(
+            pl.when(pl.col("whole_shares")).then(keep.floor()).otherwise(keep).alias("_keep"),
+            pl.col("quantity").alias("old_quantity"),
+        )
+    )
+    resized = _resize(cut, pl.col("_keep"))
+    frame = pl.concat(
+        [
+            frame.join(still, on="trade_id", how="anti"),
+            resized.filter(pl.col("quantity") > 0).select(frame.columns),
+        ]
+    ).sort("trade_id")
+    second = lots.relieve(_relief_sells(frame, still, settings), lot_frame, as_of, last)
+    rel2 = pl.concat([rel1.join(still, on="trade_id", how="anti"), second], how="diagonal_relaxed")
+    return frame, rel2, relotted, cut.select("trade_id", "old_quantity")
+
+
 def check_proposal(
     trades: pl.DataFrame,
     lots_relieved: pl.DataFrame,
@@ -404,17 +702,24 @@ def check_proposal(
     policy_settings: pl.DataFrame,
     *,
     candidates: pl.DataFrame,
+    lot_frame: pl.DataFrame,
+    settings: pl.DataFrame,
     restrictions: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Check the proposal's taxable loss sales for wash sales across each household.
+) -> WashCheck:
+    """Check the proposal against the wash-sale rule across each household.
 
     ``trades``: the proposal (row index = ``trade_id`` of ``lots_relieved``, see
     ``relieved_lots``); ``policy_settings``: ``wash_settings``; ``candidates``: priced securities
-    (security_id, asset_class, price); ``restrictions``: ``policy_frames.restrictions_frame``.
-    ``warn``: trades kept, ``wash_sale_disallowed`` set on each washed sale, one finding per sale.
-    ``block``: a conflicting proposed buy is swapped to a priced security of the same class that
-    no loss sale washes; a sale still washed (by past purchases) is dropped, its account's buys
-    shrink by the cash it no longer raises, and a finding says so. Returns (trades, findings).
+    (security_id, asset_class, price); ``lot_frame``: the tax lots; ``settings``:
+    ``policy_frames.settings_frame`` (relief order and rates); ``restrictions``:
+    ``policy_frames.restrictions_frame``. Two directions are checked: the proposal's taxable
+    loss sales against purchases of the last 30 days and the proposal's own buys, and the
+    proposal's buys against loss sales of the last 30 days (``recent_loss_sales``).
+    ``warn``: trades kept, ``wash_sale_disallowed`` set, one finding per washed trade.
+    ``block``: a conflicting proposed buy is swapped to a priced security of the same class
+    that no loss sale washes, or dropped when it would wash a past sale and has no substitute;
+    a sale still washed relieves other lots or is cut to its shares that realise no washed loss
+    (``_unwash``), its account's buys shrink by the cash it no longer raises; findings say so.
     """
     if restrictions is None:
         restrictions = pl.DataFrame(
@@ -438,9 +743,21 @@ def check_proposal(
         )
     )
     block = pl.col("wash_sale") == "block"
-    sales = _loss_sales(frame, lots_relieved, accounts, groups, as_of)
-    past = _past_purchases(transactions, accounts, groups, lots_relieved, as_of)
-    first = disallowed(sales, _replacements(frame, past, accounts, groups, as_of))
+
+    def loss_sales(f: pl.DataFrame, rel: pl.DataFrame) -> pl.DataFrame:
+        return _loss_sales(f, rel, accounts, groups, as_of)
+
+    def replacements(f: pl.DataFrame, rel: pl.DataFrame) -> pl.DataFrame:
+        past = _past_purchases(transactions, accounts, groups, rel, as_of)
+        return _replacements(f, past, accounts, groups, as_of)
+
+    sales = loss_sales(frame, lots_relieved)
+    recent = recent_loss_sales(transactions, accounts, groups, as_of)
+    repl = replacements(frame, lots_relieved)
+    first = pl.concat(
+        [disallowed(sales, repl), disallowed(recent, repl, after_only=True)],
+        how="diagonal_relaxed",
+    )
     conflicts = (
         first.filter(pl.col("trade_id_replacement").is_not_null())
         .select(pl.col("trade_id_replacement").alias("trade_id"))
@@ -449,51 +766,84 @@ def check_proposal(
         .join(groups, on="security_id", how="left")
         .select("trade_id", "portfolio_id", "account_id", "asset_class", "security_id", "quantity")
     )
-    loss_keys = sales.select(
-        "portfolio_id", match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
-    ).unique()
+    loss_keys = pl.concat([_keys(sales), _keys(recent)]).unique()
     swaps = _substitutes(conflicts, loss_keys, candidates, groups, restrictions)
     frame = _swap(frame, swaps).sort("trade_id")
-    repl = _replacements(frame, past, accounts, groups, as_of)
-    matches = disallowed(sales, repl)
-    washed = _washed_sales(sales, repl, frame, block)
-    dropped = frame.join(washed, on="trade_id", how="semi")
-    kept = _scale_buys(frame.join(washed, on="trade_id", how="anti"), dropped).sort("trade_id")
+    # a buy that would wash a loss already realised and has no substitute: not made (block)
+    stuck = (
+        disallowed(recent, replacements(frame, lots_relieved), after_only=True)
+        .filter(pl.col("trade_id_replacement").is_not_null())
+        .select(pl.col("trade_id_replacement").alias("trade_id"))
+        .unique()
+        .join(frame.filter(block), on="trade_id", how="semi")
+    )
+    dropped_buys = frame.join(stuck, on="trade_id", how="semi")
+    frame = frame.join(stuck, on="trade_id", how="anti")
+    before_cut = frame
+    frame, relieved, relotted, cut = _unwash(
+        frame, lots_relieved, replacements, loss_sales, block, lot_frame, settings, as_of
+    )
+    lost = (
+        before_cut.join(cut, on="trade_id", how="semi")
+        .select("trade_id", "portfolio_id", "account_id", _cash("sell").alias("_old"))
+        .join(frame.select("trade_id", _cash("sell").alias("_new")), on="trade_id", how="left")
+        .group_by("portfolio_id", "account_id")
+        .agg((pl.col("_old") - pl.col("_new").fill_null(0)).sum().alias("_lost"))
+    )
+    kept = _scale_buys(frame, lost).sort("trade_id")
+    relieved = relieved.join(kept.select("trade_id"), on="trade_id", how="semi")
+    final_sales = loss_sales(kept, relieved)
+    final_repl = replacements(kept, relieved)
+    matches = pl.concat(
+        [
+            disallowed(final_sales, final_repl),
+            disallowed(recent, final_repl, after_only=True).filter(
+                pl.col("trade_id_replacement").is_not_null()
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
+    warn_matches = matches.filter(pl.col("trade_id").is_not_null()).join(
+        kept.filter(~block), on="trade_id", how="semi"
+    )
     findings = pl.concat(
         [
             swap_findings(swaps, conflicts, first),
-            warn_findings(
-                matches.join(frame.filter(~block), on="trade_id", how="semi"), frame, sales
-            ),
-            block_findings(dropped, sales, repl),
-            scale_findings(frame, kept, dropped),
+            warn_findings(warn_matches, kept, final_sales),
+            recent_findings(matches, kept, dropped_buys, first),
+            relot_findings(kept.join(relotted, on="trade_id", how="semi"), relieved, as_of),
+            block_findings(before_cut.join(cut, on="trade_id", how="semi"), kept, sales, repl),
+            scale_findings(before_cut, kept, lost),
         ]
     )
-    per_trade = matches.group_by("trade_id").agg(
-        pl.col("disallowed").sum().alias("wash_sale_disallowed")
+    # one row per kept trade, renumbered 0..n-1 as the trades come out
+    renumber = kept.select("trade_id").with_row_index("_row")
+    per_trade = (
+        pl.concat(
+            [
+                matches.filter(pl.col("trade_id").is_not_null()).select("trade_id", "disallowed"),
+                matches.filter(pl.col("trade_id").is_null()).select(
+                    pl.col("trade_id_replacement").alias("trade_id"), "disallowed"
+                ),
+            ]
+        )
+        .group_by("trade_id")
+        .agg(pl.col("disallowed").sum().alias("wash_sale_disallowed"))
     )
     out = kept.join(per_trade, on="trade_id", how="left").with_columns(
         pl.col("wash_sale_disallowed").fill_null(0).cast(GAIN)
     )
-    return out.select(*columns, "wash_sale_disallowed"), findings
 
-
-def _washed_sales(
-    sales: pl.DataFrame, repl: pl.DataFrame, frame: pl.DataFrame, block: pl.Expr
-) -> pl.DataFrame:
-    """Sale trades of ``block`` portfolios that any same-key purchase in the window washes.
-
-    All of a proposal's sales are on the review date and every replacement is within 30 days of
-    it, so one remaining purchase of the key washes every loss sale of that key.
-    """
-    key = match_key(pl.col("security_id"), pl.col("identical_group")).alias("key")
-    return (
-        sales.with_columns(key)
-        .join(
-            repl.with_columns(key).select("portfolio_id", "key").unique(),
-            on=["portfolio_id", "key"],
+    def renumbered(f: pl.DataFrame, col: str) -> pl.DataFrame:
+        return (
+            f.join(renumber.rename({"trade_id": col}), on=col, how="left")
+            .drop(col)
+            .rename({"_row": col})
         )
-        .join(frame.filter(block), on="trade_id", how="semi")
-        .select("trade_id")
-        .unique()
+
+    return WashCheck(
+        trades=out.select(*columns, "wash_sale_disallowed"),
+        findings=findings,
+        relieved=renumbered(relieved, "trade_id"),
+        matches=renumbered(renumbered(matches, "trade_id"), "trade_id_replacement"),
     )

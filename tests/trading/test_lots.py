@@ -73,9 +73,13 @@ def sell(qty: int, method: str) -> pl.DataFrame:
         ("fifo", 250, ["L1", "L5", "L6"], 0, 6000),  # oldest first
         ("hifo", 250, ["L2", "L3", "L5"], -2000, -1000),  # highest cost first
         ("hifo", 450, ["L2", "L3", "L5", "L4", "L6"], -1000, 0),
-        # min_tax: ST loss, LT loss, zero, LT gains smallest first, ST gains last
-        ("min_tax", 450, ["L2", "L3", "L5", "L6", "L1"], -2000, 3500),
-        ("min_tax", 600, ["L2", "L3", "L5", "L6", "L1", "L4"], -1000, 6000),
+        # min_tax: least tax per share first at 37% short / 23.8% long (no avoid_short_term_gains
+        # here): L2 -20 x .37 = -7.40, L3 -10 x .238 = -2.38, L5 0, L4 +10 x .37 = +3.70,
+        # L6 +20 x .238 = +4.76, L1 +50 x .238 = +11.90. 450 shares: L2, L3, L5, L4 and 50 of L6:
+        # short -2,000 + 1,000 = -1,000, long -1,000 + 50 x 20 = 0 (tax -$370; the old category
+        # order, L2 L3 L5 L6 + 50 of L1, gave -2,000 / +3,500: tax -$740 + $833 = +$93)
+        ("min_tax", 450, ["L2", "L3", "L5", "L4", "L6"], -1000, 0),
+        ("min_tax", 600, ["L2", "L3", "L5", "L4", "L6", "L1"], -1000, 6000),
     ],
 )
 def test_relief_order_and_gains(method: str, qty: int, order: list[str], st: int, lt: int) -> None:
@@ -85,6 +89,36 @@ def test_relief_order_and_gains(method: str, qty: int, order: list[str], st: int
     gains = lots.realized_gains(sell(qty, method), lot_frame(), SALE).row(0, named=True)
     assert gains["realized_gain_short_term"] == st
     assert gains["realized_gain_long_term"] == lt
+
+
+def test_min_tax_is_the_least_tax_not_a_category_order() -> None:
+    """Issue 12, defect 6. 100 shares sold at $100 on 2026-09-30 from two loss lots of 100:
+    A bought 2026-06-01 for $10,200 (short-term, -$2/share), B bought 2024-01-15 for $10,400
+    (long-term, -$4/share); rates 37% short, 23.8% long.
+    - A: -$200 x 37% = -$74.00 of tax; B: -$400 x 23.8% = -$95.20.
+    The old fixed order (short-term losses first) sold A: -$74.00, where hifo (B, the higher
+    cost) reaches -$95.20. min_tax must reach the minimum, -$95.20."""
+    two = pl.DataFrame(
+        [
+            ("T", "X", "A", dt.date(2026, 6, 1), D(100), D(10200)),
+            ("T", "X", "B", dt.date(2024, 1, 15), D(100), D(10400)),
+        ],
+        orient="row",
+        schema=lots.LOT_SCHEMA,
+    )
+    taxes, relieved = {}, {}
+    for method in ("min_tax", "hifo"):
+        p = policy(
+            accounts=[{"id": "T", "tax_status": "taxable"}],
+            tax={"lot_method": method, "short_term_rate": "37%", "long_term_rate": "23.8%"},
+        )
+        settings, accounts = pf.settings_frame([p]), pf.accounts_frame([p])
+        out, _ = lots.annotate_trades(_trades("T", 100), two, settings, accounts, SALE)
+        taxes[method] = out["estimated_tax"][0]
+        sells = lots.taxable_sells(_trades("T", 100), settings, accounts)
+        relieved[method] = lots.relieve(sells, two, SALE)["lot_id"].to_list()
+    assert taxes == {"min_tax": D("-95.2"), "hifo": D("-95.2")}
+    assert relieved == {"min_tax": ["B"], "hifo": ["B"]}
 
 
 def _trades(account: str, qty: int) -> pl.DataFrame:

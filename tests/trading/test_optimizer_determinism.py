@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ballast.trading.optimizer import optimise, solve, weights
+from ballast.trading.optimizer import engine, optimise, solve, weights
 from ballast.trading.proposal import OptimisedProposal
 from tests.support.paths import ROOT
 
@@ -90,3 +90,27 @@ def test_the_sale_date_never_comes_from_the_clock() -> None:
         optimise(replace(inputs, as_of=None), workers=1)
     no_lots = replace(inputs, lots=None, as_of=None)
     _same(optimise(no_lots, workers=1), optimise(replace(no_lots, as_of=bench.AS_OF), workers=1))
+
+
+def test_same_trades_with_wash_sale_switches(
+    monkeypatch: pytest.MonkeyPatch, milp_calls: list[tuple[dict[str, Any], Any]]
+) -> None:
+    """Issue 12, defect 7, with the wash-sale switches of issue 12, defect 4 (binaries that let
+    a purchased lot be sold whole with the loss lots): benchmark households with purchases of
+    the last 30 days, a node limit of 20, one worker twice and a pool of two: identical."""
+    monkeypatch.setattr(weights, "MIP_NODE_LIMIT", 20)
+    monkeypatch.setattr(weights, "PARALLEL_MIN", 1)
+    inputs = bench.optimiser_inputs(40, lots=20, seed=3, recent=True)
+    kinds: list[str] = []
+    real = engine.programmes
+
+    def spy(variables: Any, *args: Any, **kwargs: Any) -> Any:
+        kinds.extend(variables["kind"].to_list())
+        return real(variables, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "programmes", spy)
+    first = optimise(inputs, workers=1)
+    assert "wash" in kinds, "no wash-sale switch: the test no longer exercises them"
+    assert all("time_limit" not in options for options, _ in milp_calls)
+    _same(first, optimise(inputs, workers=1))
+    _same(first, optimise(inputs, workers=2))

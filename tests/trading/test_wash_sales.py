@@ -201,8 +201,13 @@ def _check(
     mode: str, trades: pl.DataFrame, txns: list[tuple] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     p = _policy(mode)
+    check = _full_check(p, trades, _lots(), txns)
+    return check.trades, check.findings
+
+
+def _full_check(p: object, trades: pl.DataFrame, lot_frame: pl.DataFrame, txns) -> ws.WashCheck:
     settings, accounts = pf.settings_frame([p]), pf.accounts_frame([p])
-    relieved = ws.relieved_lots(trades, _lots(), settings, accounts, AS_OF)
+    relieved = ws.relieved_lots(trades, lot_frame, settings, accounts, AS_OF)
     return ws.check_proposal(
         trades,
         relieved,
@@ -212,6 +217,8 @@ def _check(
         AS_OF,
         ws.wash_settings([p]),
         candidates=CANDIDATES,
+        lot_frame=lot_frame,
+        settings=settings,
         restrictions=pf.restrictions_frame([p]),
     )
 

@@ -85,7 +85,9 @@ def optimise(
     Lots (``inputs.lots``: account_id, security_id, lot_id, acquired_date, quantity,
     cost_basis) are chosen by specific identification on ``inputs.as_of``; with
     ``inputs.transactions``, loss lots of securities bought in the last 30 days
-    (``wash_sales.recent_purchases``) are not sold under ``wash_sale: block``. Trades carry
+    (``wash_sales.recent_purchases``) are not sold under ``wash_sale: block``, unless the
+    purchases are lots the programme may sell whole with them (a switch per key: then the loss
+    is allowed, see ``sell_variables``). Trades carry
     realised gains and estimated tax from the lots the optimiser chose (do not run
     ``lots.annotate_trades`` over them); ``lot_sales`` lists those lots.
 
@@ -126,11 +128,9 @@ def optimise(
     )
     if lp_pids.is_empty():
         return fast
-    washing = None
+    washing, removable = None, None
     if inputs.transactions is not None and inputs.securities is not None:
-        washing = wash_sales.recent_purchases(
-            inputs.transactions, accounts, inputs.securities, as_of
-        )
+        washing, removable = _wash_inputs(inputs, accounts, lots, as_of)
     opt = _optimise_lp(
         _only_frames(lp_pids, alloc, holdings, accounts, settings, flows),
         lots,
@@ -139,6 +139,7 @@ def optimise(
         workers,
         washing,
         check_bands,
+        removable,
     )
     return OptimisedProposal(
         trades=pl.concat([fast.trades, opt.trades], how="vertical_relaxed"),
@@ -146,6 +147,33 @@ def optimise(
         warnings=pl.concat([fast.warnings, opt.warnings], how="vertical_relaxed"),
         lot_sales=opt.lot_sales,
     )
+
+
+def _wash_inputs(
+    inputs: TradingInputs, accounts: pl.DataFrame, lots: pl.DataFrame, as_of: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(washing, removable) for ``sell_variables``. ``wash_sale: block``: the keys whose
+    purchases of the last 30 days cannot all be sold with the loss lots are washing (their loss
+    lots held back); the others get a switch (``removable``). ``warn``: every purchase washes
+    (no loss credit), conservatively."""
+    assert inputs.transactions is not None and inputs.securities is not None
+    modes = inputs.settings.select("portfolio_id", "wash_sale")
+    block = modes.filter(pl.col("wash_sale") == "block").select("portfolio_id")
+    txns, secs = inputs.transactions, inputs.securities
+    washing = pl.concat(
+        [
+            wash_sales.recent_purchases(txns, accounts, secs, as_of, lots).join(
+                block, on="portfolio_id", how="semi"
+            ),
+            wash_sales.recent_purchases(txns, accounts, secs, as_of).join(
+                block, on="portfolio_id", how="anti"
+            ),
+        ]
+    )
+    removable = wash_sales.removable_keys(txns, accounts, secs, as_of, lots).join(
+        block, on="portfolio_id", how="semi"
+    )
+    return washing, removable
 
 
 _NO_SALE_DATE = dt.date(2000, 1, 1)
@@ -205,6 +233,7 @@ def _optimise_lp(
     workers: int | None,
     washing: pl.DataFrame | None,
     check_bands: bool,
+    removable: pl.DataFrame | None = None,
 ) -> OptimisedProposal:
     alloc, holdings, accounts, settings, flows = frames
     candidates, restrictions, costs = inputs.candidates, inputs.restrictions, inputs.costs
@@ -224,7 +253,9 @@ def _optimise_lp(
         "asset_class",
         (pl.col("cost_bp").cast(pl.Float64) / 10_000).alias("cost_rate"),
     )
-    lot_rows = sell_variables(dest, holdings, lots, settings, restrictions, as_of, washing)
+    lot_rows = sell_variables(
+        dest, holdings, lots, settings, restrictions, as_of, washing, removable
+    )
     sells = lot_rows.filter(pl.col("held").is_null())
     buys = buy_variables(dest, holdings, candidates, restrictions, accounts)
     whole = settings.filter(pl.col("whole_shares")).select("portfolio_id")

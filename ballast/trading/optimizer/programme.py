@@ -97,8 +97,26 @@ def programmes(
     add(trade & g_min, min_row0 + 2 * gidx + 1, ones)
     add(kind == "bin", min_row0 + 2 * gidx, v["min_f"].fill_null(0.0).to_numpy())
     add(kind == "bin", min_row0 + 2 * gidx + 1, -v["cap"].fill_null(0.0).to_numpy())
+    # wash-sale switches (one binary w per key whose recent purchases are still held as lots):
+    # a purchased lot sells whole when w is on (−y + ub·w ≤ 0), a loss lot only then
+    # (y − ub·w ≤ 0); one row per (lot, rule), after the minimum-trade rows
+    cp0 = min_row0 + 2 * v["n_bin"].fill_null(0).to_numpy()
+    couple, n_cp = _wash_rows(v)
+    if couple.height:
+        c_p = couple["p"].to_numpy()
+        c_row0 = cp0[couple["first"].to_numpy()] + couple["r"].to_numpy()
+        c_sign = couple["sign"].to_numpy()
+        for c_col, c_val in (
+            (couple["col"].to_numpy(), c_sign),
+            (couple["wcol"].to_numpy(), -c_sign * couple["ub"].to_numpy()),
+        ):
+            rows.append(c_row0)
+            cols.append(c_col)
+            vals.append(c_val)
+            ps.append(c_p)
+    n_cp_v = v["p"].replace_strict(n_cp, default=0, return_dtype=pl.Int64).to_numpy()
     # whole shares: Σ trade variables − unit × count = 0, one equality row per count
-    n_ineq = min_row0 + 2 * v["n_bin"].fill_null(0).to_numpy()
+    n_ineq = cp0 + n_cp_v
     add(trade & g_whole, n_ineq + gidx, ones)
     add(kind == "int", n_ineq + gidx, -v["unit"].fill_null(0.0).to_numpy())
     r, cc, vv, pp = (np.concatenate(x) for x in (rows, cols, vals, ps))
@@ -109,17 +127,49 @@ def programmes(
     v_cuts = np.searchsorted(p, np.arange(n + 1))
     e_cuts = np.searchsorted(pp, np.arange(n + 1))
     obj, ub = v["obj"].to_numpy(), v["ub"].to_numpy()
-    integer = ((kind == "int") | (kind == "bin")).astype(np.int8)
+    integer = ((kind == "int") | (kind == "bin") | (kind == "wash")).astype(np.int8)
     out = []
     for i in range(n):
         lo, hi = v_cuts[i], v_cuts[i + 1]
         e0, e1 = e_cuts[i], e_cuts[i + 1]
-        ineq = np.concatenate([rhs[i], np.zeros(2 * n_bin.get(i, 0))])
+        ineq = np.concatenate([rhs[i], np.zeros(2 * n_bin.get(i, 0) + n_cp.get(i, 0))])
         b = np.concatenate([ineq, np.zeros(n_eq.get(i, 0))])
         a = sparse.csr_matrix((vv[e0:e1], (r[e0:e1], cc[e0:e1])), shape=(len(b), hi - lo))
         ints = integer[lo:hi]
         out.append(LP(obj[lo:hi], a, b, ub[lo:hi], len(ineq), ints if ints.any() else None))
     return out
+
+
+def _wash_rows(v: pl.DataFrame) -> tuple[pl.DataFrame, dict[int, int]]:
+    """The wash-sale switch rows: p, r (row within the portfolio's block), col (the lot's sell
+    variable), wcol (its key's switch), ub (the lot's bound), sign (−1: sold whole when on;
+    +1: sold only when on), first (the index of a row of ``v`` of the same portfolio); and
+    the number of such rows per portfolio."""
+    if "wash_role" not in v.columns or "widx" not in v.columns:
+        return pl.DataFrame(), {}
+    v = v.with_row_index("_i")
+    lots = v.filter(pl.col("wash_role").is_not_null() & (pl.col("kind") == "sell"))
+    if lots.is_empty():
+        return pl.DataFrame(), {}
+    switch = v.filter(pl.col("kind") == "wash").select("p", "widx", pl.col("col").alias("wcol"))
+    base = lots.select("p", "col", "ub", "widx", "wash_role", "_i")
+    whole = base.filter(pl.col("wash_role").is_in(["recent", "recent_loss"])).with_columns(
+        pl.lit(-1.0).alias("sign")
+    )
+    only = base.filter(pl.col("wash_role").is_in(["loss", "recent_loss"])).with_columns(
+        pl.lit(1.0).alias("sign")
+    )
+    rows = (
+        pl.concat([whole, only])
+        .join(switch, on=["p", "widx"])
+        .sort("p", "col", "sign")
+        .with_columns(
+            pl.int_range(pl.len()).over("p").alias("r"),
+            pl.col("_i").first().over("p").alias("first"),
+        )
+    )
+    counts = dict(rows.group_by("p").agg(pl.len()).iter_rows())
+    return rows, {int(k): int(n) for k, n in counts.items()}
 
 
 def _rhs(classes: pl.DataFrame, cash: pl.DataFrame, p_index: dict[str, int]) -> list[np.ndarray]:

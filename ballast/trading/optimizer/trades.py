@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_CLASS
+from ballast.portfolio.text import text
 from ballast.trading import heuristic, post_trade
 from ballast.trading.lots import GAIN, uncovered_warnings
 from ballast.trading.optimizer import weights
@@ -80,15 +81,24 @@ def _sell_trades(
 
 
 def _relief(sol: pl.DataFrame, sold: pl.DataFrame) -> pl.DataFrame:
-    """The rounded quantity of each holding relieved from its lots in the LP's order (least tax
-    per dollar first, which is exactly the order the LP fills one holding's lots in), with exact
+    """The rounded quantity of each holding relieved from its lots in the LP's order (a purchased
+    lot sold whole to clear a wash sale first, then least tax per dollar first, which is exactly
+    the order the LP fills one holding's lots in), with exact
     decimal gains: proceeds at the price less the lot's cost pro rata. Tax-advantaged: 0."""
     keys = ["portfolio_id", "account_id", "security_id", "asset_class"]
     q = pl.col("lot_dec").cast(GAIN)
+    sells = sol.filter(pl.col("kind") == "sell")
+    if "wash_role" not in sells.columns:
+        sells = sells.with_columns(pl.lit(None, pl.String).alias("wash_role"))
+    # a purchased lot the LP sells whole to clear a wash sale goes first (it must be relieved
+    # whole for the loss lots to be allowed); the rest in the LP's order
+    whole_recent = pl.col("wash_role").is_in(["recent", "recent_loss"]) & (
+        pl.col("x") >= pl.col("ub") - 1e-9
+    )
     frame = (
-        sol.filter(pl.col("kind") == "sell")
+        sells.with_columns((~whole_recent.fill_null(False)).alias("_after"))
         .join(sold, on=keys)
-        .sort(*keys, "tax_rate", "lot_id", nulls_last=True)
+        .sort(*keys, "_after", "tax_rate", "lot_id", nulls_last=True)
         .with_columns((q.cum_sum() - q).over(keys).alias("before"))
         .with_columns(
             pl.min_horizontal(
@@ -152,13 +162,11 @@ def _reason(side: str) -> pl.Expr:
     weight = pct(pl.col("weight"))
     dest = pct(pl.col("dest") / pl.col("total_after_flows"))
     where = (
-        pl.format(
-            "; {} account, lots chosen for least tax", pl.col("tax_status").str.replace("_", "-")
-        )
+        text("; {} account, lots chosen for least tax", pl.col("tax_status").str.replace("_", "-"))
         if side == "sell"
         else pl.lit("; paid from this account's own cash and sales")
     )
-    return pl.format(
+    return text(
         "optimiser: {} at {} (target {}, band {}–{}): {} toward {}{}",
         pl.col("asset_class"),
         weight,

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.portfolio.text import text
 from ballast.trading import heuristic
 from ballast.trading.lots import (
     GAIN,
@@ -50,6 +51,7 @@ def sell_variables(
     restrictions: pl.DataFrame,
     as_of: dt.date,
     washing: pl.DataFrame | None = None,
+    removable: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (account, lot) of every holding in a class that sells. Tax-advantaged
     holdings are one lot with no gain; taxable quantity no lot covers is a zero-basis,
@@ -59,7 +61,16 @@ def sell_variables(
     short-term gain lot about to turn long-term (``lots.sell_tiers``), ``wash_sale`` for a loss
     lot of a portfolio with ``wash_sale: block`` whose security (or identical group) the
     household bought in the last 30 days (``washing``: portfolio_id, security_id, from
-    ``wash_sales.recent_purchases``). Under ``warn`` such a loss earns no tax credit."""
+    ``wash_sales.recent_purchases``). Under ``warn`` such a loss earns no tax credit.
+
+    ``removable`` (``wash_sales.removable_keys`` of ``block`` portfolios: purchases of the last
+    30 days still held whole as lots): a loss sale of such a key is no wash sale when those
+    lots are sold whole with it. ``wash_key`` names the key and ``wash_role`` the lot's part
+    in the switch ``programme`` adds per key (``all_variables``: kind ``wash``): ``recent``
+    (the purchased lot: sold whole when the switch is on), ``loss`` (a loss lot of the key:
+    sold only when it is on) or ``recent_loss`` (both: all or nothing). A key whose purchased
+    lot has no sell variable (its class does not sell, or ``do_not_sell``) cannot be cleared:
+    its loss lots are held back (``wash_sale``)."""
     selling = dest.filter((pl.col("class_trade") < 0) & (pl.col("asset_class") != CASH_CLASS))
     hold = (
         holdings.filter((pl.col("security_id") != CASH_SECURITY) & (pl.col("quantity") > 0))
@@ -162,12 +173,14 @@ def sell_variables(
             pl.lit(as_of),
         )
     )
+    frame = _wash_roles(frame, removable)
     return (
         frame.join(
             washing.select("portfolio_id", "security_id", pl.lit(True).alias("_washing")),
             on=["portfolio_id", "security_id"],
             how="left",
         )
+        .with_columns(pl.col("_washing") | pl.col("_stuck"))
         .with_columns(tier_expr.otherwise(TIER_FREE).alias("tier"), washed.alias("washed"))
         .with_columns(
             pl.when(pl.col("tier") == TIER_HELD)
@@ -190,9 +203,54 @@ def sell_variables(
             ).alias("tax_rate"),
             pl.lit("sell").alias("kind"),
         )
-        .drop("_washing", "avoid_short_term_gains", "short_term_wait_days", "wash_sale")
+        .drop("_washing", "_stuck", "avoid_short_term_gains", "short_term_wait_days", "wash_sale")
         .sort("portfolio_id", "account_id", "security_id", "lot_id", nulls_last=True)
     )
+
+
+def _wash_roles(frame: pl.DataFrame, removable: pl.DataFrame | None) -> pl.DataFrame:
+    """``wash_key`` and ``wash_role`` per lot row (see ``sell_variables``), and ``_stuck``: a
+    loss lot of a key whose purchased lots cannot all be sold (held back instead)."""
+    none = pl.lit(None, pl.String)
+    if removable is None or removable.is_empty():
+        return frame.with_columns(
+            none.alias("wash_key"),
+            none.alias("wash_role"),
+            pl.lit(None, pl.Boolean).alias("_stuck"),
+        )
+    lot_keys = ["portfolio_id", "account_id", "security_id", "acquired_date"]
+    keyed = removable.select("portfolio_id", "security_id", "key").unique()
+    recent = removable.select(*lot_keys, pl.lit(True).alias("_recent"))
+    is_lot = pl.col("lot_id").is_not_null() & (pl.col("tax_status") == "taxable")
+    frame = (
+        frame.join(keyed, on=["portfolio_id", "security_id"], how="left")
+        .join(recent, on=lot_keys, how="left")
+        .with_columns((pl.col("_recent").fill_null(False) & is_lot).alias("_recent"))
+    )
+    found = frame.filter(pl.col("_recent")).select(*lot_keys).unique()
+    stuck = removable.join(found, on=lot_keys, how="anti").select("portfolio_id", "key").unique()
+    loss = is_lot & (pl.col("gain_ps") < 0) & pl.col("key").is_not_null()
+    role = (
+        pl.when(pl.col("_recent") & loss)
+        .then(pl.lit("recent_loss"))
+        .when(pl.col("_recent"))
+        .then(pl.lit("recent"))
+        .when(loss)
+        .then(pl.lit("loss"))
+    )
+    frame = frame.join(
+        stuck.with_columns(pl.lit(True).alias("_stuck")), on=["portfolio_id", "key"], how="left"
+    ).with_columns(pl.col("_stuck").fill_null(False) & loss)
+    # a key with no loss lot to clear needs no switch
+    with_loss = frame.filter(loss & ~pl.col("_stuck")).select("portfolio_id", "key").unique()
+    frame = frame.join(
+        with_loss.with_columns(pl.lit(True).alias("_clear")), on=["portfolio_id", "key"], how="left"
+    )
+    active = pl.col("_clear").fill_null(False) & ~pl.col("_stuck")
+    return frame.with_columns(
+        pl.when(active).then(pl.col("key")).alias("wash_key"),
+        pl.when(active).then(role).alias("wash_role"),
+    ).drop("key", "_recent", "_clear")
 
 
 def minimum_trades(
@@ -258,7 +316,7 @@ def held_warnings(rows: pl.DataFrame, dest: pl.DataFrame) -> pl.DataFrame:
         .sort("portfolio_id", "account_id", "security_id", "lot_id")
         .select(
             "portfolio_id",
-            pl.format(
+            text(
                 "lot {} of {} in account {} (loss ${}) is not sold: the household bought {} (or "
                 "an identical security) in the last 30 days, so the loss would be a wash sale "
                 "(wash_sale: block); {} sells less than it needs",
@@ -344,10 +402,11 @@ def all_variables(
         pl.max_horizontal(-pl.col("idle_f"), pl.lit(0.0)).alias("ub"),
         pl.lit(-1.0).alias("cash_coef"),
     )
-    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4, "int": 5, "bin": 6}
+    order = {"sell": 0, "buy": 1, "dev": 2, "band": 3, "short": 4, "int": 5, "bin": 6, "wash": 7}
     s, b, extra = _trade_groups(s, b, whole, minimums)
+    s, switches = _wash_switches(s)
     return (
-        pl.concat([s, b, dev, band, short, extra], how="diagonal_relaxed")
+        pl.concat([s, b, dev, band, short, extra, switches], how="diagonal_relaxed")
         .with_columns(
             pl.col("ub").fill_null(np.inf),
             pl.col("kind").replace_strict(order, return_dtype=pl.Int8).alias("block"),
@@ -355,6 +414,27 @@ def all_variables(
         .sort("portfolio_id", "block", maintain_order=True)
         .with_columns(pl.int_range(pl.len()).over("portfolio_id").alias("col"))
     )
+
+
+def _wash_switches(sells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sells with ``widx``, one binary per wash key: kind ``wash``): see ``sell_variables``."""
+    if "wash_key" not in sells.columns:
+        sells = sells.with_columns(pl.lit(None, pl.String).alias("wash_key"))
+    keys = (
+        sells.filter(pl.col("wash_key").is_not_null())
+        .select("portfolio_id", "wash_key")
+        .unique()
+        .sort("portfolio_id", "wash_key")
+        .with_columns(pl.int_range(pl.len()).over("portfolio_id").alias("widx"))
+    )
+    switches = keys.select(
+        "portfolio_id",
+        "widx",
+        pl.lit("wash").alias("kind"),
+        pl.lit(0.0).alias("obj"),
+        pl.lit(1.0).alias("ub"),
+    )
+    return sells.join(keys, on=["portfolio_id", "wash_key"], how="left"), switches
 
 
 def _trade_groups(
