@@ -1,6 +1,7 @@
 """The workspace's settings: ``<workspace>/ballast.yaml`` (optional), one typed model per section.
 
-The ``retention:`` section is read by ``ballast.audit.retention`` through ``section`` here.
+The ``retention:`` and ``witness:`` sections are read by ``ballast.audit.retention`` and
+``ballast.audit.witness`` through ``section`` here (docs/audit.md).
 
 ```yaml
 schedule:
@@ -21,6 +22,9 @@ retries:
   delay_seconds: 2                    # first wait; doubled at each retry (2, 4, 8 s)
 ingest:
   stable_seconds: 0                   # leave inbox files modified less than this long ago
+execution:
+  shard_size: 1000                    # portfolios computed, written and released together: a
+                                      # review's memory is set by this, not by the run's size
 prefect:
   api_url: http://127.0.0.1:4200/api  # a running Prefect server to use ($PREFECT_API_URL wins);
                                       # unset: the `ballast server` if one runs, else each
@@ -167,6 +171,15 @@ class IngestConfig(BaseModel):
     stable_seconds: float = Field(0, ge=0, le=24 * 3600)
 
 
+class ExecutionConfig(BaseModel):
+    """The ``execution:`` section: how a review is cut into shards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # portfolios per shard: computed, written to the run folder and released together
+    shard_size: int = Field(1000, ge=1, le=1_000_000)
+
+
 class PrefectConfig(BaseModel):
     """The ``prefect:`` section: which Prefect API the commands use, how long they wait for it,
     and where a temporary server keeps its state."""
@@ -283,6 +296,11 @@ def load_prefect(workspace: Path) -> PrefectConfig:
             ) from None
         return cfg.model_copy(update={"startup_timeout_seconds": seconds})
     return cfg
+
+
+def load_execution(workspace: Path) -> ExecutionConfig:
+    """The ``execution:`` settings (shards of 1,000 portfolios by default)."""
+    return section(workspace, "execution", ExecutionConfig)
 
 
 def load_ingest(workspace: Path) -> IngestConfig:

@@ -22,8 +22,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import polars as pl
 from ballast.tasks import retrying
-from ballast.tasks.compute import compute, load_policies
+from ballast.tasks.compute import compute, find_policies
 from ballast.tasks.ingest import load_files, stage_inbox
 from ballast.tasks.record import finish_run, start_run
 from ballast.tasks.render import render
@@ -31,18 +32,21 @@ from ballast.tasks.validate import validate_files
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from ballast.audit import recovery
-from ballast.ops import notify, progress, runlog, runs
-from ballast.portfolio.policy_set import PolicySet
+from ballast import config as ballast_config
+from ballast.audit import records, recovery
+from ballast.ops import memory, notify, progress, runlog, runs
+from ballast.portfolio.policy_set import PolicyFiles, PolicySet
 from ballast.reporting import summary
-from ballast.review import merge
+from ballast.reporting.outputs import RenderResult
+from ballast.reporting.pdf import PdfChoice
+from ballast.reporting.run_folder import RunFolder
 from ballast.workspace import Workspace
 
 
-def _shards(pset: PolicySet, shard_size: int | None) -> list[PolicySet]:
-    if not shard_size or len(pset.policies) <= shard_size:
-        return [pset]
-    return pset.split(shard_size)
+def _shards(found: PolicyFiles, shard_size: int) -> list[PolicyFiles]:
+    if len(found.ids) <= shard_size:
+        return [found]
+    return found.split(shard_size)
 
 
 def _counts(stage: str, out: Any) -> dict[str, int]:
@@ -58,11 +62,11 @@ def _counts(stage: str, out: Any) -> dict[str, int]:
     if stage == "load":
         return {k: len(files) for k, files in out.as_dict().items()}
     if stage == "policies":
-        return {"portfolios": len(out.policies) + len(out.errors), "refused": len(out.errors)}
+        return {"portfolios": len(out.ids), "refused": len(out.refused)}
     if stage == "compute":
-        return {"portfolios": len(out.policies.ids), "positions": out.holdings.height}
+        return {"portfolios": len(out.rows), "positions": out.positions}
     if stage == "render":
-        return {"portfolios": len(out.entries), "files": len(out.outputs)}
+        return {"portfolios": len(out.rows), "files": len(out.outputs)}
     return {}
 
 
@@ -74,7 +78,7 @@ def _tasks(workspace: Path) -> SimpleNamespace:
         stage_inbox,
         validate_files,
         load_files,
-        load_policies,
+        find_policies,
         compute,
         render,
         finish_run,
@@ -82,14 +86,61 @@ def _tasks(workspace: Path) -> SimpleNamespace:
     return SimpleNamespace(**{t.fn.__name__: retrying.configured(t, retry) for t in tasks})
 
 
-def _compute_all(
-    task: Any, root: str, run: runs.RunIdentity, pset: PolicySet, shard_size: int | None
-) -> Any:
-    """One ``compute`` task per shard, submitted together; their results merged."""
-    with_trades = run.kind != "monitor"
-    shards = _shards(pset, shard_size)
-    futures = [task.submit(root, run.as_of, quote(s), with_trades) for s in shards]
-    return merge([f.result() for f in futures])
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The shards' rows of one result table (a shard with none may have no columns)."""
+    rows = [f for f in frames if f.height]
+    return pl.concat(rows, how="vertical_relaxed") if rows else frames[0]
+
+
+def _review(
+    t: SimpleNamespace,
+    ws: Workspace,
+    run: runs.RunIdentity,
+    found: PolicyFiles,
+    shard_size: int,
+    html: bool,
+    pdf: str,
+) -> tuple[RenderResult, PolicySet, float]:
+    """Compute and render the run shard by shard (the next shard is computed while this one
+    is written); each shard's policies and results go to the archive and the run folder and
+    are released, so memory is set by the shard size. Returns what was written, the policies
+    reviewed (their hashes and errors, for the record stage) and the seconds spent waiting for
+    compute (the rest of the time is the render stage's)."""
+    root, with_trades = str(ws.root), run.kind != "monitor"
+    shards = _shards(found, shard_size)
+    reviewed = PolicySet()
+    rows: list[dict[str, Any]] = []
+    frames: dict[str, list[pl.DataFrame]] = {}
+    file_ids: set[int] = set()
+    positions, waited = 0, 0.0
+    with RunFolder(
+        ws.reports, run.meta(), total=len(found.ids), html=html, pdf=PdfChoice(pdf)
+    ) as folder:
+        following = t.compute.submit(root, run.as_of, quote(shards[0]), with_trades)
+        for i in range(len(shards)):
+            t0 = time.perf_counter()
+            computed = following.result()
+            waited += time.perf_counter() - t0
+            if i + 1 < len(shards):
+                following = t.compute.submit(root, run.as_of, quote(shards[i + 1]), with_trades)
+            if i == 0:
+                progress.stage("render", len(found.ids) if html else None)
+            records.archive_policies(ws, computed.policies)  # content-addressed: idempotent
+            reviewed.errors |= computed.policies.errors
+            reviewed.hashes |= computed.policies.hashes
+            part = t.render(root, run, quote(computed), html)
+            del computed
+            folder.add(part.entries, part.contexts)
+            rows += [summary.terminal_row(e) for e in part.entries]
+            for table, frame in part.frames.items():
+                frames.setdefault(table, []).append(frame)
+            file_ids.update(part.file_ids)
+            positions += part.positions
+            del part
+        hashes = folder.close()
+    tables = {table: _concat(parts) for table, parts in frames.items()}
+    result = RenderResult(folder.final, hashes, tables, sorted(file_ids), rows, positions)
+    return result, reviewed, waited
 
 
 def run_review(
@@ -125,14 +176,19 @@ def _run(
     seconds: dict[str, float] = {}
     t = _tasks(ws.root)
 
+    def done(stage: str, took: float, out: Any) -> None:
+        seconds[stage] = seconds.get(stage, 0.0) + took
+        rss, peak = memory.rss_mib()
+        numbers = {"seconds": round(took, 3), "rss_mib": rss, "peak_rss_mib": peak}
+        numbers |= _counts(stage, out)
+        with runlog.about(stage):
+            logger.info("%s done in %.2f s (memory %.0f MiB)", stage, took, rss, extra=numbers)
+
     def timed(stage: str, fn: Callable[..., Any], *args: Any, total: int | None = None) -> Any:
         progress.stage(stage, total)
         t0 = time.perf_counter()
         out = fn(*args)
-        took = time.perf_counter() - t0
-        seconds[stage] = seconds.get(stage, 0.0) + took
-        numbers = {"seconds": round(took, 3), **_counts(stage, out)}
-        logger.info("%s done in %.2f s", stage, took, extra=numbers)
+        done(stage, time.perf_counter() - t0, out)
         return out
 
     t_run = time.perf_counter()
@@ -150,15 +206,23 @@ def _run(
             if s.deferred:
                 logger.info("still being written: %s (%s)", s.name, s.deferred)
         ingest = timed("load", t.load_files, root, quote(staged), run.run_id, total=len(staged))
-        pset = timed("policies", t.load_policies, root, portfolios)
-        computed = timed("compute", _compute_all, t.compute, root, run, pset, shard_size)
-        rendered = timed("render", t.render, root, run, quote(computed), html, pdf)
-        invalid = [e["portfolio_id"] for e in rendered.entries if e["status"] != "ok"]
+        found = timed("policies", t.find_policies, root, portfolios)
+        progress.stage("compute")
+        t0 = time.perf_counter()
+        size = shard_size or ballast_config.load_execution(ws.root).shard_size
+        rendered, pset, waited = _review(t, ws, run, found, size, html, pdf)
+        done("compute", waited, rendered)  # waiting for shards to be computed
+        done("render", time.perf_counter() - t0 - waited, rendered)  # the rest: writing them
+        invalid = rendered.invalid
         status = "completed_with_errors" if invalid else "completed"
     finally:
-        timed("record", t.finish_run, root, run, quote(pset), quote(rendered), ingest, status)
+        try:
+            timed("record", t.finish_run, root, run, quote(pset), quote(rendered), ingest, status)
+        except BaseException:  # not recorded (a full disk): the next run marks it crashed
+            recovery.abandon(root, run.run_id)
+            raise
         recovery.release(root)
-    entries = rendered.entries
+    rows = rendered.rows
     result = {
         "run_id": run.run_id,
         "as_of": as_of,
@@ -167,11 +231,11 @@ def _run(
         "report_dir": str(rendered.folder),
         "ingest": ingest.as_dict(),
         "invalid": invalid,
-        "portfolios": len(entries),
-        "breached": sum(e["breached"] for e in entries),
-        "trades": sum(len(e["trades"]) for e in entries),
-        "rows": [summary.terminal_row(e) for e in entries],
-        "positions": computed.holdings.height,
+        "portfolios": len(rows),
+        "breached": sum(r["breached"] for r in rows),
+        "trades": sum(r["trades"] for r in rows),
+        "rows": rows,
+        "positions": rendered.positions,
         "stage_seconds": seconds,
     }
     numbers = {k: result[k] for k in ("portfolios", "breached", "trades", "positions")}

@@ -1,4 +1,5 @@
-"""Compute stage: checks, drift, breaches and trades for one shard of portfolios."""
+"""Compute stage: the IPS files found, then per shard of portfolios their policies read and
+checks, drift, breaches and trades computed."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ from ballast.warehouse import db
 from ballast.workspace import Workspace
 
 
-@task(name="load-policies", cache_policy=NO_CACHE, **retrying.DEFAULT)
-def load_policies(workspace: str, portfolios: list[str] | None) -> policy_set.PolicySet:
-    """Read and validate the IPS files of the portfolios under review."""
-    return policy_set.load_policies(Workspace(Path(workspace)), portfolios)
+@task(name="find-policies", cache_policy=NO_CACHE, **retrying.DEFAULT)
+def find_policies(workspace: str, portfolios: list[str] | None) -> policy_set.PolicyFiles:
+    """The IPS files of the portfolios under review (each shard reads its own)."""
+    return policy_set.find_policies(Workspace(Path(workspace)), portfolios)
 
 
 @task(name="compute", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def compute(
-    workspace: str, as_of: str, policies: policy_set.PolicySet, with_trades: bool
+    workspace: str, as_of: str, files: policy_set.PolicyFiles, with_trades: bool
 ) -> review.Computed:
-    """Snapshot the warehouse and compute the review for this shard of portfolios."""
+    """Read this shard's IPS files, snapshot the warehouse and compute the shard's review."""
     ws = Workspace(Path(workspace))
+    policies = policy_set.read_policies(ws, files)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
     with db.connect(ws.warehouse) as con:
         return review.review(

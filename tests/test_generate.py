@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,20 +12,12 @@ import pytest
 
 from ballast.kinds import ALL_KINDS
 from ballast.portfolio.policy import load_policy
-from tests.support.paths import ROOT
+from tests.support import generator
 
 N = 20
 
 
-def _load_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks/generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generate()
+generate = generator.load()
 
 
 @pytest.fixture(scope="module")

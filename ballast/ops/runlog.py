@@ -61,6 +61,21 @@ def current_run_id() -> str | None:
     return run.run_id if run else None
 
 
+@contextmanager
+def about(stage: str) -> Iterator[None]:
+    """Records logged in the block carry ``stage`` (a summary line of a stage that ran
+    interleaved with another, such as compute between the shards' rendering)."""
+    run = _CURRENT.get()
+    if run is None:
+        yield
+        return
+    was, run.stage = run.stage, stage
+    try:
+        yield
+    finally:
+        run.stage = was
+
+
 def _in_scope(name: str) -> bool:
     return any(name == s or name.startswith(s + ".") for s in SCOPES)
 

@@ -1,7 +1,12 @@
 """The IPS files of a review: every ``ips/<portfolio_id>.yaml`` loaded, or refused with a reason.
 
 A bad file is recorded in the set (its portfolio is reported ``data_invalid``), never raised, so
-one broken IPS never stops the review of the others.
+one broken IPS never stops the review of the others. Hidden files (``.x.yaml``, ``...yaml``) are
+not IPS files. An IPS is read only from a regular file (a link, folder or FIFO named ``x.yaml``
+is refused, never followed or waited on), and its file name must be a portfolio id
+(``ballast.kinds.PORTFOLIO_ID``); a file whose name is not is refused under a label that is
+never a portfolio id (``<name with _ for odd characters>~<hash>``), so it is reported, yet no
+report, path or id is ever made from its raw name.
 
 Loading 10,000 files is tuned (``benchmarks/bench_ips.py``): see ``ballast.portfolio.policy``
 for the parse and the per-process cache, and ``ballast.ops.memory.collector_paused``.
@@ -9,12 +14,20 @@ for the parse and the per-process cache, and ``ballast.ops.memory.collector_paus
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ballast.errors import BallastError, PolicyError
+from ballast import workspace
+from ballast.errors import BallastError, PolicyError, printable
+from ballast.kinds import ID_MAX_LENGTH, portfolio_id_problem
 from ballast.ops.memory import collector_paused
 from ballast.portfolio.policy import Policy, content_hash, load_policy
-from ballast.workspace import Workspace
+from ballast.workspace import NotRegular, Workspace
+
+SUFFIXES = (".yaml", ".yml")
+_ODD = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass
@@ -30,42 +43,110 @@ class PolicySet:
     def ids(self) -> list[str]:
         return sorted([p.id for p in self.policies] + list(self.errors))
 
-    def split(self, size: int) -> list[PolicySet]:
-        """Shards of at most ``size`` valid policies; refused IPS files go with the first."""
-        chunks = [self.policies[i : i + size] for i in range(0, len(self.policies), size)]
-        shards = []
-        for i, chunk in enumerate(chunks):
-            ids = [p.id for p in chunk] + (list(self.errors) if i == 0 else [])
-            shards.append(
-                PolicySet(
-                    chunk,
-                    self.errors if i == 0 else {},
-                    {k: self.hashes[k] for k in ids},
-                    {k: self.texts[k] for k in ids},
-                )
+
+def label(stem: str) -> str:
+    """The key a file whose name is not a portfolio id is reported under: its name with ``_``
+    for odd characters, ``~`` and a hash of the name (``~`` is never in a portfolio id, so a
+    label never collides with a portfolio)."""
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{_ODD.sub('_', stem)[:ID_MAX_LENGTH]}~{digest}"
+
+
+@dataclass(frozen=True)
+class PolicyFiles:
+    """The IPS files of a review, found but not yet read: portfolio id → path, and the refused
+    ones: key → reason. A review reads them shard by shard (``split``, ``read_policies``), so
+    only one shard's policies are in memory at a time."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted([*self.files, *self.refused])
+
+    def split(self, size: int) -> list[PolicyFiles]:
+        """Shards of at most ``size`` portfolios (found or refused), each a run of consecutive
+        portfolio ids, so shard outputs joined in shard order are in portfolio id order."""
+        ids = self.ids
+        shards = [
+            PolicyFiles(
+                {k: self.files[k] for k in chunk if k in self.files},
+                {k: self.refused[k] for k in chunk if k in self.refused},
             )
-        return shards
+            for chunk in (ids[i : i + size] for i in range(0, len(ids), size))
+        ]
+        return shards or [PolicyFiles()]
 
 
-def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
-    """Every IPS in ``ips/`` (or just ``only``); a bad file is recorded, not raised."""
-    files = {p.stem: p for p in ws.ips.glob("*.yaml")} | {p.stem: p for p in ws.ips.glob("*.yml")}
+def find_policies(ws: Workspace, only: list[str] | None = None) -> PolicyFiles:
+    """The IPS files in ``ips/`` (or just those of ``only``), without reading them; an id in
+    ``only`` with no file is refused (``BallastError``)."""
+    entries = workspace.entries(ws.ips)  # hidden names are left out
+    others = dict(entries.others)
+    files: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+    for path in sorted([*entries.files, *others]):
+        if path.suffix not in SUFFIXES:
+            continue
+        shown = f"{ws.ips.name}/{printable(path.name)}"
+        if (problem := portfolio_id_problem(path.stem)) is not None:
+            refused[label(path.stem)] = (
+                f"{shown}: the file name is not a portfolio id: {printable(repr(path.stem))} "
+                f"{problem}"
+            )
+        elif path in others:
+            refused[path.stem] = f"{shown}: {others[path]}, not a regular file: not read"
+        else:
+            files[path.stem] = path
     if only:
-        unknown = sorted(set(only) - set(files))
+        unknown = sorted(set(only) - set(files) - set(refused))
         if unknown:
-            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
-        files = {k: v for k, v in files.items() if k in set(only)}
+            names = ", ".join(printable(u) for u in unknown)
+            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {names}")
+        wanted = set(only)
+        files = {k: v for k, v in files.items() if k in wanted}
+        refused = {k: v for k, v in refused.items() if k in wanted}
+    return PolicyFiles(files, refused)
+
+
+def _text(ws: Workspace, path: Path) -> str:
+    """The IPS text, read only from a regular file; ``PolicyError`` otherwise."""
+    shown = f"{ws.ips.name}/{printable(path.name)}"
+    try:
+        return workspace.read_regular(path)
+    except NotRegular as exc:
+        raise PolicyError(f"{shown}: {exc}, not a regular file: not read") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{shown}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise PolicyError(f"{shown}: cannot be read ({exc.strerror})") from None
+
+
+def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
+    """Read and validate the IPS files ``found``; a bad file is recorded, not raised."""
     out = PolicySet()
+    out.errors |= found.refused
     with collector_paused():
-        for pid in sorted(files):
-            text = files[pid].read_text(encoding="utf-8")
+        for pid in sorted(found.files):
+            path = found.files[pid]
+            try:
+                text = _text(ws, path)
+            except PolicyError as exc:
+                out.errors[pid] = str(exc)
+                continue
             out.hashes[pid] = content_hash(text)
             out.texts[pid] = text
             try:
-                out.policies.append(load_policy(files[pid], text))
+                out.policies.append(load_policy(path, text))
             except PolicyError as exc:
                 out.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
     return out
+
+
+def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:
+    """Every IPS in ``ips/`` (or just ``only``), read; a bad file is recorded, not raised."""
+    return read_policies(ws, find_policies(ws, only))
 
 
 def accounts_of(pset: PolicySet) -> list[str]:

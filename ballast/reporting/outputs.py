@@ -19,16 +19,13 @@ import hashlib
 import multiprocessing
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ballast.ops import progress
-from ballast.ops.memory import collector_paused
-from ballast.reporting.html import environment, render_portfolio_report, render_run_index
+from ballast.reporting.html import environment, render_portfolio_report
 from ballast.reporting.pdf import PdfChoice, html_to_pdf, wanted
 
 if TYPE_CHECKING:
@@ -40,14 +37,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """What the render stage wrote, for the record stage: the run folder's final path (still
-    under its staging name until ``publish``), each output's SHA-256, the results entries
-    (one per portfolio) and the ids of the files the review read."""
+    """What the review wrote, for the record stage and the command line: the run folder's
+    final path (still under its staging name until ``publish``), each output's SHA-256, the
+    result tables to record (``ballast.audit.records.result_frames``: run_portfolios,
+    run_allocations, run_trades), the ids of the files the review read, one terminal row per
+    portfolio (``ballast.reporting.summary.terminal_row``) and the positions reviewed. No
+    results entries: they were written shard by shard and released."""
 
     folder: Path
     outputs: dict[str, str]
-    entries: list[dict[str, Any]]
+    frames: dict[str, pl.DataFrame]
     file_ids: list[int]
+    rows: list[dict[str, Any]]
+    positions: int = 0
+
+    @property
+    def invalid(self) -> list[str]:
+        """Portfolios whose data was invalid, in id order."""
+        return [r["portfolio_id"] for r in self.rows if not r["ok"]]
 
 
 def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:
@@ -191,52 +198,76 @@ def _chunks(contexts: list[dict[str, Any]], size: int) -> list[list[dict[str, An
     return [contexts[i : i + size] for i in range(0, len(contexts), size)]
 
 
-@contextmanager
-def _rendering(
-    folder: Path,
-    contexts: list[dict[str, Any]],
-    workers: int | None = None,
-    pdf: PdfChoice = PdfChoice.NONE,
-) -> Iterator[Callable[[], dict[str, str]]]:
-    """Reports rendered while the caller goes on: yields ``finish``, which returns the written
-    files' hashes once all are done. Many reports go to a spawn pool started on entry, so the
-    calling process writes its own files meanwhile; a few are rendered by ``finish`` itself,
-    in this process. Each finished chunk advances ``ballast.ops.progress`` by its reports."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(contexts) < PARALLEL_FROM:
+class ReportRenderer:
+    """Reports rendered while the caller goes on, batch by batch (one batch per shard).
 
-        def serial() -> dict[str, str]:
-            hashes: dict[str, str] = {}
+    A run of many reports (``total`` at least ``PARALLEL_FROM``) renders them in a spawn pool
+    started on creation, so the calling process computes and writes the next shard meanwhile;
+    at most ``WINDOW`` batches are in the pool at once (``submit`` waits for the oldest), so the
+    contexts held are bounded by the shard size, not the run. A small run renders each batch in
+    this process as it is submitted. Each finished chunk advances ``ballast.ops.progress`` by
+    its reports; ``finish`` waits for the rest and returns every written file's hash."""
+
+    WINDOW = 2
+
+    def __init__(
+        self,
+        folder: Path,
+        total: int,
+        workers: int | None = None,
+        pdf: PdfChoice = PdfChoice.NONE,
+    ) -> None:
+        self.folder, self.pdf = folder, pdf
+        self.workers = workers or os.cpu_count() or 1
+        self.hashes: dict[str, str] = {}
+        self._batches: list[dict[Future[dict[str, str]], int]] = []
+        self._pool: ProcessPoolExecutor | None = None
+        if self.workers > 1 and total >= PARALLEL_FROM:
+            # spawn, not fork: the calling process runs Prefect's threads. A worker only
+            # unpickles contexts and renders pages, which leaves no garbage cycles: without the
+            # cycle collector walking the contexts it holds, unpickling takes a third of the
+            # time. WeasyPrint does leave cycles, so workers that make PDFs keep the collector.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=gc.disable if pdf is PdfChoice.NONE else None,
+            )
+
+    def submit(self, contexts: list[dict[str, Any]]) -> None:
+        """Render these reports: now in this process, or in the pool (see the class)."""
+        if not contexts:
+            return
+        if self._pool is None:
             for chunk in _chunks(contexts, SERIAL_CHUNK):
-                hashes |= _render_chunk(str(folder), chunk, pdf.value)
+                self.hashes |= _render_chunk(str(self.folder), chunk, self.pdf.value)
                 progress.advance(len(chunk))
-            return hashes
+            return
+        while len(self._batches) >= self.WINDOW:
+            self._drain(self._batches.pop(0))
+        size = -(-len(contexts) // (self.workers * CHUNKS_PER_WORKER))
+        self._batches.append(
+            {
+                self._pool.submit(_render_chunk, str(self.folder), c, self.pdf.value): len(c)
+                for c in _chunks(contexts, size)
+            }
+        )
 
-        yield serial
-        return
-    chunks = _chunks(contexts, -(-len(contexts) // (workers * CHUNKS_PER_WORKER)))
-    # spawn, not fork: the calling process runs Prefect's threads. A worker only unpickles
-    # contexts and renders pages, which leaves no garbage cycles: without the cycle collector
-    # walking the contexts it holds, unpickling takes a third of the time. WeasyPrint does leave
-    # cycles, so workers that make PDFs keep the collector.
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=gc.disable if pdf is PdfChoice.NONE else None,
-    )
-    try:
-        pending = {pool.submit(_render_chunk, str(folder), c, pdf.value): len(c) for c in chunks}
+    def _drain(self, batch: dict[Future[dict[str, str]], int]) -> None:
+        for done in as_completed(batch):
+            self.hashes |= done.result()
+            progress.advance(batch[done])
 
-        def parallel() -> dict[str, str]:
-            hashes: dict[str, str] = {}
-            for done in as_completed(pending):
-                hashes |= done.result()
-                progress.advance(pending[done])
-            return hashes
+    def finish(self) -> dict[str, str]:
+        """Wait for every report submitted; the hashes of all written files."""
+        while self._batches:
+            self._drain(self._batches.pop(0))
+        return self.hashes
 
-        yield parallel
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def close(self) -> None:
+        """Stop the pool (pending reports are cancelled when ``finish`` was not reached)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def render_reports(
@@ -247,8 +278,12 @@ def render_reports(
 ) -> dict[str, str]:
     """Every portfolio's report, rendered on all cores when there are many; each finished
     chunk advances ``ballast.ops.progress`` by its number of reports."""
-    with _rendering(folder, contexts, workers, pdf) as finish:
-        return finish()
+    renderer = ReportRenderer(folder, len(contexts), workers, pdf)
+    try:
+        renderer.submit(contexts)
+        return renderer.finish()
+    finally:
+        renderer.close()
 
 
 def sha256_text(text: str) -> str:
@@ -269,30 +304,14 @@ def write_run(
     html: bool = True,
     pdf: PdfChoice = PdfChoice.NONE,
 ) -> tuple[Path, dict[str, str]]:
-    """Write the run folder under its staging name; returns its final path
-    ``reports/<as_of>/<run_id>`` (see ``publish``) and its files' hashes."""
-    from ballast.reporting import results
+    """Write the run folder in one go, under its staging name; returns its final path
+    ``reports/<as_of>/<run_id>`` (see ``publish``) and its files' hashes. A review writes it
+    shard by shard instead (``ballast.reporting.run_folder.RunFolder``), with the same bytes."""
+    from ballast.reporting.run_folder import RunFolder
 
-    final = reports_root / run["as_of"] / run["run_id"]
-    tmp = staging(final)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    outputs: dict[str, str] = {}
-
-    def put(name: str, text: str) -> None:
-        (tmp / name).write_text(text, encoding="utf-8")
-        outputs[name] = sha256_text(text)
-
-    # with many reports, the pool renders them while this process writes the other files
-    with _rendering(tmp, contexts if html else [], pdf=pdf) as reports:
-        with collector_paused():
-            put("results.json", results.results_document(run, entries))
-            if run["kind"] != "monitor":
-                put("trades.csv", results.trades_csv(entries))
-            if html:
-                put("index.html", render_run_index(run, entries))
-        outputs |= reports()
-    return final, outputs
+    with RunFolder(reports_root, run, total=len(contexts), html=html, pdf=pdf) as folder:
+        folder.add(entries, contexts)
+        return folder.final, folder.close()
 
 
 def publish(final: Path) -> Path:

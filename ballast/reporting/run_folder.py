@@ -1,0 +1,146 @@
+"""A run's folder written shard by shard, so a review holds one shard's results at a time.
+
+``RunFolder`` opens the run's staging folder (``outputs.staging``) and takes the results
+entries and report contexts of each shard in portfolio id order (``add``): their part of
+results.json, trades.csv and trade_lots.csv is written and hashed at once, their reports go to the
+``outputs.ReportRenderer``, and only the small line each gets on the index page is kept.
+``close`` ends the documents and writes index.html. The files are byte for byte those the whole
+run's entries would give (``results.results_document``, ``results.trades_csv``,
+``results.trade_lots_csv``, ``html.render_run_index``), however the run is sharded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ballast.ops.memory import collector_paused
+from ballast.reporting import html as report_html
+from ballast.reporting import results
+from ballast.reporting.outputs import ReportRenderer, sha256_text, staging
+from ballast.reporting.pdf import PdfChoice
+
+TABLES = {"trades.csv": results.trades_csv, "trade_lots.csv": results.trade_lots_csv}
+"""The CSV files of a review (not of a monitor), each made from results entries by a function
+whose text is a header line and then the entries' lines."""
+
+ENTRY_INDENT = "\n    "
+"""A line break and the indent of a results.json entry (the document's ``portfolios`` list)."""
+
+
+def results_head(run: dict[str, Any]) -> str:
+    """results.json up to its ``portfolios`` list: the run's fields, then the list's key."""
+    doc = {k: run[k] for k in ("run_id", "as_of", "kind", "trigger")}
+    return results.results_document(doc, [])[: -len("[]\n}\n")]
+
+
+def entry_text(entry: dict[str, Any]) -> str:
+    """One results.json entry as it is indented in the document (as ``json.dumps`` with an
+    indent of 2 writes it there; anything the fast encoder does not know goes to ``json``)."""
+    out: list[str] = []
+    try:
+        results._json_write(entry, ENTRY_INDENT, out)
+    except (results._NotPlain, RecursionError):
+        return json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", ENTRY_INDENT)
+    return "".join(out)
+
+
+class _Hashed:
+    """A text file written piece by piece, hashed as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        self.file: IO[bytes] = path.open("wb")
+        self.sha = hashlib.sha256()
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.file.write(data)
+        self.sha.update(data)
+
+    def close(self) -> str:
+        self.file.close()
+        return self.sha.hexdigest()
+
+
+class RunFolder:
+    """The staging folder of one run, written shard by shard (see the module docstring).
+
+    ``total`` is how many reports the run will render (it decides the report pool); use it as a
+    context manager: leaving it without ``close`` (an error) stops the pool and closes the
+    files, and the staging folder is left for recovery to remove."""
+
+    def __init__(
+        self,
+        reports_root: Path,
+        run: dict[str, Any],
+        *,
+        total: int,
+        html: bool = True,
+        pdf: PdfChoice = PdfChoice.NONE,
+        workers: int | None = None,
+    ) -> None:
+        self.run, self.html = run, html
+        self.final = reports_root / run["as_of"] / run["run_id"]
+        self.folder = staging(self.final)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self._renderer = ReportRenderer(self.folder, total if html else 0, workers, pdf)
+        self._results = _Hashed(self.folder / "results.json")
+        self._results.write(results_head(run))
+        self._tables: dict[str, tuple[_Hashed, Callable[[list[dict[str, Any]]], str]]] = {}
+        if run["kind"] != "monitor":
+            for name, lines in TABLES.items():
+                self._tables[name] = (_Hashed(self.folder / name), lines)
+                self._tables[name][0].write(lines([]))  # the header
+        self._first = True
+        self._index: list[dict[str, Any]] = []
+        self.outputs: dict[str, str] = {}
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._renderer.close()
+        for f in (self._results, *(f for f, _ in self._tables.values())):
+            if not f.file.closed:
+                f.file.close()
+
+    def add(self, entries: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> None:
+        """The next shard's entries (in portfolio id order, after the previous shard's) and
+        the contexts of their reports."""
+        self._renderer.submit(contexts if self.html else [])
+        if not entries:
+            return
+        with collector_paused():
+            texts = [entry_text(e) for e in entries]
+            lead = "[" + ENTRY_INDENT if self._first else "," + ENTRY_INDENT
+            self._results.write(lead + ("," + ENTRY_INDENT).join(texts))
+            self._first = False
+            for f, lines in self._tables.values():
+                f.write(lines(entries).split("\n", 1)[1])  # less the header
+            if self.html:
+                self._index += [report_html.index_row(e) for e in entries]
+
+    def close(self) -> dict[str, str]:
+        """End results.json and trades.csv, write index.html, wait for the reports; the hash
+        of every file in the folder."""
+        self._results.write(("[]" if self._first else "\n  ]") + "\n}\n")
+        self.outputs["results.json"] = self._results.close()
+        for name, (f, _) in self._tables.items():
+            self.outputs[name] = f.close()
+        if self.html:
+            text = report_html.render_index(self.run, self._index)
+            (self.folder / "index.html").write_text(text, encoding="utf-8")
+            self.outputs["index.html"] = sha256_text(text)
+        self.outputs |= self._renderer.finish()
+        return self.outputs

@@ -1,0 +1,100 @@
+"""A review is written shard by shard (issue #15, bounded memory): however it is cut, the run
+folder and the recorded results are byte for byte those of one shard."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ballast.ops import runs
+from ballast.portfolio.policy_set import PolicyFiles, find_policies, read_policies
+from ballast.reporting import outputs
+from ballast.workspace import Workspace
+from tests.support import generator
+
+AS_OF = "2026-09-30"
+N = 30
+TABLES = ("run_portfolios", "run_allocations", "run_trades")
+
+
+def _fixed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both runs get one run id and start time, so their files can be compared byte for byte."""
+    begin = runs.RunIdentity.begin.__func__  # type: ignore[attr-defined]
+
+    def fixed(cls: type[runs.RunIdentity], *args: object) -> runs.RunIdentity:
+        started = dt.datetime(2026, 10, 2, 7, 0, 0)
+        return dataclasses.replace(begin(cls, *args), run_id="r-fixed", started_at=started)
+
+    monkeypatch.setattr(runs.RunIdentity, "begin", classmethod(fixed))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _recorded(ws: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(ws / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            t: con.execute(f"select * exclude (run_id) from {t} order by all").fetchall()
+            for t in TABLES
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 generated portfolios and one refused IPS whose id sorts among theirs."""
+    root = tmp_path_factory.mktemp("shards") / "ws"
+    generator.load().generate_workspace(root, N, seed=11)
+    ids = sorted(p.stem for p in (root / "ips").glob("*.yaml"))
+    (root / "ips" / f"{ids[N // 2]}a.yaml").write_text("a: [1, 2\n", encoding="utf-8")
+    return root
+
+
+def test_split_keeps_portfolio_id_order(generated: Path) -> None:
+    """Shards are runs of consecutive ids, refused IPS files with their neighbours, and the
+    shards read one by one are the policies read at once."""
+    ws = Workspace(generated)
+    found = find_policies(ws)
+    shards = found.split(4)
+    assert [len(s.ids) for s in shards] == [4] * 7 + [3]
+    assert [i for s in shards for i in s.ids] == found.ids
+    whole = read_policies(ws, found)
+    parts = [read_policies(ws, s) for s in shards]
+    assert [p.id for part in parts for p in part.policies] == [p.id for p in whole.policies]
+    assert [p for part in parts for p in part.policies] == whole.policies
+    (refused,) = whole.errors  # not YAML: refused when read
+    assert next(p for p in parts if refused in p.ids).errors == {refused: whole.errors[refused]}
+    assert {k: v for p in parts for k, v in p.hashes.items()} == whole.hashes
+    assert PolicyFiles().split(4)[0].ids == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_shards_write_the_same_run_as_one(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ballast.flows.review import quarterly_review
+
+    _fixed_identity(monkeypatch)
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    shutil.copytree(generated, whole)
+    shutil.copytree(generated, sharded)
+    one = quarterly_review(workspace=str(whole), as_of=AS_OF)  # one shard, rendered in-process
+    monkeypatch.setattr(outputs, "PARALLEL_FROM", 2)  # 8 shards through the report pool
+    many = quarterly_review(workspace=str(sharded), as_of=AS_OF, shard_size=4)
+
+    assert one["status"] == many["status"] == "completed_with_errors"
+    assert one["rows"] == many["rows"] and len(one["rows"]) == N + 1
+    a, b = _files(Path(one["report_dir"])), _files(Path(many["report_dir"]))
+    assert list(a) == list(b) and len(a) == N + 1 + 4  # reports, index, results, two CSVs
+    assert [name for name in a if a[name] != b[name]] == []
+    assert b["trades.csv"].count(b"\n") > 1  # the generated portfolios do trade
+    assert _recorded(whole) == _recorded(sharded)
