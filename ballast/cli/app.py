@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from ballast import workspace
 from ballast.cli import progress as cli_progress
 from ballast.cli.options import WorkspaceOpt
-from ballast.errors import BallastError
+from ballast.errors import BallastError, printable
 from ballast.reporting.pdf import PdfChoice
 
 app = typer.Typer(
@@ -82,6 +83,13 @@ def _print_deferred(ingest: dict[str, Any]) -> None:
         )
 
 
+def _print_refused(ingest: dict[str, Any]) -> None:
+    """One line per inbox entry that is not a regular file (a link, folder, FIFO …): never
+    read, left where it is, named on every run until someone removes it."""
+    for r in ingest.get("refused", []):
+        err.print(f"[yellow]not read:[/] {escape(r['reason'])}", markup=True, highlight=False)
+
+
 def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
     """Files, the run's table (every portfolio of a small run, else counts and the exceptions)
     and where the reports are; nothing is read back from disk."""
@@ -89,36 +97,22 @@ def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
     for e in ingest["loaded"]:
         _print_restated(e)
     for q in ingest["quarantined"]:
-        err.print(f"[yellow]quarantined[/] {q['reason']}", markup=True, highlight=False)
+        err.print(f"[yellow]quarantined[/] {escape(q['reason'])}", markup=True, highlight=False)
     _print_deferred(ingest)
+    _print_refused(ingest)
     from ballast.reporting.summary import shown
 
     rows, left_out = shown(summary["rows"], full_table)
+    monitor = summary["kind"] == "monitor"
     if len(rows) < len(summary["rows"]):
         invalid, breached = len(summary["invalid"]), summary["breached"]
         out.print(
-            f"{len(summary['rows'])} portfolios: {breached} breached, {invalid} data invalid, "
-            f"{summary['trades']} trades proposed; the exceptions:",
+            f"{len(summary['rows'])} portfolios: {breached} breached, {invalid} data invalid"
+            + ("" if monitor else f", {summary['trades']} trades proposed")
+            + "; the exceptions:",
             highlight=False,
         )
-    title = f"{summary['kind'].replace('_', ' ')} as of {summary['as_of']}"
-    table = Table(title=title)
-    for col in ("portfolio", "status", "total value", "breached", "action", "trades"):
-        table.add_column(col, justify="right" if col in ("total value", "trades") else "left")
-    for r in rows:
-        total = (
-            f"{r['base_currency'] or ''} {float(r['total_value']):,.2f}"
-            if r["total_value"]
-            else "—"
-        )
-        table.add_row(
-            r["portfolio_id"],
-            "ok" if r["ok"] else "[red]data invalid[/]",
-            total,
-            "yes" if r["breached"] else "no",
-            r["action"],
-            str(r["trades"]),
-        )
+    table = summary_table(summary, rows)
     out.print(table)
     if left_out:
         out.print(
@@ -130,21 +124,84 @@ def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
         for msg in r["errors"]:  # account numbers already masked, as in the reports
             err.print(f"[red]{r['portfolio_id']}[/]: {escape(msg)}", markup=True, highlight=False)
     loaded, dup = len(ingest["loaded"]), len(ingest["duplicates"])
+    refused = len(ingest.get("refused", []))
     out.print(
-        f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen "
-        f"· run {summary['run_id']} ({summary['status']})",
+        f"files: {loaded} loaded, {len(ingest['quarantined'])} quarantined, {dup} already seen"
+        + (f", {refused} not read" if refused else ""),
         highlight=False,
     )
-    out.print(f"reports: {summary['report_dir']}", highlight=False)
+    # the run id on a line of its own: never broken across lines (show, rerun, approve take it)
+    out.print(f"run {summary['run_id']} ({summary['status']})", highlight=False)
+    out.print(f"reports: {summary['report_dir']}", highlight=False, soft_wrap=True)
+    if monitor and summary["breached"]:
+        out.print(
+            "the monitor proposes no trades: review the breached portfolios "
+            f"(`ballast review --as-of {summary['as_of']}` proposes them)",
+            highlight=False,
+        )
+
+
+def _print_pdfs(summary: dict[str, Any], choice: PdfChoice) -> None:
+    """How many PDF copies the run wrote, and where (``--pdf action|all``)."""
+    if choice is PdfChoice.NONE:
+        return
+    folder = Path(summary["report_dir"])
+    count = sum(1 for _ in folder.glob("*.pdf"))
+    which = "every portfolio" if choice is PdfChoice.ALL else "portfolios that need action"
+    if count:
+        out.print(f"PDFs: {count} written ({which}) in {folder}", highlight=False)
+    else:
+        out.print(f"PDFs: none written (--pdf {choice.value}: no portfolio called for one)")
+
+
+def _total(row: dict[str, Any], currency: bool) -> str:
+    """A portfolio's total value with thousands separators (Decimal: never a float)."""
+    if not row["total_value"]:
+        return "—"
+    amount = f"{Decimal(str(row['total_value'])):,.2f}"
+    return f"{row['base_currency'] or ''} {amount}" if currency else amount
+
+
+def summary_table(summary: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
+    """The run's table. Portfolio ids and amounts never wrap or get cut (80 columns fit a run
+    in one currency: it goes in the title); a monitor's breach is to be reviewed, and it has
+    no trades column (it proposes none)."""
+    monitor = summary["kind"] == "monitor"
+    currencies = {r["base_currency"] for r in rows if r["total_value"]}
+    single = len(currencies) == 1
+    title = f"{summary['kind'].replace('_', ' ')} as of {summary['as_of']}"
+    table = Table(title=title + (f", amounts in {next(iter(currencies))}" if single else ""))
+    widest = max((len(r["portfolio_id"]) for r in rows), default=9)
+    table.add_column("portfolio", no_wrap=True, min_width=min(widest, 40))
+    table.add_column("status")
+    table.add_column("total value", justify="right", no_wrap=True)
+    table.add_column("breached", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    if not monitor:
+        table.add_column("trades", justify="right", no_wrap=True)
+    for r in rows:
+        action = ("review" if r["breached"] else "none") if monitor else r["action"]
+        cells = [
+            r["portfolio_id"],
+            "ok" if r["ok"] else "[red]data invalid[/]",
+            _total(r, currency=not single),
+            "yes" if r["breached"] else "no",
+            action,
+        ]
+        table.add_row(*cells, *([] if monitor else [str(r["trades"])]))
+    return table
 
 
 def _check_portfolios(ws: workspace.Workspace, portfolios: list[str] | None) -> None:
     """Refuse unknown portfolio ids before starting Prefect (one line, exit 2)."""
     if portfolios:
-        known = {p.stem for p in ws.ips.iterdir() if p.suffix in (".yaml", ".yml")}
+        listed = workspace.entries(ws.ips)  # hidden names left out, nothing followed
+        names = [*listed.files, *(p for p, _ in listed.others)]
+        known = {p.stem for p in names if p.suffix in (".yaml", ".yml")}
         unknown = sorted(set(portfolios) - known)
         if unknown:
-            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {', '.join(unknown)}")
+            shown = ", ".join(printable(u) for u in unknown)
+            raise BallastError(f"{ws.ips}: no IPS for portfolio(s) {shown}")
 
 
 def _take_run_lock(ws: workspace.Workspace) -> None:
@@ -202,13 +259,36 @@ def init(path: Annotated[Path, typer.Argument(help="Folder to create.")]) -> Non
     )
 
 
+DemoFolderOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Folder to build the demo in (default: ./demo-workspace, not $BALLAST_HOME). "
+        "A demo workspace already there is deleted and built again (said first); any other "
+        "non-empty folder is refused.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
-def demo(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
-    """Build a workspace from the bundled examples and run a quarterly review on it."""
+def demo(ws_path: DemoFolderOpt = None, verbose: VerboseOpt = False) -> None:
+    """Build a workspace from the bundled examples and run a quarterly review on it.
+
+    Builds ./demo-workspace (or --workspace DIR); running it again replaces that demo
+    workspace, its runs, reports and approvals included, and says so."""
     from ballast.cli import demo as demo_mod
 
-    root = ws_path or Path("demo-workspace")
-    ws = demo_mod.build(root.expanduser().resolve())
+    root = (ws_path or demo_mod.DEFAULT_FOLDER).expanduser().resolve()
+    if demo_mod.previous(root):
+        err.print(
+            f"replacing the previous demo workspace {root}: its runs, reports and approvals "
+            "are deleted (--workspace DIR builds the demo elsewhere)",
+            markup=False,
+            highlight=False,
+        )
+    ws = demo_mod.build(root)
     out.print(f"demo workspace: {ws.root}", highlight=False)
     summary = _run_flow("quarterly_review", ws, demo_mod.DEMO_AS_OF, None, "ballast demo", verbose)
     _print_summary(summary)
@@ -216,7 +296,11 @@ def demo(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
         "\nlakeside-pension is data invalid on purpose: its custodian file has a bad "
         "quantity and was quarantined, while the other portfolios were reviewed."
     )
-    out.print(f"open {Path(summary['report_dir']) / 'index.html'} in a browser", highlight=False)
+    out.print(
+        f"open {Path(summary['report_dir']) / 'index.html'} in a browser",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -243,6 +327,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     for e in report["quarantined"]:
         err.print(f"quarantined {e['reason']}", highlight=False)
     _print_deferred(report)
+    _print_refused(report)
     if report["quarantined"]:
         raise typer.Exit(1)
 
@@ -270,6 +355,7 @@ def review(
         "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value
     )
     _print_summary(summary, table)
+    _print_pdfs(summary, pdf)
     if summary["invalid"]:
         raise typer.Exit(1)
 
@@ -291,29 +377,104 @@ def monitor(
         raise typer.Exit(1)
 
 
+RUN_ID_WIDTH = 23  # 20261204T151054Z-841b3c: ``ballast.ops.runs.new_run_id``
+KIND_SHOWN = {"quarterly_review": "review"}  # as the commands are named
+
+
+def _rerun_status(finished: dict[str, Any] | None) -> str:
+    """A rerun's outcome in a word: identical, different, not proven, failed, unfinished."""
+    if finished is None:
+        return "unfinished"
+    if finished.get("status") != "completed":
+        return str(finished.get("status") or "failed")
+    if not finished.get("proven", True) or finished.get("tampered"):
+        return "not proven"
+    return "identical" if finished.get("identical") else "different"
+
+
+def _reruns(con: Any) -> list[dict[str, Any]]:
+    """Reruns as ``runs`` lists them. A rerun is no row of the runs table: its ``run_started``
+    and ``run_finished`` audit events (payloads with ``rerun_of``) are its record."""
+    import json
+
+    from ballast.audit import chain
+
+    started: dict[str, dict[str, Any]] = {}
+    finished: dict[str, dict[str, Any]] = {}
+    for row in chain.rows(con):
+        if row["event"] not in ("run_started", "run_finished") or not row["run_id"]:
+            continue
+        try:
+            payload = json.loads(row["payload"])
+        except ValueError:  # an edited row: `ballast audit verify` names it
+            continue
+        if isinstance(payload, dict) and payload.get("rerun_of"):
+            into = started if row["event"] == "run_started" else finished
+            into[row["run_id"]] = payload | {"actor": row["actor"]}
+    found = []
+    for run_id, p in started.items():
+        why = f"rerun of {p['rerun_of']}" + (f": {p['reason']}" if p.get("reason") else "")
+        found.append(
+            {
+                "run_id": run_id,
+                "as_of": p.get("as_of"),
+                "kind": p.get("kind"),
+                "trigger": p.get("trigger") or "rerun",
+                "who": p.get("who") or p["actor"],
+                "status": _rerun_status(finished.get(run_id)),
+                "reason": why,
+                "started_at": p.get("started_at"),
+            }
+        )
+    return found
+
+
+def _started_key(value: Any) -> str:
+    """Runs (timestamps) and reruns (ISO text with a Z) in one order."""
+    return str(value or "").replace(" ", "T").removesuffix("Z")
+
+
+def runs_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Past runs and reruns, newest first, every run id whole (``show``, ``rerun`` and
+    ``approve`` take them): the id and date columns never wrap, the reason folds."""
+    table = Table(
+        title=title,
+        caption="a rerun's id names its outputs folder; show, rerun and approve take the "
+        "run it re-created"
+        if any(r["trigger"] == "rerun" for r in rows)
+        else None,
+    )
+    table.add_column("run id", no_wrap=True, min_width=RUN_ID_WIDTH)
+    table.add_column("as of", no_wrap=True, min_width=10)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("trigger", no_wrap=True)
+    table.add_column("who")
+    table.add_column("status")  # "completed with errors" wraps at its spaces
+    table.add_column("reason", overflow="fold", ratio=1)  # 120 columns: a rerun id fits whole
+    for r in sorted(rows, key=lambda r: (_started_key(r["started_at"]), r["run_id"]), reverse=True):
+        table.add_row(
+            r["run_id"],
+            str(r["as_of"]),
+            KIND_SHOWN.get(r["kind"], r["kind"]),
+            r["trigger"],
+            r["who"],
+            str(r["status"]).replace("_", " "),
+            r["reason"] or "",
+        )
+    return table
+
+
 @app.command()
 def runs(ws_path: WorkspaceOpt = None) -> None:
-    """List past runs (id, as-of, kind, trigger, who, status)."""
+    """List past runs and reruns, newest first (id, as-of, kind, trigger, who, status, reason).
+    Run ids are shown whole: `show`, `rerun` and `approve` take them."""
     from ballast.audit import records
     from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
-        frame = records.list_runs(con)
-    table = Table(title=f"runs in {ws.root}")
-    for col in ("run id", "as of", "kind", "trigger", "who", "status", "reason"):
-        table.add_column(col)
-    for r in frame.iter_rows(named=True):
-        table.add_row(
-            r["run_id"],
-            str(r["as_of"]),
-            r["kind"],
-            r["trigger"],
-            r["who"],
-            r["status"],
-            r["reason"] or "",
-        )
-    out.print(table)
+        found = records.list_runs(con).to_dicts() + _reruns(con)
+    out.print(runs_table(found, f"runs in {ws.root}"))
 
 
 EXTENSIONS = (

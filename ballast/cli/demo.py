@@ -13,8 +13,18 @@ DEMO_AS_OF = "2026-09-30"
 MARKER = ".ballast-demo"
 
 
+DEFAULT_FOLDER = Path("demo-workspace")
+
+
+def previous(root: Path) -> bool:
+    """Whether ``root`` holds an earlier demo workspace, which ``build`` deletes."""
+    return root.is_dir() and (root / MARKER).exists()
+
+
 def build(root: Path) -> workspace.Workspace:
-    """Create (or re-create) the demo workspace at ``root`` from the bundled examples."""
+    """Create (or re-create) the demo workspace at ``root`` from the bundled examples: an
+    earlier demo workspace there is deleted (``ballast demo`` says so first), any other
+    non-empty folder is refused."""
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).exists():
             raise BallastError(

@@ -18,6 +18,7 @@ from rich.table import Table
 from ballast.errors import BallastError, PolicyError
 
 if TYPE_CHECKING:
+    from ballast.portfolio.policy import Policy
     from ballast.simulate.config import SimulationConfig
 
 
@@ -36,11 +37,14 @@ def build_config(
     end: str | None,
     cost_bp: float | None,
     risk_free: str | None = None,
+    policy: Policy | None = None,
 ) -> SimulationConfig:
-    """The config file (if any) with the command line's options laid over it."""
+    """The config file (if any) with the command line's options laid over it. Given the
+    ``policy`` and no mapping (bundled history), its classes are mapped by name
+    (``simulate.config.assumed_mapping``)."""
     from pydantic import ValidationError
 
-    from ballast.simulate.config import SimulationConfig, load_config
+    from ballast.simulate.config import SimulationConfig, assumed_mapping, load_config
 
     base = load_config(config) if config else SimulationConfig()
     updates: dict = {}
@@ -76,9 +80,17 @@ def build_config(
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise BallastError(f"option {loc}: {first['msg']}") from None
+    if policy is not None and (assumed := assumed_mapping(cfg, policy)):
+        cfg = cfg.model_copy(update={"mapping": assumed})
     if cost_bp is not None:
         cfg = cfg.model_copy(update={"cost_bp": dict.fromkeys(cfg.mapping, cost_bp)})
     return cfg
+
+
+def _given_mapping(config: Path) -> dict[str, str]:
+    from ballast.simulate.config import load_config
+
+    return load_config(config).mapping
 
 
 def policy_table(payload: dict) -> Table:
@@ -88,20 +100,15 @@ def policy_table(payload: dict) -> Table:
     t = Table(
         title=f"{payload['ips']}: history {payload['history']['start']}.."
         f"{payload['history']['end']}"
-        + (f", {sim['paths']} paths × {sim['years']} y" if sim else "")
+        + (f", {sim['paths']} paths × {sim['years']} y" if sim else ""),
+        caption=f"avg wt: average weight of {first}; turn/y: turnover a year",
+        show_edge=False,  # 13 columns fit 120 with every header whole
     )
-    for col in (
-        "policy",
-        "CAGR",
-        "vol",
-        "Sharpe",
-        "max DD",
-        f"{first} avg",
-        "turnover/y",
-        "events",
-        "cost drag",
-    ):
-        t.add_column(col, justify="left" if col == "policy" else "right")
+    names = [p["name"] for p in payload["policies"]]
+    # policy names whole: they are what --policy takes
+    t.add_column("policy", no_wrap=True, min_width=max(map(len, names)))
+    for col in ("CAGR", "vol", "Sharpe", "max DD", "avg wt", "turn/y", "events", "cost drag"):
+        t.add_column(col, justify="right")
     if sim:
         for col in ("W p5", "W p50", "W p95", "sd ln W"):
             t.add_column(col, justify="right")
@@ -202,12 +209,14 @@ def register(app: typer.Typer) -> None:
         vanguard: bool = typer.Option(False, "--vanguard", help="Print the Vanguard grid."),
     ) -> None:
         """Simulate the IPS's rebalancing policies on history and simulated futures."""
+        from ballast.portfolio.policy import load_policy
         from ballast.simulate import run
         from ballast.simulate.report import write_outputs
 
         console = Console()
         try:
             began = time.perf_counter()
+            given = {} if config is None else _given_mapping(config)
             cfg = build_config(
                 config,
                 maps,
@@ -223,6 +232,7 @@ def register(app: typer.Typer) -> None:
                 end,
                 cost_bp,
                 risk_free,
+                policy=None if given or maps else load_policy(ips),
             )
             inputs = run.prepare(ips, cfg)
             hist = run.run_history(inputs)
@@ -235,6 +245,12 @@ def register(app: typer.Typer) -> None:
         except BallastError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1 if isinstance(exc, PolicyError) else 2) from None
+        if not given and not maps:
+            shown = ", ".join(f"{c}={s}" for c, s in cfg.mapping.items())
+            console.print(
+                f"mapped by class name: {shown} (bundled history; --map CLASS=SERIES to choose)",
+                highlight=False,
+            )
         console.print(policy_table(payload))
         if grid:
             h = payload["history"]

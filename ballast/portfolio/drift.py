@@ -10,7 +10,6 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_CLASS
-from ballast.portfolio.policy_frames import FRACTION
 
 WEIGHT = pl.Decimal(38, 12)
 BP_PER_UNIT = 10_000
@@ -66,13 +65,4 @@ def allocation(holdings: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
             ),
         )
         .sort("portfolio_id", "class_order", "asset_class")
-    )
-
-
-def drift_summary(alloc: pl.DataFrame) -> pl.DataFrame:
-    """Per portfolio: total value, breach flag and total drift Σ|drift| / 2 in bp."""
-    return alloc.group_by("portfolio_id", maintain_order=True).agg(
-        pl.col("total_value").first(),
-        pl.col("portfolio_breached").first().alias("breached"),
-        (pl.col("drift").abs().sum() / 2).cast(FRACTION).alias("total_drift_bp"),
     )

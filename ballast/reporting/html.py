@@ -262,9 +262,12 @@ def trade_totals(trades: list[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def total_drift_bp(asset_classes: list[Mapping[str, Any]]) -> str | None:
-    """The portfolio's drift summarised as Σ|drift| / 2, in basis points."""
+    """The portfolio's total drift Σ |weight − target| over the classes with a target, in basis
+    points: the one definition of the page, of results.json's ``drift_before_bp`` (the
+    cash-flow sentence of the trades section) and of the trade engines (``post_trade``). The
+    seed case's +637.17 / −637.17 bp make 1,274.34 bp (half of it is what must be traded)."""
     drifts = [d for ac in asset_classes if (d := _decimal(ac.get("drift_bp"))) is not None]
-    return str(sum((abs(d) for d in drifts), Decimal(0)) / 2) if drifts else None
+    return str(sum((abs(d) for d in drifts), Decimal(0))) if drifts else None
 
 
 def breach_lines(asset_classes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -372,9 +375,35 @@ def _approval(
     return out
 
 
+def _flow_effect(cash_flows: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The trades section's cash-flow sentence, or None when flows and idle cash remove no
+    drift ("removing 0.00 bp" says nothing; the allocation table has the post-trade weights)."""
+    if not cash_flows:
+        return None
+    removed = _decimal(cash_flows.get("removed_by_flows_bp"))
+    return None if removed is not None and removed == 0 else cash_flows
+
+
+def _checks(portfolio: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The reconciliation rows as the page states them. A data-invalid portfolio is not assessed
+    (as its breaches): a check with no failure on it is "not checked", never "passed" (its
+    positions may be missing altogether); a failure stays, it helps fix the feed."""
+    rows = [
+        {"status": None, "messages": [], "why": None, **c} for c in portfolio.get("checks") or []
+    ]
+    if portfolio["status_key"] == "data_invalid":
+        for c in rows:
+            if c.get("status") == "passed":
+                c["status"] = "not_checked"
+                c["why"] = "data_invalid"
+    return rows
+
+
 def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """The template's variables: the caller's context, defaults filled in, figures derived."""
     portfolio = _portfolio(context.get("portfolio") or {})
+    portfolio["cash_flows"] = _flow_effect(portfolio["cash_flows"])
+    portfolio["checks"] = _checks(portfolio)
     policy = _policy(context.get("policy"))
     classes = portfolio["asset_classes"]
     breaches = breach_lines(classes)
@@ -423,13 +452,19 @@ def render_portfolio_report(context: dict[str, Any], env: jinja2.Environment | N
     return env.get_template("report.html.j2").render(report_context(context))
 
 
-def _index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
-    """The index's line of one portfolio: ``_portfolio`` without copying its classes and trades,
-    which the index only counts."""
-    row = _portfolio(portfolio, full=False)
-    row["n_trades"] = len(row["trades"] or [])
-    row["n_breached"] = sum(1 for ac in row["asset_classes"] or [] if ac.get("breached"))
-    row["name"] = portfolio.get("name")
+_INDEX_KEYS = ("portfolio_id", "name", "total_value", "base_currency", "breached", "action")
+
+
+def index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+    """The index's line of one portfolio: only what the page shows of it (its classes and
+    trades counted, not kept), and the account ids its text must mask, so a run's index rows
+    can be kept while its entries are released."""
+    full = _portfolio(portfolio, full=False)
+    row = {k: full.get(k) for k in _INDEX_KEYS}
+    row |= {k: full[k] for k in ("errors", "status_key", "status_label")}
+    row["n_trades"] = len(full["trades"] or [])
+    row["n_breached"] = sum(1 for ac in full["asset_classes"] or [] if ac.get("breached"))
+    row["account_ids"] = _account_ids([], [portfolio])
     return row
 
 
@@ -447,15 +482,22 @@ def run_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     }
 
 
-def render_run_index(
-    run: dict[str, Any], portfolios: list[dict[str, Any]], env: jinja2.Environment | None = None
+def render_index(
+    run: dict[str, Any], rows: list[dict[str, Any]], env: jinja2.Environment | None = None
 ) -> str:
-    """The firm-wide page of one run: every portfolio, its status, and a link to its report."""
+    """The firm-wide page of one run from its ``index_row`` lines: every portfolio, its
+    status, and a link to its report."""
     env = env or environment()
-    rows = [_index_row(p) for p in portfolios]
     return env.get_template("index.html.j2").render(
         run=_run(run),
         portfolios=rows,
         summary=run_summary(rows),
-        account_ids=_account_ids([], portfolios),
+        account_ids=sorted({a for r in rows for a in r["account_ids"]}),
     )
+
+
+def render_run_index(
+    run: dict[str, Any], portfolios: list[dict[str, Any]], env: jinja2.Environment | None = None
+) -> str:
+    """The firm-wide page of one run from its results entries (see ``render_index``)."""
+    return render_index(run, [index_row(p) for p in portfolios], env)

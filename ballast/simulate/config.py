@@ -53,9 +53,14 @@ class SimulationConfig(BaseModel):
         """The IPS's classes, each checked to have a series."""
         missing = [c for c in policy.asset_classes if c not in self.mapping]
         if missing:
+            known = (
+                " (the bundled history has market, bond and tbill)"
+                if self.history == "bundled"
+                else ""
+            )
             raise BallastError(
-                f"no return series for asset class {missing[0]!r}: map it in the config's "
-                f"'mapping' or with --map {missing[0]}=SERIES"
+                f"no return series for asset class {missing[0]!r}{known}: map it in the "
+                f"config's 'mapping' or with --map {missing[0]}=SERIES"
             )
         extra = [c for c in self.mapping if c not in policy.asset_classes]
         if extra:
@@ -90,6 +95,31 @@ class SimulationConfig(BaseModel):
             if series == "market":
                 return cls
         return max(policy.asset_classes, key=lambda c: policy.asset_classes[c].target)
+
+
+# IPS class names the bundled history has an obvious series for (a substring of the name)
+BUNDLED_SERIES = (
+    ("equit", "market"),
+    ("stock", "market"),
+    ("bond", "bond"),
+    ("fixed_income", "bond"),
+    ("cash", "tbill"),
+)
+
+
+def assumed_mapping(config: SimulationConfig, policy: Policy) -> dict[str, str]:
+    """With the bundled history and no mapping given, the series each class name points to
+    (``us_equity`` and ``global_equity`` → market, ``ig_bonds`` → bond, ``cash`` → tbill);
+    classes with no obvious series are left out (``classes`` then names the first). Empty when
+    a mapping was given or the history is a CSV."""
+    if config.mapping or config.history != "bundled":
+        return {}
+    found = {}
+    for cls in policy.asset_classes:
+        series = next((s for key, s in BUNDLED_SERIES if key in cls.lower()), None)
+        if series is not None:
+            found[cls] = series
+    return found
 
 
 def load_config(path: Path) -> SimulationConfig:

@@ -15,7 +15,7 @@ from PIL import Image
 from tests.conftest import copy_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
-HYPERLINK = '=HYPERLINK("http://x")'
+FORMULA = "@SUM(1+1)"  # an identifier ballast accepts (docs/file-formats.md) that a sheet runs
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -58,16 +58,17 @@ def test_pdf_for_portfolios_needing_action(tmp_path: Path) -> None:
 
 
 def test_hostile_names_are_inert(tmp_path: Path) -> None:
-    """A security called =HYPERLINK(...) and an account named <script> stay text everywhere."""
+    """A security called @SUM(1+1) and an account named <script> stay text everywhere.
+
+    (``=`` and quotes may not be in an identifier at all: such a file is refused at ingest.)"""
     ws = copy_demo(tmp_path / "ws")
-    quoted = '"' + HYPERLINK.replace('"', '""') + '"'  # one CSV field holding the formula
     for path in (
         ws.inbox / "custodian-a_positions_2026-09-30.csv",
         ws.reference / "securities.csv",
         ws.inbox / "custodian-a_prices_2026-09-30.csv",
     ):
         text = path.read_text()
-        path.write_text(re.sub(r"(?m)(^|,)GEQ(?=,|$)", lambda m: m.group(1) + quoted, text))
+        path.write_text(re.sub(r"(?m)(^|,)GEQ(?=,|$)", lambda m: m.group(1) + FORMULA, text))
     ips = ws.ips / "seed-60-40.yaml"
     ips.write_text(
         ips.read_text().replace(
@@ -77,7 +78,7 @@ def test_hostile_names_are_inert(tmp_path: Path) -> None:
     folder = review(ws, portfolios=["seed-60-40"], pdf="all")
     rows = list(csv.reader(io.StringIO((folder / "trades.csv").read_text())))
     cells = [c for r in rows for c in r]
-    assert "'" + HYPERLINK in cells and HYPERLINK not in cells  # neutralised, not a formula
+    assert "'" + FORMULA in cells and FORMULA not in cells  # neutralised, not a formula
     html = (folder / "seed-60-40.html").read_text()
     assert SCRIPT not in html and "<script" not in html.lower()
     text = subprocess.run(
@@ -87,4 +88,4 @@ def test_hostile_names_are_inert(tmp_path: Path) -> None:
         check=True,
         timeout=60,
     ).stdout
-    assert "HYPERLINK" in text  # shown as plain text in the PDF
+    assert FORMULA in text  # shown as plain text in the PDF

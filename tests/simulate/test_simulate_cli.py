@@ -152,7 +152,8 @@ def test_user_csv_history_and_map_option(app, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--paths", 10], "no return series for asset class 'us_equity'"),
+        # a mapping given leaves no class mapped by name (tests/cli/test_simulate_demo_ips.py)
+        (["--map", "us_equity=market"], "no return series for asset class 'us_bonds'"),
         (["--config", CONFIG, "--policy", "weekly"], "unknown kind 'weekly'"),
         (["--config", CONFIG, "--map", "us_equity=gold"], "no return series 'gold'"),
         (["--config", CONFIG, "--paths", -1], "option paths"),
