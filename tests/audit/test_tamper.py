@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -592,16 +591,10 @@ def test_read_only_workspace_is_one_line_and_74(
     """``ballast audit verify|anchor`` on a read-only workspace (a real read-only mount): one
     line, exit 74, no traceback."""
     from ballast.errors import EXIT_STORAGE
-    from tests.cli.test_one_line_errors import BALLAST, _read_only, run
+    from tests.support.one_line import BALLAST, read_only, run
 
-    cmd = _read_only(ws, [BALLAST, "audit", command, "-w", str(ws.root)])
-    if cmd is None:
-        pytest.skip("no private mount namespace here, and chmod does not stop root")
-    try:
+    with read_only(ws, [BALLAST, "audit", command, "-w", str(ws.root)]) as cmd:
         proc, line = run(cmd, tmp_path)
-    finally:
-        for sub, _, _ in os.walk(ws.root):
-            os.chmod(sub, 0o755)
     assert proc.returncode == EXIT_STORAGE, line
     assert line.startswith(f"error: cannot write {ws.root}") or "no permission" in line, line
 

@@ -277,7 +277,7 @@ def test_witness_that_cannot_be_written_is_one_line_and_74(ws: Workspace, keys, 
     """A witness folder nobody may create files in (sysfs; write-once storage that refuses):
     ``ballast audit anchor`` says so in one line and exits 74; nothing is half-written."""
     from ballast.errors import EXIT_STORAGE
-    from tests.cli.test_one_line_errors import BALLAST, run
+    from tests.support.one_line import BALLAST, run
 
     configure(ws, Path("/sys/kernel/ballast-witness"), keys[0])
     proc, line = run([BALLAST, "audit", "anchor", "-w", str(ws.root)], tmp_path)

@@ -21,7 +21,6 @@ Nothing here asserts how long anything took.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -37,36 +36,10 @@ from ballast.errors import (
     EXIT_STORAGE,
     EXIT_USAGE,
 )
-from ballast.workspace import Workspace
 from tests.conftest import copy_demo
+from tests.support.one_line import BALLAST, TIMEOUT, env_for, read_only, run
 
-BALLAST = str(Path(sys.executable).with_name("ballast"))
 AS_OF = "2026-09-30"
-TIMEOUT = 900  # seconds; a bound for a hung command on a loaded host, not a speed assertion
-
-
-def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The test's environment, with the per-user error log under ``tmp_path``."""
-    return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), **extra}
-
-
-def run(
-    cmd: list[str], tmp_path: Path, **extra: str
-) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run ``cmd``; its result and its one stderr line (asserted: exactly one, no traceback)."""
-    proc = subprocess.run(
-        cmd,
-        cwd=tmp_path,
-        env=env_for(tmp_path, **extra),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    return proc, lines[0]
 
 
 def closed_port() -> int:
@@ -155,40 +128,10 @@ def test_brackets_in_a_user_error_are_kept(tmp_path: Path) -> None:
 # --- a workspace that cannot be written ------------------------------------------------------
 
 
-def _unshare_prefix() -> list[str] | None:
-    """A command prefix giving a private mount namespace, if this host allows one."""
-    if not shutil.which("unshare"):
-        return None
-    for prefix in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
-        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=60, check=False)
-        if probe.returncode == 0:
-            return prefix
-    return None
-
-
-def _read_only(ws: Workspace, cmd: list[str]) -> list[str] | None:
-    """``cmd`` run with ``ws`` read-only, or None when this host cannot make it so."""
-    prefix = _unshare_prefix()
-    if prefix is not None:
-        mount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-        return [*prefix, "sh", "-c", mount, "sh", str(ws.root), *cmd]
-    if os.geteuid() != 0:
-        for folder, _, _ in os.walk(ws.root):
-            os.chmod(folder, 0o555)
-        return cmd
-    return None
-
-
 def test_read_only_workspace(tmp_path: Path) -> None:
     ws = copy_demo(tmp_path / "ws")
-    cmd = _read_only(ws, [BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)])
-    if cmd is None:
-        pytest.skip("no private mount namespace here, and chmod does not stop root")
-    try:
+    with read_only(ws, [BALLAST, "review", "--as-of", AS_OF, "-w", str(ws.root)]) as cmd:
         proc, line = run(cmd, tmp_path)
-    finally:
-        for folder, _, _ in os.walk(ws.root):
-            os.chmod(folder, 0o755)
     assert proc.returncode == EXIT_STORAGE, line
     assert line.startswith(f"error: cannot write {ws.root}/.ballast") or line.startswith(
         f"error: no permission to write {ws.root}/.ballast"
