@@ -8,6 +8,7 @@ from ballast.tasks.simulate import (
     prepare_inputs,
     simulate_history,
     simulate_paths,
+    simulate_phases,
     simulate_vanguard,
     write_report,
 )
@@ -20,9 +21,11 @@ from ballast.simulate.config import SimulationConfig
 def simulate_policies(
     ips_path: Path, config: SimulationConfig, out_dir: Path, vanguard: bool = False
 ) -> list[Path]:
-    """Every policy of ``config`` for the IPS at ``ips_path``; writes into ``out_dir``."""
+    """Every policy of ``config`` for the IPS at ``ips_path`` (and, with ``config.phase`` "all",
+    at every calendar phase of the history); writes into ``out_dir``."""
     inputs = prepare_inputs(ips_path, config)
     hist = simulate_history(inputs)
     paths = simulate_paths(inputs)
     grid = simulate_vanguard(inputs) if vanguard else None
-    return write_report(out_dir, inputs, hist, paths, grid)
+    phases = simulate_phases(inputs)
+    return write_report(out_dir, inputs, hist, paths, grid, phases)

@@ -38,14 +38,21 @@ def simulate_vanguard(inputs: run.Inputs) -> list[dict]:
 
 
 @task(cache_policy=NO_CACHE)
+def simulate_phases(inputs: run.Inputs) -> SimResult | None:
+    """Every policy at each calendar phase on the history (``phase: all``), else None."""
+    return run.run_phases(inputs)
+
+
+@task(cache_policy=NO_CACHE)
 def write_report(
     out_dir: Path,
     inputs: run.Inputs,
     hist: SimResult,
     paths: SimResult | None,
     grid: list[dict] | None,
+    phases: SimResult | None = None,
 ) -> list[Path]:
     """Assemble ``simulation.json`` and render ``simulation.html``."""
-    payload = run.assemble(inputs, hist, paths, grid)
+    payload = run.assemble(inputs, hist, paths, grid, phases)
     labels = [inputs.history.label(t) for t in range(len(inputs.history.months))]
     return write_outputs(out_dir, payload, hist, labels)

@@ -38,10 +38,11 @@ def build_config(
     cost_bp: float | None,
     risk_free: str | None = None,
     policy: Policy | None = None,
+    phase: str | None = None,
 ) -> SimulationConfig:
     """The config file (if any) with the command line's options laid over it. Given the
     ``policy`` and no mapping (bundled history), its classes are mapped by name
-    (``simulate.config.assumed_mapping``)."""
+    (``simulate.config.assumed_mapping``). ``phase`` is ``N`` (0..11) or ``all``."""
     from pydantic import ValidationError
 
     from ballast.simulate.config import SimulationConfig, assumed_mapping, load_config
@@ -70,6 +71,8 @@ def build_config(
             updates[key] = value
     if risk_free is not None:
         updates["risk_free"] = None if risk_free.lower() == "none" else risk_free
+    if phase is not None:
+        updates["phase"] = phase  # SimulationConfig checks it: 0..11 or "all"
     if percent:
         updates["percent"] = True
     if policies:
@@ -135,6 +138,85 @@ def policy_table(payload: dict) -> Table:
                 f"{s['dispersion']['log_sd']:.3f}",
             ]
         t.add_row(*row)
+    return t
+
+
+def _span(d: dict, scale: float = 100.0, digits: int = 1, unit: str = "%") -> str:
+    """``min–max`` of one figure's dispersion (``lo to hi`` when negative), or the single value
+    when both round alike."""
+    lo, hi = (f"{d[k] * scale:.{digits}f}" for k in ("min", "max"))
+    if lo == hi:
+        return lo + unit
+    return f"{lo} to {hi}{unit}" if d["min"] < 0 else f"{lo}–{hi}{unit}"
+
+
+def phase_table(payload: dict) -> Table:
+    """Timing luck: per policy, the spread of its history figures over its calendar phases."""
+    h = payload["history"]
+    t = Table(
+        title=f"Timing luck: history {h['start']}..{h['end']} at every calendar phase",
+        caption="CAGR min / median / max over the policy's phases; other columns min–max",
+        show_edge=False,
+    )
+    names = [p["policy"] for p in payload["phases"]]
+    t.add_column("policy", no_wrap=True, min_width=max(map(len, names)))
+    for col in ("phases", "CAGR min", "median", "max", "spread", "vol", "max DD", "events"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("turn/y", justify="right", no_wrap=True)
+    for pol in payload["phases"]:
+        d = pol["dispersion"]
+        t.add_row(
+            pol["policy"],
+            str(pol["phases"]),
+            *(f"{d['cagr'][k]:.2%}" for k in ("min", "median", "max")),
+            f"{d['cagr']['spread'] * 1e4:.1f}bp",
+            _span(d["volatility"], digits=2),
+            _span(d["max_drawdown"]),
+            _span(d["events"], 1.0, 0, ""),
+            _span(d["turnover"]),
+        )
+    return t
+
+
+def phase_tax_table(payload: dict) -> Table:
+    """Timing luck of a taxable run: tax drag and after-liquidation CAGR over the phases."""
+    t = Table(
+        title="Timing luck after tax: over the calendar phases",
+        caption="CAGR after: had everything been sold at the last month-end",
+        show_edge=False,
+    )
+    for col in ("policy", "tax drag", "CAGR after min", "median", "max", "spread"):
+        t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
+    for pol in payload["phases"]:
+        d = pol["dispersion"]
+        t.add_row(
+            pol["policy"],
+            _span(d["tax_drag"], 1e4, 0, "bp"),
+            *(f"{d['after_tax_cagr'][k]:.2%}" for k in ("min", "median", "max")),
+            f"{d['after_tax_cagr']['spread'] * 1e4:.1f}bp",
+        )
+    return t
+
+
+def tax_table(payload: dict) -> Table:
+    """Taxable runs: the tax paid along the way, and the extra tax of liquidating at the end."""
+    t = Table(
+        title="Tax (estimate) on the history",
+        caption="liquidation: the extra tax had everything been sold at the last month-end, "
+        "as a share of the final value",
+        show_edge=False,
+    )
+    for col in ("policy", "tax drag", "CAGR", "liquidation", "CAGR after"):
+        t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
+    for pol in payload["policies"]:
+        h = pol["history"]
+        t.add_row(
+            pol["name"],
+            f"{h['tax_drag'] * 1e4:.1f}bp",
+            f"{h['cagr']:.2%}",
+            f"{h['liquidation_tax'] / h['terminal_wealth']:.1%}",
+            f"{h['after_tax_cagr']:.2%}",
+        )
     return t
 
 
@@ -205,6 +287,9 @@ def register(app: typer.Typer) -> None:
         risk_free: str | None = typer.Option(
             None, "--risk-free", help="Series for Sharpe ratios ('none': zero)."
         ),
+        phase: str | None = typer.Option(
+            None, "--phase", help="Calendar phase 0..11 (0: Mar/Jun/Sep/Dec), or 'all'."
+        ),
         out: Path = typer.Option(Path("simulation"), "--out", help="Output folder."),
         vanguard: bool = typer.Option(False, "--vanguard", help="Print the Vanguard grid."),
     ) -> None:
@@ -233,12 +318,14 @@ def register(app: typer.Typer) -> None:
                 cost_bp,
                 risk_free,
                 policy=None if given or maps else load_policy(ips),
+                phase=phase,
             )
             inputs = run.prepare(ips, cfg)
             hist = run.run_history(inputs)
             sims = run.run_paths(inputs)
             grid = run.run_vanguard(inputs) if vanguard else None
-            payload = run.assemble(inputs, hist, sims, grid)
+            phased = run.run_phases(inputs)
+            payload = run.assemble(inputs, hist, sims, grid, phased)
             labels = [inputs.history.label(t) for t in range(len(inputs.history.months))]
             written = write_outputs(out, payload, hist, labels)
             elapsed = time.perf_counter() - began
@@ -252,6 +339,12 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         console.print(policy_table(payload))
+        if payload["taxable"]:
+            console.print(tax_table(payload))
+        if payload["phases"]:
+            console.print(phase_table(payload))
+            if payload["taxable"]:
+                console.print(phase_tax_table(payload))
         if grid:
             h = payload["history"]
             console.print(

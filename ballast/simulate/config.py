@@ -8,15 +8,16 @@ A small YAML file (``--config``), every field optional but ``mapping``; CLI opti
     paths: 1000                 # simulated futures (0: history only)
     years: 30
     seed: 0
+    phase: 0                    # calendar phase 0..11, or "all" (timing luck over every phase)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ballast.errors import BallastError
 from ballast.portfolio.policy import Policy
@@ -48,6 +49,20 @@ class SimulationConfig(BaseModel):
     annual_vol: dict[str, float] = Field(default_factory=dict)
     policies: list[str] = Field(default_factory=lambda: list(DEFAULT_SPECS))
     equity_class: str | None = None  # the class the Vanguard table follows
+    # calendar phase of every schedule (0: quarter ends Mar/Jun/Sep/Dec); "all": the history is
+    # also run at every phase and the spread of outcomes reported
+    phase: int | Literal["all"] = 0
+
+    @field_validator("phase", mode="before")
+    @classmethod
+    def _phase(cls, value: Any) -> int | str:
+        """0..11 (a number or its digits) or ``all``."""
+        text = str(value).strip().lower()
+        if text == "all":
+            return text
+        if isinstance(value, bool) or not text.isdigit() or int(text) > 11:
+            raise ValueError(f"a calendar phase is 0..11 or 'all', not {value!r}")
+        return int(text)
 
     def classes(self, policy: Policy) -> list[str]:
         """The IPS's classes, each checked to have a series."""

@@ -4,7 +4,8 @@ State is an array of holdings ``H[s, p, k]`` (policy, path, asset class) in unit
 wealth (1.0). Each month-end: grow by the month's returns; add or take the month's cash flow
 (directed first to under- or from overweight classes, or pro rata to target); check the
 calendar and the bands; trade where a policy acts, paying costs; once a year settle tax. Statistics
-are accumulated online so memory does not grow with the number of months.
+are accumulated online so memory does not grow with the number of months. With tax, the last
+month-end also prices a liquidation: the extra tax had every holding been sold then.
 
 Float64 throughout: this is a simulation of growth of 1, not bookkeeping of money (the review
 engine uses ``Decimal``).
@@ -76,6 +77,9 @@ class SimResult:
     checkpoints: np.ndarray  # (C,) month indices at which wealth_at is recorded
     wealth_at: np.ndarray  # (C, S, P)
     trace: Trace | None = field(default=None)
+    # with tax: the extra tax, at the last month-end, of selling every holding (None untaxed);
+    # negative when the sale's losses would cut that year's tax
+    liquidation_tax: np.ndarray | None = field(default=None)
 
 
 def simulate(
@@ -102,8 +106,8 @@ def simulate(
         ]
     )[:, None]
     directed = np.array([p.directed_flows for p in policies])[None, :, None]
-    cal = np.stack([review_mask(market.months, p.calendar) for p in policies], axis=1)  # (T, S)
-    mon = np.stack([review_mask(market.months, p.monitor) for p in policies], axis=1)
+    cal = np.stack([review_mask(market.months, p.calendar, p.phase) for p in policies], axis=1)
+    mon = np.stack([review_mask(market.months, p.monitor, p.phase) for p in policies], axis=1)
     cost = (np.asarray(fr.cost_bp or (0.0,) * K, dtype=float) / 1e4)[:, None, None]
     monthly_flow = fr.flow_rate / 12.0
 
@@ -125,6 +129,7 @@ def simulate(
         else None
     )
     taxed = (market.months == 12) | (np.arange(T) == T - 1)
+    liquidation = z.copy()
 
     for t in range(T):
         H *= growth_k[t][:, None, :]
@@ -168,8 +173,15 @@ def simulate(
                 book.trade(np.moveaxis(H, 0, -1), np.moveaxis(new, 0, -1), t)
             H = new
         if book is not None and taxed[t]:
+            rates = cast(TaxRates, fr.tax)  # a book means a tax
             v_now = H.sum(0)
-            tax = np.minimum(book.settle(cast(TaxRates, fr.tax)), v_now)  # a book means a tax
+            if t == T - 1:  # the year's tax had everything also been sold, less the year's own
+                sold = book.copy()
+                sold.trade(np.moveaxis(H, 0, -1), np.zeros((S, P, K)), t)
+                liquidation = np.minimum(sold.settle(rates), v_now)
+            tax = np.minimum(book.settle(rates), v_now)
+            if t == T - 1:  # negative when selling realises a loss that offsets the year's gains
+                liquidation = liquidation - tax
             factor = 1.0 - np.divide(tax, v_now, out=np.zeros_like(tax), where=v_now > 0)
             H *= factor
             book.scale(factor)
@@ -218,6 +230,7 @@ def simulate(
         checkpoints,
         wealth_at,
         tr,
+        liquidation_tax=liquidation if book is not None else None,
     )
 
 

@@ -4,7 +4,9 @@ Conventions (monthly data): CAGR = exp(12 · mean log(1 + r)) − 1 of the time-
 returns; volatility = sample standard deviation (ddof 1) × √12; Sharpe = mean / standard deviation
 of the excess over the T-bill, × √12; maximum drawdown on month-end values; turnover = one-way
 (Σ|trade| / 2 ÷ value) summed per year; cost and tax drag = how much higher the CAGR would be had
-the money paid stayed invested at the portfolio's return.
+the money paid stayed invested at the portfolio's return. Taxable runs add the liquidation
+figures: ``liquidation_tax`` (the extra tax of selling everything at the last month-end) and
+``after_tax_cagr`` (the CAGR with that sale's tax taken as one more return at the end).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ballast.simulate.engine import SimResult
+from ballast.simulate.policies import phase_count, schedule_label
 
 PERCENTILES = (5, 25, 50, 75, 95)
 
@@ -33,7 +36,7 @@ def per_path(res: SimResult) -> dict[str, np.ndarray]:
         gap: np.ndarray = growth * ((wealth + lost) / wealth) ** (1.0 / years) - growth
         return gap
 
-    return {
+    figs = {
         "cagr": growth - 1.0,
         "volatility": np.sqrt(var * 12.0),
         "sharpe": sharpe * np.sqrt(12.0),
@@ -44,6 +47,11 @@ def per_path(res: SimResult) -> dict[str, np.ndarray]:
         "tax_drag": drag(res.tax_lost),
         "terminal_wealth": res.wealth,
     }
+    if res.liquidation_tax is not None:
+        kept = np.maximum(1.0 - res.liquidation_tax / wealth, 0.0)
+        figs["liquidation_tax"] = res.liquidation_tax
+        figs["after_tax_cagr"] = growth * kept ** (1.0 / years) - 1.0
+    return figs
 
 
 def weights(
@@ -112,6 +120,52 @@ def wealth_fan(res: SimResult) -> dict[str, list[dict[str, float]]]:
             {"month": int(m) + 1} | {f"p{q}": _r(pct[i, c, s]) for i, q in enumerate(PERCENTILES)}
             for c, m in enumerate(res.checkpoints)
         ]
+    return out
+
+
+# figures whose spread over calendar phases is reported (the tax ones only when taxed)
+PHASE_FIGURES = (
+    "cagr",
+    "volatility",
+    "max_drawdown",
+    "events",
+    "turnover",
+    "cost_drag",
+    "tax_drag",
+    "after_tax_cagr",
+)
+
+
+def phase_summary(res: SimResult) -> list[dict[str, Any]]:
+    """Timing luck on one path: ``res`` ran ``policies.all_phases`` (each policy once per phase,
+    same name, consecutive). Per policy: each phase's figures and, per figure, min, median, max and
+    spread (max − min) over its phases."""
+    figs = per_path(res)
+    taxed = res.liquidation_tax is not None
+    keys = [k for k in PHASE_FIGURES if k in figs and (taxed or "tax" not in k)]
+    out: list[dict[str, Any]] = []
+    s = 0
+    while s < len(res.policies):
+        first = res.policies[s]
+        n = phase_count(first)
+        rows = range(s, s + n)
+        runs = [
+            {"phase": res.policies[i].phase, "months": schedule_label(res.policies[i])}
+            | {k: _r(figs[k][i, 0]) for k in keys}
+            for i in rows
+        ]
+        spread = {}
+        for k in keys:
+            vals = figs[k][s : s + n, 0]
+            lo, hi = float(vals.min()), float(vals.max())
+            spread[k] = {
+                "min": _r(lo),
+                "median": _r(np.median(vals)),
+                "max": _r(hi),
+                "spread": _r(hi - lo),
+            }
+        out.append({"policy": first.name, "phases": n, "runs": runs, "dispersion": spread})
+        s += n
     return out
 
 

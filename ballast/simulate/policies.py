@@ -19,11 +19,17 @@ Policy specs (``--policy``): a kind, then ``:``-separated options in any order::
 ``BAND`` is an IPS band (``500bp``, ``5%``, ``25%rel``, ``5/25``) applied to every class; without it
 each class keeps its IPS band. Any spec may end in ``:prorata`` (cash flows split by target weight)
 or ``:directed`` (cash flows go first to underweight / come from overweight classes, the default).
+
+Calendar phase (timing luck): a schedule fires at fixed month-ends (``REVIEW_MONTHS``); phase
+``n`` shifts it ``n`` months later, modulo its period. Quarterly phase 0 is Mar/Jun/Sep/Dec, 1 is
+Jan/Apr/Jul/Oct, 2 is Feb/May/Aug/Nov; annual has 12 phases, semiannual 6, monthly 1. A policy's
+phase shifts its calendar and its monitor alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import TypedDict
 
 import numpy as np
@@ -39,6 +45,7 @@ REVIEW_MONTHS: dict[Review, frozenset[int]] = {
     Review.SEMIANNUAL: frozenset({6, 12}),
     Review.ANNUAL: frozenset({12}),
 }
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 TO_CODE = {RebalanceTo.TARGET: 0, RebalanceTo.BAND_EDGE: 1, RebalanceTo.HALFWAY: 2}
 DEFAULT_SPECS = ("never", "monthly", "quarterly", "annual", "bands:monthly", "ips")
 
@@ -57,6 +64,7 @@ class SimPolicy:
     trade_classes: TradeClasses = TradeClasses.ALL
     directed_flows: bool = True
     description: str = ""
+    phase: int = 0  # calendar phase: schedules fire this many months after REVIEW_MONTHS
 
 
 class _Common(TypedDict):
@@ -68,11 +76,56 @@ class _Common(TypedDict):
     directed_flows: bool
 
 
-def review_mask(months: np.ndarray, review: Review | None) -> np.ndarray:
+def period(review: Review | None) -> int:
+    """Months between two firings of ``review`` (monthly 1 … annual 12); 1 if None."""
+    return 1 if review is None else 12 // len(REVIEW_MONTHS[review])
+
+
+def review_months(review: Review, phase: int = 0) -> list[int]:
+    """Calendar months (1..12) on which ``review`` fires at ``phase`` (taken modulo its period)."""
+    shift = phase % period(review)
+    return sorted((m - 1 + shift) % 12 + 1 for m in REVIEW_MONTHS[review])
+
+
+def review_mask(months: np.ndarray, review: Review | None, phase: int = 0) -> np.ndarray:
     """True at the rows (calendar months 1..12) on which ``review`` fires; never if None."""
     if review is None:
         return np.zeros(len(months), dtype=bool)
-    return np.isin(months, sorted(REVIEW_MONTHS[review]))
+    return np.isin(months, review_months(review, phase))
+
+
+def phase_count(policy: SimPolicy) -> int:
+    """How many distinct calendar phases the policy has: the lcm of its schedules' periods."""
+    return math.lcm(period(policy.calendar), period(policy.monitor))
+
+
+def schedule_label(policy: SimPolicy) -> str:
+    """The month-ends on which the policy's calendar (else its monitor) fires: ``Mar/Jun/Sep/Dec``,
+    ``every month``, or ``—`` for buy and hold."""
+    review = policy.calendar or policy.monitor
+    if review is None:
+        return "—"
+    if period(review) == 1:
+        return "every month"
+    return "/".join(MONTH_NAMES[m - 1] for m in review_months(review, policy.phase))
+
+
+def with_phase(policy: SimPolicy, phase: int) -> SimPolicy:
+    """The policy at calendar phase ``phase`` (modulo its phase count); a shifted schedule is
+    named in the description (phase 0 leaves the policy as it is)."""
+    shifted = replace(policy, phase=phase % phase_count(policy))
+    if shifted.phase == 0:
+        return replace(shifted, description=policy.description)
+    return replace(
+        shifted,
+        description=f"{policy.description}, phase {shifted.phase} ({schedule_label(shifted)})",
+    )
+
+
+def all_phases(policies: list[SimPolicy]) -> list[SimPolicy]:
+    """Each policy once per distinct phase (0, 1, …), in order: the engine runs them side by
+    side on its policy axis, so the phases are simulated together, not one run each."""
+    return [with_phase(p, k) for p in policies for k in range(phase_count(p))]
 
 
 def bounds(

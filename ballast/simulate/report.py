@@ -2,7 +2,8 @@
 
 Charts are inline SVG so the page is one self-contained, printable file: a fan chart of wealth
 per policy over the simulated years (its right edge is the terminal-wealth distribution), the
-weight of the first class over the history, the rebalancing events, and a risk/return scatter.
+weight of the first class over the history, the rebalancing events, a risk/return scatter, and
+(``phase: all``) each policy's CAGR at every calendar phase.
 """
 
 from __future__ import annotations
@@ -181,9 +182,58 @@ def scatter(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def phase_chart(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Timing luck: one row per policy with more than one phase, a dot at each phase's CAGR on a
+    shared axis, the lowest and highest phase named. None without ``phase: all``."""
+    rows_in = [p for p in payload.get("phases") or [] if p["phases"] > 1]
+    if not rows_in:
+        return None
+    colors = {p["name"]: PALETTE[i % len(PALETTE)] for i, p in enumerate(payload["policies"])}
+    values = [r["cagr"] for p in rows_in for r in p["runs"]]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or 0.0005
+    x = _scale(lo - pad, hi + pad, 150, W - 130)
+    row = 34.0
+    rows = []
+    for i, pol in enumerate(rows_in):
+        runs = sorted(pol["runs"], key=lambda r: r["cagr"])
+        y = 14 + i * row
+        rows.append(
+            {
+                "name": pol["policy"],
+                "color": colors.get(pol["policy"], PALETTE[0]),
+                "y": f"{y:.1f}",
+                "label_y": f"{y + 3:.1f}",
+                "low_y": f"{y + 13:.1f}",
+                "x_min": f"{x(runs[0]['cagr']):.1f}",
+                "x_max": f"{x(runs[-1]['cagr']):.1f}",
+                "low": runs[0]["months"],
+                "high": runs[-1]["months"],
+                "spread": f"{pol['dispersion']['cagr']['spread'] * 1e4:.1f} bp",
+                "count": pol["phases"],
+                "dots": [
+                    {
+                        "x": f"{x(r['cagr']):.1f}",
+                        "title": f"phase {r['phase']} ({r['months']}): {r['cagr']:.2%}",
+                    }
+                    for r in runs
+                ],
+            }
+        )
+    height = 14 + len(rows) * row + 18
+    return {
+        "rows": rows,
+        "width": W,
+        "height": height,
+        "axis_y": f"{height - 20:.1f}",
+        "xticks": [{"x": f"{x(v):.1f}", "label": f"{v:.2%}"} for v in np.linspace(lo, hi, 5)],
+    }
+
+
 def context(payload: dict[str, Any], hist: SimResult, labels: list[str]) -> dict[str, Any]:
     """Everything the template needs."""
     return {
+        "phase_chart": phase_chart(payload),
         "p": payload,
         "fans": fan_charts(payload),
         "drift": weight_chart(hist, labels),

@@ -1,6 +1,6 @@
 """The simulation's stages as plain functions: prepare inputs, run history, run simulated paths,
-run the Vanguard grid, assemble ``simulation.json``. The CLI calls them directly; the Prefect flow
-wraps each in a task."""
+run the Vanguard grid, run the history at every calendar phase, assemble ``simulation.json``.
+The CLI calls them directly; the Prefect flow wraps each in a task."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ from ballast.simulate.bootstrap import block_bootstrap, parametric
 from ballast.simulate.config import SimulationConfig
 from ballast.simulate.engine import Frictions, Market, SimResult, simulate
 from ballast.simulate.history import BUNDLED, History, load_bundled, load_csv
-from ballast.simulate.policies import SimPolicy, parse_spec, vanguard_policies
+from ballast.simulate.policies import (
+    SimPolicy,
+    all_phases,
+    parse_spec,
+    vanguard_policies,
+    with_phase,
+)
 from ballast.simulate.tax import TaxRates
 from ballast.simulate.vanguard import vanguard_rows
 
@@ -53,6 +59,8 @@ def prepare(ips_path: Path, config: SimulationConfig) -> Inputs:
     if len(set(names)) != len(names):
         raise BallastError("a policy is listed twice")
     sims = [parse_spec(s, policy, classes) for s in names]
+    if isinstance(config.phase, int) and config.phase:
+        sims = [with_phase(s, config.phase) for s in sims]
     tax = (
         TaxRates(float(policy.tax.short_term_rate), float(policy.tax.long_term_rate))
         if config.is_taxable(policy)
@@ -111,8 +119,17 @@ def run_paths(inputs: Inputs) -> SimResult | None:
     return simulate(simulated_market(inputs), inputs.policies, inputs.frictions)
 
 
+def run_phases(inputs: Inputs) -> SimResult | None:
+    """With ``phase: all``, every policy at each of its calendar phases on the history, in one
+    engine run (the phases share its policy axis); else None."""
+    if inputs.config.phase != "all":
+        return None
+    return simulate(history_market(inputs), all_phases(inputs.policies), inputs.frictions)
+
+
 def run_vanguard(inputs: Inputs) -> list[dict[str, Any]]:
-    """Vanguard 2010's grid on the historical window, no costs, no flows, no tax."""
+    """Vanguard 2010's grid on the historical window, no costs, no flows, no tax; always at
+    phase 0 (quarter and year ends), whatever ``phase`` says."""
     sims = vanguard_policies(inputs.policy, inputs.classes)
     res = simulate(history_market(inputs), sims, Frictions())
     equity = inputs.config.equity(inputs.policy)
@@ -124,8 +141,9 @@ def assemble(
     hist: SimResult,
     paths: SimResult | None,
     vanguard: list[dict[str, Any]] | None = None,
+    phases: SimResult | None = None,
 ) -> dict[str, Any]:
-    """The content of ``simulation.json``."""
+    """The content of ``simulation.json`` (``phases``: ``run_phases``'s result)."""
     cfg, h = inputs.config, inputs.history
     by_name_hist = {r["policy"]: r for r in metrics.history_summary(hist, inputs.classes)}
     by_name_paths = (
@@ -185,4 +203,5 @@ def assemble(
         "taxable": inputs.frictions.tax is not None,
         "policies": policies,
         "vanguard": vanguard,
+        "phases": None if phases is None else metrics.phase_summary(phases),
     }

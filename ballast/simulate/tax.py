@@ -10,10 +10,15 @@ The simulator holds one position per asset class, not tax lots, so this is an es
 - gains are netted once a year (December month-end, and at the last month): short- and long-term
   net against each other as in the US, a net loss is carried forward; the tax is paid from the
   portfolio pro rata, and the sale that pays it is not itself taxed (its gain simply vanishes).
+
+Unrealised gains are not taxed while the portfolio is held (buy and hold defers them all); the
+engine separately prices a liquidation at the last month-end (``copy``, sell everything, settle
+together with that year's realised gains) so that policies can also be compared after it.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +43,10 @@ class TaxBook:
         self.short = np.zeros(holdings.shape[:-1])
         self.long = np.zeros(holdings.shape[:-1])
         self.carry = np.zeros(holdings.shape[:-1])
+
+    def copy(self) -> TaxBook:
+        """An independent copy (for a hypothetical sale that must not touch this book)."""
+        return copy.deepcopy(self)
 
     def grow(self, growth: np.ndarray) -> None:
         """The month's growth factors (broadcast to (..., K)) apply to recent purchases too."""

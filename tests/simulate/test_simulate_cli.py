@@ -157,6 +157,7 @@ def test_user_csv_history_and_map_option(app, tmp_path):
         (["--config", CONFIG, "--policy", "weekly"], "unknown kind 'weekly'"),
         (["--config", CONFIG, "--map", "us_equity=gold"], "no return series 'gold'"),
         (["--config", CONFIG, "--paths", -1], "option paths"),
+        (["--config", CONFIG, "--phase", 12], "a calendar phase is 0..11 or 'all'"),
     ],
 )
 def test_user_mistakes_are_one_line(app, tmp_path, args, message):
@@ -165,6 +166,75 @@ def test_user_mistakes_are_one_line(app, tmp_path, args, message):
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_phase_shifts_the_calendar(app, tmp_path):
+    """--phase 1: quarterly trades at Jan/Apr/Jul/Oct month-ends, so its first trade on the
+    1926-07.. history is July 1926 (phase 0: September); never and monthly are unchanged."""
+    runs = {}
+    for phase in (0, 1):
+        out = tmp_path / str(phase)
+        res = invoke(
+            app, "--ips", IPS, "--config", CONFIG, "--paths", 0, "--phase", phase, "--out", out
+        )
+        assert res.exit_code == 0, res.output
+        doc = json.loads((out / "simulation.json").read_text())
+        assert doc["config"]["phase"] == phase and doc["phases"] is None
+        runs[phase] = {p["name"]: p for p in doc["policies"]}
+    assert runs[0]["quarterly"]["history_events"][:2] == ["1926-09", "1926-12"]
+    assert runs[1]["quarterly"]["history_events"][:2] == ["1926-07", "1926-10"]
+    assert runs[1]["quarterly"]["description"].endswith("phase 1 (Jan/Apr/Jul/Oct)")
+    for name in ("never", "monthly", "bands:monthly"):
+        assert runs[0][name]["history"] == runs[1][name]["history"]
+    assert runs[0]["quarterly"]["history"]["cagr"] != runs[1]["quarterly"]["history"]["cagr"]
+
+
+def test_phase_all_reports_the_spread(app, tmp_path):
+    """--phase all: a timing-luck table (within 120 columns) and, in the JSON and the HTML, each
+    policy's figures at every phase with their min / median / max / spread; the main tables
+    stay at phase 0."""
+    args = ["--ips", IPS, "--config", CONFIG, "--paths", 0, "--phase", "all", "--out", tmp_path]
+    res = CliRunner().invoke(app, ["simulate", *map(str, args)], env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "Timing luck" in res.output and "…" not in res.output
+    assert all(len(line) <= 120 for line in res.output.splitlines())
+    doc = json.loads((tmp_path / "simulation.json").read_text())
+    phases = {p["policy"]: p for p in doc["phases"]}
+    assert {k: v["phases"] for k, v in phases.items()} == {
+        "never": 1,
+        "monthly": 1,
+        "quarterly": 3,
+        "annual": 12,
+        "bands:monthly": 1,
+        "ips": 3,
+    }
+    q = phases["quarterly"]
+    main = {p["name"]: p["history"] for p in doc["policies"]}
+    assert q["runs"][0]["cagr"] == main["quarterly"]["cagr"]  # phase 0 is the main run
+    d = q["dispersion"]["cagr"]
+    assert d["min"] <= d["median"] <= d["max"] and d["spread"] > 0.001  # > 10 bp on 1926-2018
+    html = (tmp_path / "simulation.html").read_text()
+    assert "Timing luck" in html and 'aria-label="CAGR by calendar phase"' in html
+
+
+def test_taxable_run_prices_liquidation(app, tmp_path):
+    """A taxable run (issue 14: buy and hold was never taxed on liquidation) reports, for every
+    policy, the extra tax of selling everything at the end and the CAGR after it; buy and hold,
+    which defers every gain, owes the most."""
+    cfg = tmp_path / "taxable.yaml"
+    cfg.write_text(CONFIG.read_text() + "\ntaxable: true\n")
+    res = invoke(
+        app, "--ips", IPS, "--config", cfg, "--paths", 0, "--phase", "all", "--out", tmp_path
+    )
+    assert res.exit_code == 0, res.output
+    assert "Tax (estimate)" in res.output and "Timing luck after tax" in res.output
+    doc = json.loads((tmp_path / "simulation.json").read_text())
+    hist = {p["name"]: p["history"] for p in doc["policies"]}
+    share = {k: h["liquidation_tax"] / h["terminal_wealth"] for k, h in hist.items()}
+    assert max(share, key=share.__getitem__) == "never" and hist["never"]["tax_paid"] == 0
+    assert all(h["after_tax_cagr"] < h["cagr"] for h in hist.values())
+    assert "after_tax_cagr" in {p["policy"]: p for p in doc["phases"]}["annual"]["dispersion"]
+    assert "CAGR after liquidation" in (tmp_path / "simulation.html").read_text()
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import pytest
 
 from ballast.portfolio.policy import Policy
 from ballast.simulate.engine import Frictions, Market, simulate
+from ballast.simulate.metrics import per_path
 from ballast.simulate.policies import parse_spec
 from ballast.simulate.tax import TaxRates
 
@@ -118,3 +119,49 @@ def test_paths_and_policies_are_independent():
             )
             assert together.wealth[s, p] == pytest.approx(one.wealth[0, 0], rel=1e-12)
             assert together.events[s, p] == one.events[0, 0]
+
+
+TAX = Frictions(tax=TaxRates(short_term=0.37, long_term=0.20))
+
+
+def test_buy_and_hold_is_taxed_on_liquidation_short_term():
+    """Never rebalancing realises nothing (no tax paid), but selling everything at the end
+    realises 0.75 − 0.6 = 0.15 on equities and 0.38 − 0.4 = −0.02 on bonds: a net short-term
+    gain of 0.13, taxed 0.13 × 37 % = 0.0481; after it, 1.13 − 0.0481 = 1.0819 over 2 months."""
+    res = run("never", frictions=TAX)
+    assert res.tax_paid[0, 0] == 0.0
+    assert res.liquidation_tax[0, 0] == pytest.approx(0.0481)
+    figs = per_path(res)
+    assert figs["after_tax_cagr"][0, 0] == pytest.approx(1.0819**6 - 1.0)
+    assert figs["cagr"][0, 0] == pytest.approx(1.13**6 - 1.0)  # the held CAGR is unchanged
+
+
+@pytest.mark.parametrize(("months", "tax"), [(12, 0.13 * 0.37), (13, 0.13 * 0.20)])
+def test_liquidation_after_a_year_and_a_day_is_long_term(months, tax):
+    """Sold at the 12th month-end the initial purchase is short-term; at the 13th, long-term."""
+    r = np.zeros((months, 1, 2))
+    r[0, 0] = [0.25, -0.05]
+    m = Market(r, np.zeros((months, 1)), np.arange(months) % 12 + 1)
+    res = run("never", m, TAX)
+    assert res.liquidation_tax[0, 0] == pytest.approx(tax)
+
+
+def test_liquidation_nets_with_the_years_realised_gains():
+    """bands:monthly, January eq +25 % / bonds −5 %: selling 0.072 of equities realises 0.0144.
+    February eq −20 %: 0.5424 / 0.9944 = 54.5 % breaches, so 0.05424 of bonds (basis 0.472, 12 %
+    of them sold) go to equities: bonds realise 0.05424 − 0.05664 = −0.0024. The year's tax is
+    (0.0144 − 0.0024) × 37 % = 0.00444. Selling everything would also realise the bonds' remaining
+    0.39776 − 0.41536 = −0.0176 (equities sit at cost), leaving a net loss and no tax: the
+    liquidation's extra tax is −0.00444."""
+    r = np.array([[[0.25, -0.05]], [[-0.20, 0.0]]])
+    res = run("bands:monthly", Market(r, np.zeros((2, 1)), np.array([1, 2])), TAX)
+    assert res.events[0, 0] == 2
+    assert res.tax_paid[0, 0] == pytest.approx(0.00444)
+    assert res.liquidation_tax[0, 0] == pytest.approx(-0.00444)
+    assert res.wealth[0, 0] - res.liquidation_tax[0, 0] == pytest.approx(0.9944)
+
+
+def test_untaxed_runs_have_no_liquidation_figures():
+    """Without tax there is nothing to liquidate: no field, no figures."""
+    res = run("never")
+    assert res.liquidation_tax is None and "after_tax_cagr" not in per_path(res)
