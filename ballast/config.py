@@ -25,6 +25,10 @@ ingest:
 execution:
   shard_size: 1000                    # portfolios computed, written and released together: a
                                       # review's memory is set by this, not by the run's size
+  executor: local                     # local: shards on this machine; dask: on a Dask cluster
+  address: tcp://10.0.0.5:8786        # dask: the scheduler to use (unset: a LocalCluster sized
+                                      # to this machine)
+  connect_timeout_seconds: 30         # dask: wait this long for the scheduler to answer
 prefect:
   api_url: http://127.0.0.1:4200/api  # a running Prefect server to use ($PREFECT_API_URL wins);
                                       # unset: the `ballast server` if one runs, else each
@@ -51,8 +55,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -171,13 +176,29 @@ class IngestConfig(BaseModel):
     stable_seconds: float = Field(0, ge=0, le=24 * 3600)
 
 
+SCHEDULER_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):\d{1,5}")
+"""A Dask scheduler's address: ``tcp://HOST:PORT`` (or ``tls://``, or bare ``HOST:PORT``)."""
+
+
 class ExecutionConfig(BaseModel):
-    """The ``execution:`` section: how a review is cut into shards."""
+    """The ``execution:`` section: how a review is cut into shards and where they run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # portfolios per shard: computed, written to the run folder and released together
     shard_size: int = Field(1000, ge=1, le=1_000_000)
+    # local: shards computed and rendered on this machine; dask: on a Dask cluster
+    executor: Literal["local", "dask"] = "local"
+    # the Dask scheduler (tcp://HOST:PORT); unset with dask: a LocalCluster sized to the machine
+    address: str | None = Field(None, min_length=1, max_length=500)
+    connect_timeout_seconds: float = Field(30, gt=0, le=3600)
+
+    @field_validator("address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is not None and not SCHEDULER_ADDRESS.fullmatch(value):
+            raise ValueError(f"{value!r} is not a scheduler address such as tcp://HOST:8786")
+        return value
 
 
 class PrefectConfig(BaseModel):
@@ -301,6 +322,34 @@ def load_prefect(workspace: Path) -> PrefectConfig:
 def load_execution(workspace: Path) -> ExecutionConfig:
     """The ``execution:`` settings (shards of 1,000 portfolios by default)."""
     return section(workspace, "execution", ExecutionConfig)
+
+
+def execution_for(
+    workspace: Path,
+    shard_size: int | None = None,
+    executor: str | None = None,
+    address: str | None = None,
+) -> ExecutionConfig:
+    """The ``execution:`` settings with what a command or flow parameter says instead (an
+    address alone means the Dask executor); a bad value is one line, as in the file."""
+    cfg = load_execution(workspace)
+    updates: dict[str, Any] = {}
+    if shard_size is not None:
+        updates["shard_size"] = shard_size
+    if address is not None:
+        updates["address"] = address
+        updates["executor"] = executor or "dask"
+    if executor is not None:
+        updates["executor"] = executor
+    if not updates:
+        return cfg
+    try:
+        return ExecutionConfig.model_validate(cfg.model_dump() | updates)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        raise BallastError(f"execution {where}: {msg}") from None
 
 
 def load_ingest(workspace: Path) -> IngestConfig:

@@ -11,7 +11,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1  # the run completed, but a portfolio was data invalid or a file quarantined
 EXIT_USAGE = 2  # a mistake in the command, the workspace or its files (also Typer's usage errors)
 EXIT_UNPROVEN = 65  # EX_DATAERR: what a past run rests on was edited after the fact
-EXIT_ORCHESTRATOR = 69  # EX_UNAVAILABLE: no Prefect API could be had
+EXIT_ORCHESTRATOR = 69  # EX_UNAVAILABLE: no Prefect API (or Dask scheduler) could be had
 EXIT_INTERNAL = 70  # EX_SOFTWARE: an unexpected error (a bug); traceback in the error log
 EXIT_STORAGE = 74  # EX_IOERR: the workspace could not be written (read-only, full, permissions)
 EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT)
@@ -54,6 +54,13 @@ class DataError(BallastError):
 class OrchestratorError(BallastError):
     """No Prefect API could be had: the temporary server did not start in time, or the
     configured server does not answer. Nothing was run."""
+
+    exit_code = EXIT_ORCHESTRATOR
+
+
+class ClusterError(BallastError):
+    """The Dask cluster a review was to run on could not be had (its scheduler does not
+    answer, or a local cluster did not start). Nothing was computed."""
 
     exit_code = EXIT_ORCHESTRATOR
 

@@ -22,6 +22,7 @@ LAYERS = [
     ["reporting"],
     ["audit"],
     ["simulate"],
+    ["cluster"],
     ["tasks"],
     ["flows"],
     ["cli"],

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ballast import workspace
 from ballast.cli import progress as cli_progress
-from ballast.cli.options import WorkspaceOpt
+from ballast.cli.options import Executor, WorkspaceOpt
 from ballast.errors import BallastError, printable
 from ballast.reporting.pdf import PdfChoice
 
@@ -49,6 +49,26 @@ TableOpt = Annotated[
     typer.Option(
         "--table",
         help="List every portfolio (a run of more than 50 lists only those that need action).",
+    ),
+]
+
+ExecutorOpt = Annotated[
+    Executor | None,
+    typer.Option(
+        "--executor",
+        help="Where shards are computed and rendered: local (this machine) or dask (a Dask "
+        "cluster: --address, or a local cluster). Default: execution.executor in ballast.yaml, "
+        "else local.",
+        show_default=False,
+    ),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Dask scheduler to use, tcp://HOST:PORT (implies --executor dask). Default: "
+        "execution.address in ballast.yaml, else a local cluster sized to this machine.",
+        show_default=False,
     ),
 ]
 
@@ -190,6 +210,18 @@ def summary_table(summary: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
         ]
         table.add_row(*cells, *([] if monitor else [str(r["trades"])]))
     return table
+
+
+def _execution(
+    ws: workspace.Workspace, executor: Executor | None, address: str | None
+) -> dict[str, Any]:
+    """The flow's executor arguments, checked against ``ballast.yaml`` before anything runs
+    (a bad address is one line, exit 2)."""
+    from ballast import config
+
+    chosen = executor.value if executor else None
+    config.execution_for(ws.root, None, chosen, address)
+    return {"executor": chosen, "address": address}
 
 
 def _check_portfolios(ws: workspace.Workspace, portfolios: list[str] | None) -> None:
@@ -347,12 +379,15 @@ def review(
         ),
     ] = PdfChoice.NONE,
     table: TableOpt = False,
+    executor: ExecutorOpt = None,
+    address: AddressOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Ingest, validate, compute drift, breaches and trades, and render reports."""
     ws = workspace.resolve(ws_path).check()
+    run_on = _execution(ws, executor, address)
     summary = _run_flow(
-        "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value
+        "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value, **run_on
     )
     _print_summary(summary, table)
     _print_pdfs(summary, pdf)
@@ -367,11 +402,14 @@ def monitor(
     ws_path: WorkspaceOpt = None,
     reason: ReasonOpt = None,
     table: TableOpt = False,
+    executor: ExecutorOpt = None,
+    address: AddressOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """The daily drift check: breaches only, no trades."""
     ws = workspace.resolve(ws_path).check()
-    summary = _run_flow("monitor", ws, _as_of(as_of), portfolio, reason, verbose)
+    run_on = _execution(ws, executor, address)
+    summary = _run_flow("monitor", ws, _as_of(as_of), portfolio, reason, verbose, **run_on)
     _print_summary(summary, table)
     if summary["invalid"]:
         raise typer.Exit(1)
@@ -482,6 +520,7 @@ EXTENSIONS = (
     "ballast.cli.audit",
     "ballast.cli.serve",
     "ballast.cli.server",
+    "ballast.cli.orders",
 )
 _EXTENSION_FAILURES: list[BaseException] = []  # raised by main(), through its handler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,3 +17,10 @@ WorkspaceOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Executor(StrEnum):
+    """Where a review's shards run (``execution.executor`` in ballast.yaml)."""
+
+    LOCAL = "local"
+    DASK = "dask"

@@ -173,24 +173,41 @@ SERIAL_CHUNK = 25  # reports per progress step when rendering in this process
 CHUNKS_PER_WORKER = 8  # pool chunks: small enough to balance the workers and show progress
 
 
+def render_documents(
+    contexts: list[dict[str, Any]], pdf: str = "none", base: Path | None = None
+) -> dict[str, bytes]:
+    """The bytes of some reports (and their PDFs where wanted), by file name; writes nothing
+    (a Dask worker renders a shard's reports this way and the coordinator writes them)."""
+    env = environment()  # this process's, templates compiled once
+    choice = PdfChoice(pdf)
+    documents = {}
+    for ctx in contexts:
+        pid = ctx["portfolio"]["portfolio_id"]
+        html = render_portfolio_report(ctx, env)
+        documents[f"{pid}.html"] = html.encode("utf-8")
+        if wanted(choice, ctx["portfolio"]):
+            documents[f"{pid}.pdf"] = html_to_pdf(html, base or Path.cwd())
+    return documents
+
+
+def write_documents(folder: Path, documents: dict[str, bytes]) -> dict[str, str]:
+    """Write rendered reports into ``folder``; their names and SHA-256 (of the bytes written)."""
+    hashes = {}
+    for name, data in documents.items():
+        with open(folder / name, "wb") as f:
+            f.write(data)
+        hashes[name] = hashlib.sha256(data).hexdigest()
+    return hashes
+
+
 def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
     """Render and write some reports (and their PDFs where wanted); returns names and hashes.
 
     Each page is encoded once: the bytes written are the bytes hashed."""
-    env = environment()  # this process's, templates compiled once
-    choice = PdfChoice(pdf)
-    hashes = {}
-    for ctx in contexts:
-        pid = ctx["portfolio"]["portfolio_id"]
-        html = render_portfolio_report(ctx, env)
-        data = html.encode("utf-8")
-        with open(os.path.join(folder, f"{pid}.html"), "wb") as f:
-            f.write(data)
-        hashes[f"{pid}.html"] = hashlib.sha256(data).hexdigest()
-        if wanted(choice, ctx["portfolio"]):
-            pdf_data = html_to_pdf(html, Path(folder))
-            (Path(folder) / f"{pid}.pdf").write_bytes(pdf_data)
-            hashes[f"{pid}.pdf"] = hashlib.sha256(pdf_data).hexdigest()
+    hashes: dict[str, str] = {}
+    for ctx in contexts:  # one at a time: a chunk's pages are not all held at once
+        documents = render_documents([ctx], pdf, Path(folder))
+        hashes |= write_documents(Path(folder), documents)
     return hashes
 
 

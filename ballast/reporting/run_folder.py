@@ -19,10 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from ballast.ops import progress
 from ballast.ops.memory import collector_paused
 from ballast.reporting import html as report_html
 from ballast.reporting import results
-from ballast.reporting.outputs import ReportRenderer, sha256_text, staging
+from ballast.reporting.outputs import ReportRenderer, sha256_text, staging, write_documents
 from ballast.reporting.pdf import PdfChoice
 
 TABLES = {"trades.csv": results.trades_csv, "trade_lots.csv": results.trade_lots_csv}
@@ -100,6 +101,7 @@ class RunFolder:
         self._first = True
         self._index: list[dict[str, Any]] = []
         self.outputs: dict[str, str] = {}
+        self._documents: dict[str, str] = {}  # hashes of reports rendered elsewhere
 
     def __enter__(self) -> RunFolder:
         return self
@@ -131,6 +133,11 @@ class RunFolder:
             if self.html:
                 self._index += [report_html.index_row(e) for e in entries]
 
+    def add_documents(self, documents: dict[str, bytes]) -> None:
+        """Reports rendered elsewhere (a Dask worker): written and hashed here, in this folder."""
+        self._documents |= write_documents(self.folder, documents)
+        progress.advance(sum(1 for name in documents if name.endswith(".html")))
+
     def close(self) -> dict[str, str]:
         """End results.json and trades.csv, write index.html, wait for the reports; the hash
         of every file in the folder."""
@@ -142,5 +149,5 @@ class RunFolder:
             text = report_html.render_index(self.run, self._index)
             (self.folder / "index.html").write_text(text, encoding="utf-8")
             self.outputs["index.html"] = sha256_text(text)
-        self.outputs |= self._renderer.finish()
+        self.outputs |= self._renderer.finish() | self._documents
         return self.outputs

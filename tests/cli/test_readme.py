@@ -151,8 +151,8 @@ def exported(*flags: str) -> set[str]:
     }
 
 
-TOOLS = {"pytest", "hypothesis", "ruff", "mypy", "bt", "scikit-learn", "psutil"}  # not pillow:
-# WeasyPrint needs it at run time too
+TOOLS = {"pytest", "hypothesis", "ruff", "mypy", "bt", "scikit-learn"}  # not pillow: WeasyPrint
+# needs it at run time too; not psutil: Dask's distributed (the --executor dask) needs it
 
 
 def test_demo_command_installs_only_the_runtime() -> None:
@@ -160,7 +160,7 @@ def test_demo_command_installs_only_the_runtime() -> None:
     lint or benchmark tool; `uv run pytest` (no flags) gets them all."""
     (demo_flags,) = [f for f, c in uv_runs() if c[:2] == ["ballast", "demo"]]
     runtime, everything = exported(*demo_flags), exported()
-    assert {"prefect", "duckdb", "polars", "weasyprint"} <= runtime
+    assert {"prefect", "duckdb", "polars", "weasyprint", "prefect-dask", "distributed"} <= runtime
     assert not runtime & TOOLS
     assert everything >= TOOLS | runtime
     bench = exported("--only-group", "bench")

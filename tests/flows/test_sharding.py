@@ -3,49 +3,18 @@ folder and the recorded results are byte for byte those of one shard."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from ballast.ops import runs
 from ballast.portfolio.policy_set import PolicyFiles, find_policies, read_policies
 from ballast.reporting import outputs
 from ballast.workspace import Workspace
-from tests.support import generator
+from tests.support import generator, same_run
 
 AS_OF = "2026-09-30"
 N = 30
-TABLES = ("run_portfolios", "run_allocations", "run_trades")
-
-
-def _fixed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both runs get one run id and start time, so their files can be compared byte for byte."""
-    begin = runs.RunIdentity.begin.__func__  # type: ignore[attr-defined]
-
-    def fixed(cls: type[runs.RunIdentity], *args: object) -> runs.RunIdentity:
-        started = dt.datetime(2026, 10, 2, 7, 0, 0)
-        return dataclasses.replace(begin(cls, *args), run_id="r-fixed", started_at=started)
-
-    monkeypatch.setattr(runs.RunIdentity, "begin", classmethod(fixed))
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-def _recorded(ws: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(ws / "warehouse.duckdb"), read_only=True)
-    try:
-        return {
-            t: con.execute(f"select * exclude (run_id) from {t} order by all").fetchall()
-            for t in TABLES
-        }
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +52,7 @@ def test_shards_write_the_same_run_as_one(
 ) -> None:
     from ballast.flows.review import quarterly_review
 
-    _fixed_identity(monkeypatch)
+    same_run.fixed_identity(monkeypatch)
     whole, sharded = tmp_path / "whole", tmp_path / "sharded"
     shutil.copytree(generated, whole)
     shutil.copytree(generated, sharded)
@@ -93,8 +62,8 @@ def test_shards_write_the_same_run_as_one(
 
     assert one["status"] == many["status"] == "completed_with_errors"
     assert one["rows"] == many["rows"] and len(one["rows"]) == N + 1
-    a, b = _files(Path(one["report_dir"])), _files(Path(many["report_dir"]))
+    a, b = same_run.files(Path(one["report_dir"])), same_run.files(Path(many["report_dir"]))
     assert list(a) == list(b) and len(a) == N + 1 + 4  # reports, index, results, two CSVs
     assert [name for name in a if a[name] != b[name]] == []
     assert b["trades.csv"].count(b"\n") > 1  # the generated portfolios do trade
-    assert _recorded(whole) == _recorded(sharded)
+    assert same_run.recorded(whole) == same_run.recorded(sharded)

@@ -1,0 +1,129 @@
+"""One shard's review, cut in two so that it can run on a Dask worker.
+
+``prepare`` runs on the coordinator, the only process that opens the warehouse: it reads the
+shard's IPS files and takes its snapshot (Polars frames, shipped as Arrow), with the facts of
+the files and the drift history its reports show. ``work`` runs anywhere: checks, drift, bands
+and trades (``ballast.review.compute``), the results entries and result tables, and the reports
+rendered to bytes. The coordinator writes what comes back (``RunFolder.add_documents``) and
+records the run, so outputs are byte for byte those of a local review.
+
+``failed`` stands in for a shard whose work failed for good (not a transient fault, which
+Prefect retries): each of its portfolios is reported invalid with the reason, the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from ballast import review
+from ballast.audit import records
+from ballast.cluster.shard_results import shard_results
+from ballast.errors import printable
+from ballast.ops.runs import RunIdentity
+from ballast.portfolio.policy_set import PolicyFiles, PolicySet, accounts_of, read_policies
+from ballast.reporting import drift_history, outputs
+from ballast.warehouse import snapshot
+from ballast.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs for one shard: no path, no connection."""
+
+    run: RunIdentity
+    policies: PolicySet  # without the IPS texts (the coordinator archives them)
+    snapshot: snapshot.Snapshot
+    stale_after: int
+    html: bool
+    pdf: str
+    info: pl.DataFrame | None  # facts of the files the snapshot read (reports only)
+    history: dict[str, list[dict[str, Any]]] | None  # earlier review points (reports only)
+
+
+class Parcel:
+    """A job as a task's argument: an opaque box, so that Prefect does not walk every policy
+    and frame of it looking for futures (and Dask ships it as it is)."""
+
+    __slots__ = ("job", "token")
+
+    def __init__(self, job: ShardJob, token: str) -> None:
+        self.job = job
+        self.token = token  # unique per run and shard
+
+    def __dask_tokenize__(self) -> str:
+        """Dask's key for the task: this token, not a hash of the pickled job (which would
+        pickle every shard twice on the coordinator)."""
+        return self.token
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """What a worker sends back: results entries, result tables, the reports' bytes."""
+
+    entries: list[dict[str, Any]]
+    frames: dict[str, pl.DataFrame]
+    documents: dict[str, bytes]
+    file_ids: list[int]
+    positions: int
+
+
+def _file_ids(snap: snapshot.Snapshot) -> list[int]:
+    """Every file the snapshot read from (a superset of those a report names)."""
+    frames = [f.select("file_id") for f in (snap.positions, snap.lots) if "file_id" in f.columns]
+    if not frames:
+        return []
+    return pl.concat(frames)["file_id"].drop_nulls().unique().sort().to_list()
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run: RunIdentity,
+    files: PolicyFiles,
+    *,
+    stale_after: int,
+    html: bool,
+    pdf: str,
+) -> tuple[ShardJob, PolicySet]:
+    """The shard's job, and its policies as read (with their texts, for the archive)."""
+    pset = read_policies(ws, files)
+    snap = snapshot.take(con, dt.date.fromisoformat(run.as_of), accounts_of(pset))
+    info = history = None
+    if html:
+        info = records.file_info(con, _file_ids(snap))
+        history = drift_history.fetch(con, run.meta(), pset.ids)
+    shipped = dataclasses.replace(pset, texts={})
+    return ShardJob(run, shipped, snap, stale_after, html, pdf, info, history), pset
+
+
+def work(job: ShardJob) -> ShardOutcome:
+    """Compute and render one shard (on a worker): no warehouse, no files written."""
+    computed = review.compute(
+        job.snapshot,
+        job.policies,
+        with_trades=job.run.kind != "monitor",
+        stale_after=job.stale_after,
+    )
+    part = shard_results(job.run, computed, job.info, job.history)
+    del computed
+    documents = outputs.render_documents(part.contexts, job.pdf) if job.html else {}
+    return ShardOutcome(part.entries, part.frames, documents, part.file_ids, part.positions)
+
+
+def failed(job: ShardJob, error: BaseException) -> ShardOutcome:
+    """The outcome of a shard whose work failed for good: every portfolio in it is invalid,
+    with the reason (computed here, on the coordinator, from no data at all)."""
+    reason = printable(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
+    message = f"not reviewed: its shard failed on the cluster ({reason})"
+    pset = PolicySet(errors=dict.fromkeys(job.policies.ids, message))
+    snap = job.snapshot
+    frames = {f.name: getattr(snap, f.name) for f in dataclasses.fields(snap)[1:]}
+    empty = snapshot.Snapshot(snap.as_of, **{k: v.clear() for k, v in frames.items()})
+    blank = dataclasses.replace(job, policies=pset, snapshot=empty, history={})
+    return work(blank)

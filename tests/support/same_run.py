@@ -1,0 +1,43 @@
+"""Two reviews of copies of one workspace compared byte for byte: one run id and start time for
+both, every file of the run folder, every recorded result row."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ballast.ops import runs
+
+TABLES = ("run_portfolios", "run_allocations", "run_trades")
+
+
+def fixed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run gets one run id and start time, so their files can be compared byte for byte."""
+    begin = runs.RunIdentity.begin.__func__  # type: ignore[attr-defined]
+
+    def fixed(cls: type[runs.RunIdentity], *args: object) -> runs.RunIdentity:
+        started = dt.datetime(2026, 10, 2, 7, 0, 0)
+        return dataclasses.replace(begin(cls, *args), run_id="r-fixed", started_at=started)
+
+    monkeypatch.setattr(runs.RunIdentity, "begin", classmethod(fixed))
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file of a run folder, by name, in name order."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def recorded(ws: Path) -> dict[str, list[tuple]]:
+    """The recorded result rows of a workspace's runs (less the run id)."""
+    con = duckdb.connect(str(ws / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            t: con.execute(f"select * exclude (run_id) from {t} order by all").fetchall()
+            for t in TABLES
+        }
+    finally:
+        con.close()
