@@ -13,7 +13,9 @@ the two differ, so change this module first, then make ``prefect.yaml`` match.
 The scheduled ones fire on a weekday cron and are gated by the NYSE calendar inside the flow
 (see ``flows/scheduled.py``). ``adhoc`` takes ``as_of``, ``portfolios`` and ``reason`` at
 trigger time (Prefect UI "Custom run", or ``prefect deployment run 'quarterly-review/adhoc'
--p as_of=2026-09-30 -p reason=...``); it is recorded with ``trigger="manual"``.
+-p as_of=2026-09-30 -p reason=...``); it is recorded with ``trigger="adhoc"`` (its parameter
+default; pass ``trigger=rerun`` for a rerun). Every run's flow run is tagged with its trigger, who
+runs it and why (``trigger:adhoc``, ``who:<user>``, ``reason:...``; see ``ballast.ops.runs``).
 """
 
 from __future__ import annotations
@@ -73,10 +75,10 @@ def build_deployments(workspace: str, config: ScheduleConfig) -> list[RunnerDepl
     )
     adhoc = quarterly_review.to_deployment(
         name="adhoc",
-        parameters={"workspace": workspace},
+        parameters={"workspace": workspace, "trigger": "adhoc"},
         description=(
             "Ad hoc review or rerun: give as_of (YYYY-MM-DD), optionally portfolios and a "
-            "reason; recorded as a manual trigger."
+            "reason; recorded as an adhoc trigger (trigger=rerun for a rerun)."
         ),
         tags=TAGS,
         entrypoint_type=ENTRYPOINT,

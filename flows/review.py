@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import polars as pl
 from ballast.tasks import retrying
@@ -28,19 +29,29 @@ from ballast.tasks.compute import compute, find_policies
 from ballast.tasks.ingest import load_files, stage_inbox
 from ballast.tasks.record import finish_run, start_run
 from ballast.tasks.render import render
+from ballast.tasks.shard import review_shard
 from ballast.tasks.validate import validate_files
-from prefect import flow, get_run_logger
+from prefect import Flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import ParameterTypeError
+from prefect.futures import PrefectFuture
+from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 from ballast import config as ballast_config
 from ballast.audit import records, recovery
+from ballast.config import ExecutionConfig
+from ballast.errors import BallastError
 from ballast.ops import memory, notify, progress, runlog, runs
 from ballast.portfolio.policy_set import PolicyFiles, PolicySet
-from ballast.reporting import summary
 from ballast.reporting.outputs import RenderResult
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.run_folder import RunFolder
+from ballast.warehouse import db
 from ballast.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _shards(found: PolicyFiles, shard_size: int) -> list[PolicyFiles]:
@@ -81,6 +92,7 @@ def _tasks(workspace: Path) -> SimpleNamespace:
         find_policies,
         compute,
         render,
+        review_shard,
         finish_run,
     )
     return SimpleNamespace(**{t.fn.__name__: retrying.configured(t, retry) for t in tasks})
@@ -90,6 +102,38 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The shards' rows of one result table (a shard with none may have no columns)."""
     rows = [f for f in frames if f.height]
     return pl.concat(rows, how="vertical_relaxed") if rows else frames[0]
+
+
+class _Shards:
+    """What a run keeps of its shards once each is written: the policies reviewed (hashes and
+    errors, for the record stage), one terminal row per portfolio, the result tables, the
+    files read and the positions counted."""
+
+    def __init__(self) -> None:
+        self.reviewed = PolicySet()
+        self.rows: list[dict[str, Any]] = []
+        self.frames: dict[str, list[pl.DataFrame]] = {}
+        self.file_ids: set[int] = set()
+        self.positions = 0
+
+    def policies(self, ws: Workspace, pset: PolicySet) -> None:
+        records.archive_policies(ws, pset)  # content-addressed: idempotent
+        self.reviewed.errors |= pset.errors
+        self.reviewed.hashes |= pset.hashes
+
+    def add(self, rows: list[dict[str, Any]], part: Any) -> None:
+        """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``)."""
+        self.rows += rows
+        for table, frame in part.frames.items():
+            self.frames.setdefault(table, []).append(frame)
+        self.file_ids.update(part.file_ids)
+        self.positions += part.positions
+
+    def result(self, folder: RunFolder, hashes: dict[str, str]) -> RenderResult:
+        tables = {table: _concat(parts) for table, parts in self.frames.items()}
+        return RenderResult(
+            folder.final, hashes, tables, sorted(self.file_ids), self.rows, self.positions
+        )
 
 
 def _review(
@@ -108,11 +152,7 @@ def _review(
     compute (the rest of the time is the render stage's)."""
     root, with_trades = str(ws.root), run.kind != "monitor"
     shards = _shards(found, shard_size)
-    reviewed = PolicySet()
-    rows: list[dict[str, Any]] = []
-    frames: dict[str, list[pl.DataFrame]] = {}
-    file_ids: set[int] = set()
-    positions, waited = 0, 0.0
+    kept, waited = _Shards(), 0.0
     with RunFolder(
         ws.reports, run.meta(), total=len(found.ids), html=html, pdf=PdfChoice(pdf)
     ) as folder:
@@ -125,22 +165,79 @@ def _review(
                 following = t.compute.submit(root, run.as_of, quote(shards[i + 1]), with_trades)
             if i == 0:
                 progress.stage("render", len(found.ids) if html else None)
-            records.archive_policies(ws, computed.policies)  # content-addressed: idempotent
-            reviewed.errors |= computed.policies.errors
-            reviewed.hashes |= computed.policies.hashes
+            kept.policies(ws, computed.policies)
             part = t.render(root, run, quote(computed), html)
             del computed
-            folder.add(part.entries, part.contexts)
-            rows += [summary.terminal_row(e) for e in part.entries]
-            for table, frame in part.frames.items():
-                frames.setdefault(table, []).append(frame)
-            file_ids.update(part.file_ids)
-            positions += part.positions
+            encoded = folder.add(part.entries, part.contexts)
+            kept.add(encoded.rows, part)
             del part
         hashes = folder.close()
-    tables = {table: _concat(parts) for table, parts in frames.items()}
-    result = RenderResult(folder.final, hashes, tables, sorted(file_ids), rows, positions)
-    return result, reviewed, waited
+    return kept.result(folder, hashes), kept.reviewed, waited
+
+
+def _review_on_cluster(
+    t: SimpleNamespace,
+    ws: Workspace,
+    run: runs.RunIdentity,
+    found: PolicyFiles,
+    execution: ExecutionConfig,
+    html: bool,
+    pdf: str,
+) -> tuple[RenderResult, PolicySet, float]:
+    """``_review`` with each shard computed and rendered by a task on a Dask cluster (Prefect's
+    ``DaskTaskRunner``). This process stays the warehouse's only reader and writer: it prepares
+    each shard's job (IPS files, snapshot), keeps a few shards in flight, and writes what comes
+    back in shard order, so the run folder is byte for byte a local review's. A shard that
+    fails for good has its portfolios reported invalid; the others go on."""
+    from ballast.cluster import runner as cluster_runner
+    from ballast.cluster import shard as cluster_shard
+
+    logger = get_run_logger()
+    shards = _shards(found, execution.shard_size)
+    stale = ballast_config.load_checks(ws.root).stale_price_sessions
+    kept, waited = _Shards(), 0.0
+    pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
+    with (
+        cluster_runner.opened(execution) as task_runner,
+        RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=PdfChoice(pdf)) as folder,
+        db.connect(ws.warehouse) as con,
+    ):
+        window = cluster_runner.in_flight(task_runner)
+        logger.info(
+            "%d shards on %s, %d at a time",
+            len(shards),
+            cluster_runner.describe(execution),
+            window,
+        )
+        progress.stage("render", len(found.ids) if html else None)
+        sent = 0
+        for _ in range(len(shards)):
+            while sent < len(shards) and len(pending) < window:
+                job, pset = cluster_shard.prepare(
+                    con, ws, run, shards[sent], stale_after=stale, html=html, pdf=pdf
+                )
+                kept.policies(ws, pset)
+                del pset
+                future = task_runner.submit(
+                    t.review_shard, {"parcel": cluster_shard.Parcel(job, f"{run.run_id}-{sent}")}
+                )
+                pending.append((future, job))
+                sent += 1
+            future, job = pending.popleft()
+            t0 = time.perf_counter()
+            try:
+                part = future.result()
+            except Exception as exc:  # the task failed for good (retries spent)
+                logger.error("a shard of %d portfolios failed: %s", len(job.policies.ids), exc)
+                part = cluster_shard.failed(job, exc)
+            waited += time.perf_counter() - t0
+            del future, job
+            folder.add_encoded(part.encoded)
+            folder.add_documents(part.documents)
+            kept.add(part.encoded.rows, part)
+            del part
+        hashes = folder.close()
+    return kept.result(folder, hashes), kept.reviewed, waited
 
 
 def run_review(
@@ -153,13 +250,18 @@ def run_review(
     html: bool = True,
     shard_size: int | None = None,
     pdf: str = "none",
+    executor: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """The body shared by both flows: ingest, compute, render and record one run."""
+    """The body shared by both flows: ingest, compute, render and record one run. The shard
+    size, executor (local or dask) and scheduler address default to ``ballast.yaml``'s
+    ``execution:`` section."""
     ws = Workspace(Path(workspace)).check()
     dt.date.fromisoformat(as_of)
+    execution = ballast_config.execution_for(ws.root, shard_size, executor, address)
     run = runs.RunIdentity.begin(as_of, kind, trigger, reason)
     with runlog.bound(ws.root, run.run_id):
-        return _run(ws, run, portfolios, html, shard_size, pdf)
+        return _run(ws, run, portfolios, html, execution, pdf)
 
 
 def _run(
@@ -167,7 +269,7 @@ def _run(
     run: runs.RunIdentity,
     portfolios: list[str] | None,
     html: bool,
-    shard_size: int | None,
+    execution: ExecutionConfig,
     pdf: str,
 ) -> dict[str, Any]:
     root, as_of, kind = str(ws.root), run.as_of, run.kind
@@ -209,8 +311,10 @@ def _run(
         found = timed("policies", t.find_policies, root, portfolios)
         progress.stage("compute")
         t0 = time.perf_counter()
-        size = shard_size or ballast_config.load_execution(ws.root).shard_size
-        rendered, pset, waited = _review(t, ws, run, found, size, html, pdf)
+        if execution.executor == "dask":
+            rendered, pset, waited = _review_on_cluster(t, ws, run, found, execution, html, pdf)
+        else:
+            rendered, pset, waited = _review(t, ws, run, found, execution.shard_size, html, pdf)
         done("compute", waited, rendered)  # waiting for shards to be computed
         done("render", time.perf_counter() - t0 - waited, rendered)  # the rest: writing them
         invalid = rendered.invalid
@@ -245,7 +349,108 @@ def _run(
     return result
 
 
-@flow(name="quarterly-review")
+WITH_EXCEPTIONS = "Completed with exceptions"
+
+
+class CompletedWithExceptions(BallastError):
+    """The data of a ``Completed with exceptions`` state: what went wrong, and the run's
+    result. An exception, so that Prefect's runner, which raises a failed state's data, logs
+    this message (one line) rather than failing to make an exception of a dict."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.result)
+
+
+def finished(result: dict[str, Any]) -> dict[str, Any] | State:
+    """A flow's final state for its ``result``: ``Completed`` when every portfolio was
+    reviewed and no file was quarantined, else ``Failed`` named ``Completed with exceptions``
+    (red in the Prefect UI) saying what; its data carries the result all the same."""
+    invalid, quarantined = result["invalid"], result["ingest"]["quarantined"]
+    if not invalid and not quarantined:
+        return result
+    what = []
+    if invalid:
+        what.append(f"{len(invalid)} portfolio(s) with invalid data ({', '.join(invalid)})")
+    if quarantined:
+        what.append(f"{len(quarantined)} file(s) quarantined")
+    message = f"run {result['run_id']} wrote its reports with " + " and ".join(what)
+    data = CompletedWithExceptions(message, result)
+    return Failed(name=WITH_EXCEPTIONS, message=message, data=data)
+
+
+def _with_exceptions(state: State) -> dict[str, Any] | None:
+    """The result a ``Completed with exceptions`` state carries; None for any other state."""
+    if not (state.is_failed() and state.name == WITH_EXCEPTIONS):
+        return None
+    data = state.result(raise_on_failure=False)
+    return data.result if isinstance(data, CompletedWithExceptions) else None
+
+
+def outcome(state: State) -> Any:
+    """What calling a ballast flow returns: its result, also when it completed with
+    exceptions; the error it raised when it failed."""
+    result = _with_exceptions(state)
+    return state.result() if result is None else result
+
+
+def passed_on(state: State) -> Any:
+    """A subflow's outcome as its parent's return value: a ``Completed with exceptions`` stays
+    one (a fresh state: Prefect would fold the subflow's own into a plain ``Failed``)."""
+    result = _with_exceptions(state)
+    return state.result() if result is None else finished(result)
+
+
+def _tag_run(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
+    """On start, tag the flow run with its trigger, who runs it and why (``runs.flow_run_tags``)."""
+    from prefect.client.orchestration import get_client
+
+    params = flow_run.parameters
+    tags = runs.flow_run_tags(params.get("trigger") or "manual", runs.who(), params.get("reason"))
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, tags=list(dict.fromkeys([*flow_run.tags, *tags])))
+    except Exception as exc:  # a label is not worth a failed run
+        get_run_logger().warning("could not tag the flow run: %s", exc)
+
+
+class BallastFlow(Flow[P, R]):
+    """A Prefect flow whose direct call returns its result also when it ends ``Completed with
+    exceptions`` (a ``Failed`` state), and whose parameter errors are one line naming the
+    parameter (a ``BallastError``: no traceback, the run ``Failed`` before it starts)."""
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        try:
+            checked = super().validate_parameters(parameters)
+        except ParameterTypeError as exc:
+            raise BallastError(" ".join(str(exc).split())) from None
+        runs.check_parameters(checked)
+        return checked
+
+    def __call__(  # type: ignore[override]
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[PrefectFuture[Any]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        state = super().__call__(*args, return_state=True, wait_for=wait_for, **kwargs)
+        return state if return_state else outcome(state)
+
+
+def ballast_flow(name: str) -> Callable[[Callable[P, R]], BallastFlow[P, R]]:
+    """``@flow(name=...)`` as a ``BallastFlow`` that tags its runs (``_tag_run``)."""
+
+    def make(fn: Callable[P, R]) -> BallastFlow[P, R]:
+        return BallastFlow(fn, name=name, on_running=[_tag_run])
+
+    return make
+
+
+@ballast_flow(name="quarterly-review")
 def quarterly_review(
     workspace: str,
     as_of: str,
@@ -255,21 +460,53 @@ def quarterly_review(
     html: bool = True,
     shard_size: int | None = None,
     pdf: str = "none",
-) -> dict[str, Any]:
+    executor: str | None = None,
+    address: str | None = None,
+) -> dict[str, Any] | State:
     """Ingest, validate, compute drift, breaches and trades, and render the reports (PDF copies
-    for ``pdf``: none, action (portfolios to rebalance or with invalid data) or all)."""
-    return run_review(
-        workspace, as_of, portfolios, reason, trigger, "quarterly_review", html, shard_size, pdf
+    for ``pdf``: none, action (portfolios to rebalance or with invalid data) or all). Shards run
+    on this machine or, with ``executor="dask"``, on the Dask scheduler at ``address`` (a local
+    cluster without one); unset, as ``ballast.yaml`` says. Ends ``Completed with exceptions``
+    (``finished``) when portfolios were invalid or files quarantined."""
+    return finished(
+        run_review(
+            workspace,
+            as_of,
+            portfolios,
+            reason,
+            trigger,
+            "quarterly_review",
+            html,
+            shard_size,
+            pdf,
+            executor,
+            address,
+        )
     )
 
 
-@flow(name="daily-monitor")
+@ballast_flow(name="daily-monitor")
 def monitor(
     workspace: str,
     as_of: str,
     portfolios: list[str] | None = None,
     reason: str | None = None,
     trigger: str = "manual",
-) -> dict[str, Any]:
-    """The daily drift check: ingest and report breaches, propose no trades."""
-    return run_review(workspace, as_of, portfolios, reason, trigger, "monitor", True, None)
+    executor: str | None = None,
+    address: str | None = None,
+) -> dict[str, Any] | State:
+    """The daily drift check: ingest and report breaches, propose no trades (``finished``)."""
+    return finished(
+        run_review(
+            workspace,
+            as_of,
+            portfolios,
+            reason,
+            trigger,
+            "monitor",
+            True,
+            None,
+            executor=executor,
+            address=address,
+        )
+    )

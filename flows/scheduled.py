@@ -4,7 +4,9 @@ A cron expression cannot say "every NYSE session" or "the 3rd session after a qu
 the deployments fire on a plain weekday cron and these thin flows ask ``ballast.calendar``
 whether this is a run day and for which as-of date. On a run day they call the real flow
 (``ballast.flows.review``) as a subflow with ``trigger="schedule"``; otherwise they finish in a
-``Completed`` state named ``Skipped`` that says why (visible in the Prefect UI).
+``Completed`` state named ``Skipped`` that says why (visible in the Prefect UI). A review that
+ends ``Completed with exceptions`` (invalid portfolios, quarantined files) ends its entry flow
+so too (``ballast.flows.review.passed_on``).
 
 They carry the same flow names as the flows they gate, so the deployments read
 ``quarterly-review/scheduled`` and ``daily-monitor/scheduled`` next to
@@ -20,7 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from prefect import flow, get_run_logger
+from ballast.flows.review import ballast_flow, passed_on
+from prefect import get_run_logger
 from prefect.states import Completed, State
 
 from ballast import calendar
@@ -43,7 +46,7 @@ def _skipped(message: str) -> State:
     return Completed(name="Skipped", message=message)
 
 
-@flow(name="quarterly-review")
+@ballast_flow(name="quarterly-review")
 def scheduled_review(
     workspace: str,
     n_business_days: int = _DEFAULTS.review_business_days_after_quarter_end,
@@ -59,15 +62,17 @@ def scheduled_review(
         due = calendar.nth_session_after(q, n_business_days)
         return _skipped(f"{today} is not review day (review of {q} runs on {due})")
     custodian_wait.await_custodian_files(workspace, as_of, logger=get_run_logger())
-    return quarterly_review(
+    state = quarterly_review(
         workspace=workspace,
         as_of=as_of.isoformat(),
         reason=f"scheduled: NYSE session {n_business_days} after quarter end {as_of}",
         trigger="schedule",
+        return_state=True,
     )
+    return passed_on(state)  # type: ignore[no-any-return]
 
 
-@flow(name="daily-monitor")
+@ballast_flow(name="daily-monitor")
 def scheduled_monitor(
     workspace: str,
     minutes_after_close: int = _DEFAULTS.monitor_after_close_minutes,
@@ -81,9 +86,11 @@ def scheduled_monitor(
         day = when.astimezone(calendar.EXCHANGE_TZ)
         why = "not an NYSE session" if not calendar.is_session(day.date()) else "before close"
         return _skipped(f"{day:%Y-%m-%d %H:%M} New York: {why}")
-    return monitor(
+    state = monitor(
         workspace=workspace,
         as_of=as_of.isoformat(),
         reason=f"scheduled: after the NYSE close of {as_of}",
         trigger="schedule",
+        return_state=True,
     )
+    return passed_on(state)  # type: ignore[no-any-return]

@@ -226,12 +226,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the scheduled flows (quarterly review, daily monitor) and the ad hoc review."""
         from ballast import config as ballast_config
-        from ballast.ops.prefect_settings import quiet_prefect
+        from ballast.ops.prefect_settings import one_line_logging, quiet_prefect
 
         ws = workspace.resolve(ws_path).check()
         config = ballast_config.load(ws.root)
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG" if verbose else "INFO")
         quiet_prefect(verbose)
+        if not verbose:  # a failed run is one line here, its traceback in the Prefect UI
+            one_line_logging(ws.root / ".ballast")
         out.print(f"workspace: {ws.root}", highlight=False)
         out.print(deployment_table(config, dt.datetime.now(dt.UTC)))
         with _api(port) as api:

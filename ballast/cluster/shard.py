@@ -28,6 +28,7 @@ from ballast.errors import printable
 from ballast.ops.runs import RunIdentity
 from ballast.portfolio.policy_set import PolicyFiles, PolicySet, accounts_of, read_policies
 from ballast.reporting import drift_history, outputs
+from ballast.reporting.run_folder import EncodedShard, encode
 from ballast.warehouse import snapshot
 from ballast.workspace import Workspace
 
@@ -64,9 +65,10 @@ class Parcel:
 
 @dataclass(frozen=True)
 class ShardOutcome:
-    """What a worker sends back: results entries, result tables, the reports' bytes."""
+    """What a worker sends back: the shard's entries encoded for the run folder, the result
+    tables to record, the reports' bytes."""
 
-    entries: list[dict[str, Any]]
+    encoded: EncodedShard
     frames: dict[str, pl.DataFrame]
     documents: dict[str, bytes]
     file_ids: list[int]
@@ -113,7 +115,8 @@ def work(job: ShardJob) -> ShardOutcome:
     part = shard_results(job.run, computed, job.info, job.history)
     del computed
     documents = outputs.render_documents(part.contexts, job.pdf) if job.html else {}
-    return ShardOutcome(part.entries, part.frames, documents, part.file_ids, part.positions)
+    encoded = encode(part.entries, tables=job.run.kind != "monitor", html=job.html)
+    return ShardOutcome(encoded, part.frames, documents, part.file_ids, part.positions)
 
 
 def failed(job: ShardJob, error: BaseException) -> ShardOutcome:

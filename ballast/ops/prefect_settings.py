@@ -10,6 +10,10 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ballast.errors import BallastError
 
 # Loggers whose records the console leaves out unless --verbose (logs/ballast.jsonl and the
 # Prefect UI keep Prefect's flow and task records; a failure is ballast's own one line).
@@ -30,16 +34,54 @@ def quiet_prefect(verbose: bool = False) -> None:
 
 
 class _OneLine(logging.Formatter):
-    """Formats a record as one line: no traceback or stack, line breaks folded into spaces."""
+    """Formats a record as one line: no traceback or stack (with ``with_error``, the error's
+    own message instead), line breaks folded into spaces."""
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
+    def __init__(self, inner: logging.Formatter | None, with_error: bool = False) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
+        self.with_error = with_error
 
     def format(self, record: logging.LogRecord) -> str:
         flat = copy.copy(record)  # the other handlers (the run log) still get the traceback
+        error = record.exc_info[1] if self.with_error and record.exc_info else None
         flat.exc_info, flat.exc_text, flat.stack_info = None, None, None
-        return _BREAKS.sub(" ", self.inner.format(flat)).strip()
+        line = self.inner.format(flat)
+        if error is not None:
+            line += f": {error}" if isinstance(error, BallastError) else f": {error!r}"
+        return _BREAKS.sub(" ", line).strip()
+
+
+def one_line_formatter(**options: Any) -> logging.Formatter:
+    """Prefect's console formatter (``options`` as its logging.yml gives them), one line per
+    record, an error's message in place of its traceback (``one_line_logging``)."""
+    from prefect.logging.formatters import PrefectFormatter
+
+    return _OneLine(PrefectFormatter(**options), with_error=True)
+
+
+def one_line_logging(folder: Path) -> None:
+    """Make Prefect's console print one line per record, in this process and in the flow-run
+    processes it starts (``ballast serve``): a copy of Prefect's logging.yml whose console
+    formatter is ``one_line_formatter``, written to ``folder`` and named by
+    ``$PREFECT_LOGGING_SETTINGS_PATH`` (a path already set is left alone). Call before
+    importing Prefect."""
+    import importlib.util
+
+    import yaml
+
+    if os.environ.get("PREFECT_LOGGING_SETTINGS_PATH"):
+        return
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    default = Path(next(iter(spec.submodule_search_locations))) / "logging" / "logging.yml"
+    config = yaml.safe_load(default.read_text(encoding="utf-8"))
+    config["formatters"]["standard"]["()"] = f"{__name__}.one_line_formatter"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "prefect-logging.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(path)
 
 
 class _NotPrefect(logging.Filter):

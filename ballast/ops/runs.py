@@ -1,4 +1,5 @@
-"""A run's identity: its id, who runs it, and the code version (``RunIdentity``)."""
+"""A run's identity: its id, who runs it, and the code version (``RunIdentity``); the checks of
+a flow's parameters and the tags its Prefect flow run carries."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ballast import __version__
+from ballast.errors import BallastError
+
+# What started a run: ``manual`` (the command line), ``schedule`` (the scheduled deployments),
+# ``adhoc`` (the ad hoc deployment: the Prefect UI or ``prefect deployment run``), ``rerun``.
+TRIGGERS = ("manual", "schedule", "adhoc", "rerun")
+TAG_LENGTH = 80  # a reason longer than this is cut in its tag (the parameters keep it whole)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -27,6 +34,32 @@ def who() -> str:
         return os.environ.get("BALLAST_USER") or getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def check_parameters(parameters: dict[str, Any]) -> None:
+    """Raise a one-line ``BallastError`` for an ``as_of`` that is no date or an unknown
+    ``trigger`` (the other parameters are checked by their types)."""
+    as_of = parameters.get("as_of")
+    if as_of is not None:
+        try:
+            dt.date.fromisoformat(str(as_of))
+        except ValueError:
+            raise BallastError(
+                f"parameter as_of: {as_of!r} is not a date; expected YYYY-MM-DD, e.g. 2026-09-30"
+            ) from None
+    trigger = parameters.get("trigger")
+    if trigger is not None and trigger not in TRIGGERS:
+        raise BallastError(f"parameter trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
+
+
+def flow_run_tags(trigger: str, user: str, reason: str | None) -> list[str]:
+    """The tags that show on a run's Prefect flow run what started it, by whom and why:
+    ``trigger:adhoc``, ``who:alice``, ``reason:quarter-end rerun``."""
+    tags = [f"trigger:{trigger}", f"who:{user}"]
+    if reason:
+        why = " ".join(reason.split())
+        tags.append(f"reason:{why[: TAG_LENGTH - 1] + '…' if len(why) > TAG_LENGTH else why}")
+    return tags
 
 
 @cache
@@ -66,7 +99,7 @@ class RunIdentity:
     run_id: str
     as_of: str  # YYYY-MM-DD
     kind: str  # quarterly_review or monitor
-    trigger: str  # manual or schedule
+    trigger: str  # one of TRIGGERS
     who: str
     reason: str | None
     code_version: str

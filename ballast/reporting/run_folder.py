@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -25,6 +26,7 @@ from ballast.reporting import html as report_html
 from ballast.reporting import results
 from ballast.reporting.outputs import ReportRenderer, sha256_text, staging, write_documents
 from ballast.reporting.pdf import PdfChoice
+from ballast.reporting.summary import terminal_row
 
 TABLES = {"trades.csv": results.trades_csv, "trade_lots.csv": results.trade_lots_csv}
 """The CSV files of a review (not of a monitor), each made from results entries by a function
@@ -49,6 +51,32 @@ def entry_text(entry: dict[str, Any]) -> str:
     except (results._NotPlain, RecursionError):
         return json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", ENTRY_INDENT)
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class EncodedShard:
+    """A shard's entries as the run folder writes them: their results.json texts, their lines
+    of each CSV (no header), their index rows and terminal rows. Small to ship: a Dask worker
+    encodes its shard and the coordinator only writes the text."""
+
+    texts: list[str]
+    tables: dict[str, str]
+    index: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+
+
+def encode(entries: list[dict[str, Any]], *, tables: bool, html: bool) -> EncodedShard:
+    """``entries`` (in portfolio id order) encoded for the run folder; ``tables`` for a review
+    (trades.csv, trade_lots.csv), ``html`` for the index page."""
+    with collector_paused():
+        return EncodedShard(
+            [entry_text(e) for e in entries],
+            {name: lines(entries).split("\n", 1)[1] for name, lines in TABLES.items()}
+            if tables
+            else {},
+            [report_html.index_row(e) for e in entries] if html else [],
+            [terminal_row(e) for e in entries],
+        )
 
 
 class _Hashed:
@@ -117,21 +145,25 @@ class RunFolder:
             if not f.file.closed:
                 f.file.close()
 
-    def add(self, entries: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> None:
+    def add(self, entries: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> EncodedShard:
         """The next shard's entries (in portfolio id order, after the previous shard's) and
-        the contexts of their reports."""
+        the contexts of their reports; returns the entries as encoded (their terminal rows)."""
         self._renderer.submit(contexts if self.html else [])
-        if not entries:
+        part = encode(entries, tables=bool(self._tables), html=self.html)
+        self.add_encoded(part)
+        return part
+
+    def add_encoded(self, part: EncodedShard) -> None:
+        """The next shard's entries as ``encode`` made them (here, or on a Dask worker)."""
+        if not part.texts:
             return
-        with collector_paused():
-            texts = [entry_text(e) for e in entries]
-            lead = "[" + ENTRY_INDENT if self._first else "," + ENTRY_INDENT
-            self._results.write(lead + ("," + ENTRY_INDENT).join(texts))
-            self._first = False
-            for f, lines in self._tables.values():
-                f.write(lines(entries).split("\n", 1)[1])  # less the header
-            if self.html:
-                self._index += [report_html.index_row(e) for e in entries]
+        lead = "[" + ENTRY_INDENT if self._first else "," + ENTRY_INDENT
+        self._results.write(lead + ("," + ENTRY_INDENT).join(part.texts))
+        self._first = False
+        for name, (f, _) in self._tables.items():
+            f.write(part.tables[name])
+        if self.html:
+            self._index += part.index
 
     def add_documents(self, documents: dict[str, bytes]) -> None:
         """Reports rendered elsewhere (a Dask worker): written and hashed here, in this folder."""

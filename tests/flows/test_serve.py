@@ -121,18 +121,36 @@ def test_serve_runs_adhoc_review_by_name(served, tmp_path: Path) -> None:
             timeout=RUN_TIMEOUT,
             poll_interval=1,
         )
-    assert run.state is not None and run.state.is_completed(), f"{run.state}\n{log.read_text()}"
+        bad = run_deployment(
+            "quarterly-review/adhoc",
+            parameters={"as_of": "2026-13-45"},
+            timeout=RUN_TIMEOUT,
+            poll_interval=1,
+        )
+    # the demo's broken custodian file: a named, non-green final state (reports written)
+    assert run.state is not None, log.read_text()
+    assert (run.state.type.value, run.state.name) == ("FAILED", "Completed with exceptions"), (
+        f"{run.state}\n{log.read_text()}"
+    )
+    assert {"ballast", "trigger:adhoc", "reason:test rerun"} <= set(run.tags)
+    assert any(t.startswith("who:") for t in run.tags)
+    # a parameter error: Failed, one line naming the parameter, no traceback where serve prints
+    assert bad.state is not None and bad.state.is_failed(), f"{bad.state}\n{log.read_text()}"
+    assert "parameter as_of: '2026-13-45' is not a date" in (bad.state.message or "")
+    assert "\n" not in (bad.state.message or "")
 
     (results,) = (root / "reports" / AS_OF).glob("*/results.json")
     doc = json.loads(results.read_text(encoding="utf-8"))
-    assert (doc["as_of"], doc["kind"], doc["trigger"]) == (AS_OF, "quarterly_review", "manual")
+    assert (doc["as_of"], doc["kind"], doc["trigger"]) == (AS_OF, "quarterly_review", "adhoc")
     seed = next(p for p in doc["portfolios"] if p["portfolio_id"] == "seed-60-40")
     assert seed["breached"] and seed["action"] == "rebalance"
 
     _stop(proc)  # release the warehouse before reading the audit trail
     with db.connect(root / "warehouse.duckdb") as con:
         row = records.list_runs(con).row(0, named=True)
-    assert (row["trigger"], row["reason"]) == ("manual", "test rerun")
+    assert (row["trigger"], row["reason"]) == ("adhoc", "test rerun")
+    printed = log.read_text()
+    assert "Traceback" not in printed, printed
 
 
 def _at(monkeypatch, *when: int) -> None:
