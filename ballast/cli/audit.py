@@ -266,18 +266,37 @@ def _approval_cell(state: approvals.ApprovalState | None) -> str:
     return {"approved": "approved", "pending": "pending", "not_applicable": "—"}[state.status]
 
 
+def _sign_off_text(by: str | None, at: dt.datetime | None, note: str | None) -> str:
+    """``by NAME at WHEN (note: TEXT)``, on one line whatever the name and note hold."""
+    from ballast.errors import printable
+
+    when = f"{at:%Y-%m-%d %H:%M:%S}Z" if at else "?"
+    said = f" (note: {printable(note)})" if note else ""
+    return f"by {printable(by or '?')} at {when}{said}"
+
+
 def _approval_lines(states: dict[str, approvals.ApprovalState]) -> list[str]:
+    """The approvals part of ``show``: the current sign-off of each portfolio (its note, the
+    proposal's SHA-256), the superseded ones, and the inputs changed since the run."""
     lines = []
     for s in states.values():
+        pid = s.portfolio_id
+        for old in s.superseded:
+            lines.append(
+                f"{pid}: superseded: approved {_sign_off_text(old.by, old.at, old.note)} "
+                f"(seq {old.seq})"
+            )
         if s.status == "approved":
-            when = f"{s.approved_at:%Y-%m-%d %H:%M}Z" if s.approved_at else ""
-            note = f" (note: {s.note})" if s.note else ""
-            lines.append(f"{s.portfolio_id}: approved by {s.approved_by} at {when}{note}")
+            flag = "FLAGGED (inputs changed since), " if s.flagged else ""
+            seq = f", seq {s.seq}" if s.seq else ""
+            proposal = f" · proposal sha256 {_short(s.proposal_sha256) or '—'}{seq}"
+            text = _sign_off_text(s.approved_by, s.approved_at, s.note)
+            lines.append(f"{pid}: {flag}approved {text}{proposal}")
         elif s.status == "pending":
-            lines.append(f"{s.portfolio_id}: pending")
+            lines.append(f"{pid}: pending")
         if s.status != "not_applicable":
             label = "FLAGGED, approved but input" if s.flagged else "input"
-            lines += [f"{s.portfolio_id}: {label} changed since the run: {c}" for c in s.changes]
+            lines += [f"{pid}: {label} changed since the run: {c}" for c in s.changes]
     return lines
 
 
@@ -366,20 +385,32 @@ def approve(
     by: Annotated[str, typer.Option("--by", help="Who signs off the proposal.")],
     note: Annotated[str | None, typer.Option("--note", help="A note kept with it.")] = None,
     ws_path: WorkspaceOpt = None,
+    supersede: Annotated[
+        bool,
+        typer.Option(
+            "--supersede",
+            help="Replace the proposal's current sign-off (both are kept in the audit trail).",
+        ),
+    ] = False,
 ) -> None:
-    """Record sign-off of one portfolio's proposal in the audit trail."""
+    """Record sign-off of one portfolio's proposal in the audit trail.
+
+    A proposal already signed off is refused (exit 2) unless --supersede."""
     from ballast.audit import approvals
+    from ballast.errors import printable
     from ballast.ops import runs
     from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         done = approvals.record_approval(
-            con, ws, run_id, portfolio, by=by, note=note, actor=runs.who()
+            con, ws, run_id, portfolio, by=by, note=note, actor=runs.who(), supersede=supersede
         )
+    replaces = f", superseding seq {done['supersedes']}" if done["supersedes"] else ""
     out.print(
-        f"approved {portfolio} in run {run_id} by {done['by']} "
-        f"({done['action']}, {done['trades']} trades; audit sha256 {_short(done['row_hash'])})",
+        f"approved {portfolio} in run {run_id} by {printable(done['by'])}{replaces} "
+        f"({done['action']}, {done['trades']} trades; proposal sha256 "
+        f"{_short(done['proposal_sha256'])}; audit sha256 {_short(done['row_hash'])})",
         markup=False,
     )
     for change in done["inputs_changed_since_run"]:
@@ -403,12 +434,18 @@ _FOOTER = '<footer class="colophon">'
 
 
 def _approval_context(state: approvals.ApprovalState, now: dt.datetime) -> dict[str, Any]:
-    at = f"{state.approved_at:%Y-%m-%d %H:%M}" if state.approved_at else None
+    at = f"{state.approved_at:%Y-%m-%d %H:%M:%S}" if state.approved_at else None
     return {
         "status": state.status,
         "approved_by": state.approved_by,
         "approved_at": at,
         "note": state.note,
+        "proposal_sha256": state.proposal_sha256,
+        "seq": state.seq,
+        "superseded": [
+            {"by": s.by, "at": f"{s.at:%Y-%m-%d %H:%M:%S}", "note": s.note, "seq": s.seq}
+            for s in state.superseded
+        ],
         "changes": list(state.changes),
         "flagged": state.flagged,
         "as_of_render": f"{now:%Y-%m-%d %H:%M}",
@@ -509,6 +546,9 @@ def report_cmd(
     run_id: RunIdArg,
     portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
     ws_path: WorkspaceOpt = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write <portfolio>.approved.pdf (WeasyPrint).")
+    ] = False,
 ) -> None:
     """Write <portfolio>.approved.html: the run's report with its current approval state.
 
@@ -533,10 +573,18 @@ def report_cmd(
     run = {"run_id": run_id, "as_of": str(summary["as_of"]), "kind": summary["kind"]}
     section = approval_section(run, entry, states[portfolio], _now())
     dest = folder / f"{portfolio}.approved.html"
-    dest.write_text(with_approval(original, section), encoding="utf-8")
+    page = with_approval(original, section)
+    dest.write_text(page, encoding="utf-8")
+    wrote = str(dest)
+    if pdf:
+        from ballast.reporting.pdf import html_to_pdf
+
+        printed = dest.with_suffix(".pdf")
+        printed.write_bytes(html_to_pdf(page, folder))
+        wrote += f" and {printed.name}"
     state = states[portfolio]
     label = "approved, FLAGGED" if state.flagged else state.status.replace("_", " ")
-    out.print(f"{portfolio}: {label}; wrote {dest}", markup=False)
+    out.print(f"{portfolio}: {label}; wrote {wrote}", markup=False)
 
 
 # -- retention and legal holds ---------------------------------------------------------------

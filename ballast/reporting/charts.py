@@ -1,5 +1,6 @@
 """The report's charts: the "weights against their bands" chart (``partials/band_chart.svg.j2``)
-and the drift history (``partials/drift_history.html.j2``).
+and the drift history (``partials/drift_history.html.j2``); and the run index's histogram of
+total drift (``partials/drift_histogram.svg.j2``).
 
 Pure arithmetic on the decimal strings of a results.json portfolio entry: every coordinate is
 computed here. One row per asset class shows the band as a shaded range, the target as a tick,
@@ -402,3 +403,183 @@ def drift_history_chart(points: list[Mapping[str, Any]]) -> dict[str, Any] | Non
     }
     chart["marks"] = history_marks(chart)
     return chart
+
+
+# --- drift distribution: the run index's histogram of total drift (partials/drift_histogram) --
+
+DD_LEFT = 64  # count labels and the count axis title
+DD_RIGHT = 16
+DD_TOP = 40  # title
+DD_PLOT_H = 200
+DD_BOTTOM = 70  # bin edge labels, axis title, legend
+DD_MAX_BINS = 24
+DD_MAX_LABELS = 12  # bin edges labelled at most
+_BIN_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000)
+_COUNT_STEPS = (1, 2, 5)
+
+
+def _bin_width(top: Decimal) -> Decimal:
+    """A round bin width (bp) giving at most ``DD_MAX_BINS`` bins from 0 up to past ``top``."""
+    for step in _BIN_STEPS:
+        if top / step < DD_MAX_BINS - 1:
+            return Decimal(step)
+    return (top / (DD_MAX_BINS - 1) / 10000).to_integral_value(ROUND_CEILING) * 10000
+
+
+def _count_axis(most: int) -> tuple[int, int]:
+    """(top, step) of the count axis: a round step giving at most five gridlines above zero."""
+    scale = 1
+    while True:
+        for s in _COUNT_STEPS:
+            step = s * scale
+            if most <= 5 * step:
+                return max(-(-most // step), 1) * step, step
+        scale *= 10
+
+
+def _histogram_cap(values: list[Decimal]) -> Decimal:
+    """Where the regular bins end: the largest drift, unless it is more than twice the 99th
+    percentile of 100 or more drifts; then the percentile (the rest go to one "more" bin), so
+    a few outliers do not squeeze every other portfolio into the first bar."""
+    ordered = sorted(values)
+    top = ordered[-1]
+    if len(ordered) >= 100:
+        p99 = ordered[-(-99 * len(ordered) // 100) - 1]
+        if top > 2 * p99:
+            return p99
+    return top
+
+
+def _bp_text(value: Decimal) -> str:
+    """A whole bin edge with separators: ``1,250``."""
+    return f"{value.normalize():,f}"
+
+
+def drift_histogram(drifts: Iterable[tuple[Any, bool]]) -> dict[str, Any] | None:
+    """Bins of total drift (bp) over the portfolios given as ``(drift_bp, breached)``: each bin
+    ``[lo, hi)`` with its count and how many of those are out of policy, then, when some
+    drifts lie past the regular bins, one open bin ``[lo, ∞)``; the SVG coordinates of each.
+    Drifts that are None (data-invalid portfolios) are left out; None when none is left."""
+    pairs = [(d, bool(b)) for v, b in drifts if (d := _dec(v)) is not None]
+    if not pairs:
+        return None
+    values = [abs(d) for d, _ in pairs]
+    cap = _histogram_cap(values)
+    width = _bin_width(cap)
+    n_regular = int(cap // width) + 1
+    top = n_regular * width
+    counts = [[0, 0] for _ in range(n_regular + 1)]  # [total, breached]; the last is "more"
+    for d, (_, out) in zip(values, pairs, strict=True):
+        k = min(int(d // width), n_regular)
+        counts[k][0] += 1
+        counts[k][1] += out
+    if counts[-1][0] == 0:
+        counts.pop()
+    y_top, y_step = _count_axis(max(c for c, _ in counts))
+    x0, x1 = DD_LEFT, WIDTH - DD_RIGHT
+    bar_w = (x1 - x0) / len(counts)
+    bottom = DD_TOP + DD_PLOT_H
+
+    def y_of(count: int) -> float:
+        return round(bottom - count * DD_PLOT_H / y_top, 2)
+
+    bins = []
+    for k, (count, breached) in enumerate(counts):
+        lo = k * width
+        hi = None if k == n_regular else lo + width
+        if hi is None:
+            label, fragment = f"≥ {_bp_text(lo)} bp", f"drift={lo.normalize():f}-"
+        else:
+            label = f"{_bp_text(lo)}–{_bp_text(hi)} bp"
+            fragment = f"drift={lo.normalize():f}-{hi.normalize():f}"
+        bins.append(
+            {
+                "lo": str(lo),
+                "hi": None if hi is None else str(hi),
+                "count": count,
+                "breached": breached,
+                "label": label,
+                "fragment": fragment,
+                "x": round(x0 + k * bar_w, 2),
+                "w": round(bar_w, 2),
+                "y": y_of(count),
+                "y_breached": y_of(breached),
+            }
+        )
+    more = len(counts) > n_regular
+    every = -(-n_regular // DD_MAX_LABELS)
+    edges = [  # the last edge is the open bin's, labelled under its bar instead
+        {"x": round(x0 + k * bar_w, 2), "label": _bp_text(k * width)}
+        for k in range(0, n_regular + (0 if more else 1), every)
+    ]
+    chart = {
+        "width": WIDTH,
+        "height": bottom + DD_BOTTOM,
+        "plot_x0": x0,
+        "plot_x1": x1,
+        "plot_top": DD_TOP,
+        "plot_bottom": bottom,
+        "bin_width": str(width),
+        "top": str(top),
+        "bins": bins,
+        "edges": edges,
+        "more": more,
+        "gridlines": [{"y": y_of(c), "label": f"{c:,}"} for c in range(0, y_top + 1, y_step)],
+        "n": len(pairs),
+        "n_breached": sum(b for _, b in pairs),
+        "axis_title_y": bottom + 36,
+        "legend_y": bottom + 58,
+    }
+    chart["marks"] = histogram_marks(chart)
+    return chart
+
+
+def histogram_marks(chart: Mapping[str, Any]) -> Markup:
+    """Gridlines, one linked bar per non-empty bin (its out-of-policy part at the foot) and the
+    bin edge labels of the drift histogram, as SVG text (every label is digits and units)."""
+    x0, x1, bottom = chart["plot_x0"], chart["plot_x1"], chart["plot_bottom"]
+    top = chart["plot_top"]
+    parts = [
+        f'  <line x1="{x0}" y1="{g["y"]}" x2="{x1}" y2="{g["y"]}" class="dd-grid"/>\n'
+        f'  <text x="{x0 - 8}" y="{g["y"] + 4}" text-anchor="end" class="dd-tick">'
+        f"{g['label']}</text>\n"
+        for g in chart["gridlines"]
+    ]
+    for b in chart["bins"]:
+        if not b["count"]:
+            continue
+        x, w = b["x"], b["w"]
+        inner = f'x="{round(x + 1, 2)}" width="{round(max(w - 2, 1), 2)}"'
+        n, out, y, y_out = b["count"], b["breached"], b["y"], b["y_breached"]
+        title = f"{b['label']}: {n:,} {'portfolio' if n == 1 else 'portfolios'}"
+        title += f", {out:,} out of policy" if out else ""
+        parts.append(
+            f'  <a href="#{b["fragment"]}" class="dd-bar">\n'
+            f"    <title>{title}</title>\n"
+            f'    <rect x="{x}" y="{top}" width="{w}" height="{bottom - top}" class="dd-hit"/>\n'
+        )
+        if n > out:
+            parts.append(
+                f'    <rect {inner} y="{y}" height="{round(y_out - y, 2)}" class="dd-in"/>\n'
+            )
+        if out:
+            parts.append(
+                f'    <rect {inner} y="{y_out}" height="{round(bottom - y_out, 2)}" '
+                'class="dd-out"/>\n'
+            )
+        parts.append("  </a>\n")
+    parts.append(f'  <line x1="{x0}" y1="{bottom}" x2="{x1}" y2="{bottom}" class="dd-axis"/>\n')
+    for e in chart["edges"]:
+        x = e["x"]
+        parts.append(
+            f'  <line x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}" class="dd-axis"/>\n'
+            f'  <text x="{x}" y="{bottom + 16}" text-anchor="middle" class="dd-tick">'
+            f"{e['label']}</text>\n"
+        )
+    if chart["more"]:
+        last = chart["bins"][-1]
+        parts.append(
+            f'  <text x="{round(last["x"] + last["w"] / 2, 2)}" y="{bottom + 16}" '
+            f'text-anchor="middle" class="dd-tick">≥ {_bp_text(Decimal(chart["top"]))}</text>\n'
+        )
+    return Markup("".join(parts))

@@ -7,15 +7,20 @@ account ids are masked everywhere, free text included, so a report can be mailed
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import heapq
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
+from itertools import islice
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
-from ballast.reporting.charts import band_chart, drift_history_chart
+from ballast.reporting.charts import band_chart, drift_histogram, drift_history_chart
 from ballast.resources import resource_dir
 
 DASH = "—"
@@ -362,7 +367,8 @@ def _policy(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def _approval(
     approval: Mapping[str, Any] | None, portfolio: Mapping[str, Any], run: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The approval section's variables: pending unless the caller passes the recorded state."""
+    """The approval section's variables: pending (a blank sign-off block) unless the caller
+    passes the recorded state (who, when, note, proposal SHA-256, audit seq, superseded ones)."""
     applicable = portfolio["status_key"] != "data_invalid" and run.get("kind") in (
         None,
         "",
@@ -370,7 +376,7 @@ def _approval(
     )
     out: dict[str, Any] = {"status": "pending" if applicable else "not_applicable"}
     out.update(approved_by=None, approved_at=None, note=None, changes=[], flagged=False)
-    out.update(as_of_render=None)
+    out.update(as_of_render=None, proposal_sha256=None, seq=None, superseded=[])
     out.update(approval or {})
     return out
 
@@ -453,23 +459,42 @@ def render_portfolio_report(context: dict[str, Any], env: jinja2.Environment | N
 
 
 _INDEX_KEYS = ("portfolio_id", "name", "total_value", "base_currency", "breached", "action")
+EXCEPTIONS_SHOWN = 10
+"""How many portfolios each exception list of the index names; the table has them all."""
+_INDEX_SCRIPT = "partials/index_table.js.j2"
 
 
 def index_row(portfolio: Mapping[str, Any]) -> dict[str, Any]:
     """The index's line of one portfolio: only what the page shows of it (its classes and
-    trades counted, not kept), and the account ids its text must mask, so a run's index rows
-    can be kept while its entries are released."""
+    trades counted, its total drift summed, none of them kept), and the account ids its text
+    must mask, so a run's index rows can be kept while its entries are released."""
     full = _portfolio(portfolio, full=False)
     row = {k: full.get(k) for k in _INDEX_KEYS}
     row |= {k: full[k] for k in ("errors", "status_key", "status_label")}
     row["n_trades"] = len(full["trades"] or [])
     row["n_breached"] = sum(1 for ac in full["asset_classes"] or [] if ac.get("breached"))
+    valid = full["status_key"] != "data_invalid"
+    row["drift_bp"] = total_drift_bp(full["asset_classes"] or []) if valid else None
     row["account_ids"] = _account_ids([], [portfolio])
     return row
 
 
-def run_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """How many portfolios are in policy, out of policy, invalid, and need trades."""
+def _approvals_apply(kind: Any) -> bool:
+    """Whether a run of this kind proposes trades to sign off (as ``_approval`` decides)."""
+    return kind in (None, "", "quarterly_review")
+
+
+def awaiting_approval(row: Mapping[str, Any], kind: Any = None) -> bool:
+    """A valid portfolio of a review with proposed trades: when the run writes its index,
+    before anyone can sign off, its proposal awaits approval."""
+    return (
+        _approvals_apply(kind) and row["status_key"] != "data_invalid" and bool(row.get("n_trades"))
+    )
+
+
+def run_summary(rows: Sequence[Mapping[str, Any]], kind: Any = None) -> dict[str, int]:
+    """How many portfolios are in policy, out of policy, invalid, need trades, and have
+    proposed trades awaiting approval (none in a run of a ``kind`` that proposes no trades)."""
     keys = [r["status_key"] for r in rows]
     return {
         "total": len(rows),
@@ -479,21 +504,66 @@ def run_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         "rebalance": sum(
             1 for r in rows if r["status_key"] != "data_invalid" and r.get("action") == "rebalance"
         ),
+        "awaiting_approval": sum(1 for r in rows if awaiting_approval(r, kind)),
+    }
+
+
+def _drift_order(row: Mapping[str, Any]) -> tuple[Decimal, str]:
+    return -(_decimal(row.get("drift_bp")) or Decimal(0)), str(row["portfolio_id"])
+
+
+def index_exceptions(
+    rows: Sequence[Mapping[str, Any]], kind: Any = None, shown: int = EXCEPTIONS_SHOWN
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The first ``shown`` rows of each exception: out of policy (largest total drift first),
+    data invalid, and awaiting approval (both in portfolio id order, as the rows come)."""
+    breached = (r for r in rows if r["status_key"] == "out_of_policy")
+    return {
+        "out_of_policy": heapq.nsmallest(shown, breached, key=_drift_order),
+        "data_invalid": list(islice((r for r in rows if r["status_key"] == "data_invalid"), shown)),
+        "awaiting_approval": list(islice((r for r in rows if awaiting_approval(r, kind)), shown)),
+    }
+
+
+@cache
+def index_script() -> tuple[Markup, str]:
+    """The index table's script (filter and sort) as inlined, and its CSP source
+    (``sha256-<base64>``): the page allows that one script and nothing else."""
+    text = (resource_dir("templates") / _INDEX_SCRIPT).read_text(encoding="utf-8")
+    if "</script" in text.lower():
+        raise ValueError(f"{_INDEX_SCRIPT} must not contain '</script'")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return Markup(text), f"sha256-{digest}"
+
+
+def index_context(run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The index template's variables: the run, the rows, counts, exception lists, the drift
+    histogram and the table's script."""
+    kind = run.get("kind")
+    script, script_hash = index_script()
+    return {
+        "run": _run(run),
+        "portfolios": rows,
+        "approvals": _approvals_apply(kind),
+        "awaiting": partial(awaiting_approval, kind=kind),
+        "summary": run_summary(rows, kind),
+        "exceptions": index_exceptions(rows, kind),
+        "histogram": drift_histogram(
+            (r.get("drift_bp"), r["status_key"] == "out_of_policy") for r in rows
+        ),
+        "index_script": script,
+        "script_hash": script_hash,
+        "account_ids": sorted({a for r in rows for a in r["account_ids"]}),
     }
 
 
 def render_index(
     run: dict[str, Any], rows: list[dict[str, Any]], env: jinja2.Environment | None = None
 ) -> str:
-    """The firm-wide page of one run from its ``index_row`` lines: every portfolio, its
-    status, and a link to its report."""
+    """The firm-wide page of one run from its ``index_row`` lines: the exceptions first, the
+    drift distribution, then every portfolio in a table the page can filter and sort."""
     env = env or environment()
-    return env.get_template("index.html.j2").render(
-        run=_run(run),
-        portfolios=rows,
-        summary=run_summary(rows),
-        account_ids=sorted({a for r in rows for a in r["account_ids"]}),
-    )
+    return env.get_template("index.html.j2").render(index_context(run, rows))
 
 
 def render_run_index(

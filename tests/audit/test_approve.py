@@ -9,12 +9,13 @@ import pytest
 
 from ballast.audit import approvals
 from ballast.audit import chain as audit
-from ballast.errors import BallastError
+from ballast.errors import EXIT_UNPROVEN, EXIT_USAGE, BallastError, Unproven
 from ballast.ingest import inbox
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.conftest import copy_demo
 from tests.support.audit_cli import cli
+from tests.support.one_line import BALLAST, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -41,9 +42,13 @@ def states(ws: Workspace, run_id: str) -> dict[str, approvals.ApprovalState]:
         return {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
 
 
-def approve(ws: Workspace, run_id: str, pid: str, by: str = "Jane Doe") -> dict:
+def approve(
+    ws: Workspace, run_id: str, pid: str, by: str = "Jane Doe", *, supersede: bool = False
+) -> dict:
     with db.connect(ws.warehouse) as con:
-        return approvals.record_approval(con, ws, run_id, pid, by=by, note=None, actor="tester")
+        return approvals.record_approval(
+            con, ws, run_id, pid, by=by, note=None, actor="tester", supersede=supersede
+        )
 
 
 def test_approve_is_recorded_and_shown(ws: Workspace, reviewed) -> None:
@@ -70,7 +75,8 @@ def test_approve_is_recorded_and_shown(ws: Workspace, reviewed) -> None:
     shown = cli("show", run_id, "-w", str(ws.root))
     assert shown.exit_code == 0, shown.output
     assert "seed-60-40: approved by Jane Doe at " in shown.output
-    assert "(note: per IC minutes)" in shown.output
+    assert "(note: per IC minutes) · proposal sha256 " in shown.output
+    assert a["proposal_sha256"] == payload["proposal_sha256"] and payload["supersedes"] is None
     assert "harbor-foundation: pending" in shown.output
 
 
@@ -97,6 +103,8 @@ def test_restatement_after_approval_is_flagged(ws: Workspace, reviewed) -> None:
     assert "seed-60-40: FLAGGED, approved but input changed since the run: positions" in (
         shown.output
     )
+    assert "seed-60-40: FLAGGED (inputs changed since), approved by Jane Doe at " in shown.output
+    assert "harbor-foundation: approved by Jane Doe at " in shown.output
 
 
 def test_edited_ips_is_flagged(ws: Workspace, reviewed) -> None:
@@ -135,3 +143,81 @@ def test_show_unknown_run(ws: Workspace) -> None:
     """`ballast show` of an unknown run is a user error (exit 2 via ballast.cli.app.main)."""
     res = cli("show", "nope", "-w", str(ws.root))
     assert isinstance(res.exception, BallastError)
+
+
+def test_second_approval_is_refused_in_one_line(ws: Workspace, reviewed, tmp_path) -> None:
+    """Approving the same proposal again is refused with one line and exit 2; nothing is
+    recorded, and the first sign-off stays current."""
+    run_id = reviewed[1]
+    first = approve(ws, run_id, "seed-60-40", "Jane Doe")
+    cmd = [BALLAST, "approve", run_id, "-p", "seed-60-40", "--by", "John Roe", "-w", str(ws.root)]
+    proc, line = run(cmd, tmp_path)
+    assert proc.returncode == EXIT_USAGE
+    assert "seed-60-40 in run" in line and "already approved by Jane Doe" in line
+    assert "--supersede" in line
+    with db.connect(ws.warehouse) as con:
+        (only,) = approvals.approvals(con, run_id)
+    assert only["row_hash"] == first["row_hash"]
+    with pytest.raises(approvals.AlreadyApproved):
+        approve(ws, run_id, "seed-60-40", "Jane Doe")  # the same approver too
+
+
+def test_supersede_records_a_new_current_sign_off(ws: Workspace, reviewed) -> None:
+    """--supersede keeps both sign-offs in the trail, the later one current, and says so."""
+    run_id = reviewed[1]
+    first = approve(ws, run_id, "seed-60-40", "Jane Doe")
+    res = cli("approve", run_id, "-p", "seed-60-40", "--by", "John Roe", "--note", "re-vote",
+              "--supersede", "-w", str(ws.root))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with db.connect(ws.warehouse) as con:
+        old, new = approvals.approvals(con, run_id)
+        assert audit.verify(con, ws) == []
+    assert new["supersedes"] == old["seq"] and f"superseding seq {old['seq']}" in res.output
+    assert new["proposal_sha256"] == first["proposal_sha256"]
+    got = states(ws, run_id)["seed-60-40"]
+    assert (got.status, got.approved_by, got.note, got.seq) == (
+        "approved",
+        "John Roe",
+        "re-vote",
+        new["seq"],
+    )
+    assert [s.by for s in got.superseded] == ["Jane Doe"]
+    shown = cli("show", run_id, "-w", str(ws.root)).output
+    assert "seed-60-40: superseded: approved by Jane Doe at " in shown
+    assert f"(seq {old['seq']})" in shown
+    assert "seed-60-40: approved by John Roe at " in shown and "(note: re-vote)" in shown
+
+
+def test_supersede_with_nothing_to_supersede_is_refused(ws: Workspace, reviewed) -> None:
+    """--supersede on a proposal with no sign-off yet is refused; nothing is recorded."""
+    with pytest.raises(BallastError, match="has no approval to supersede"):
+        approve(ws, reviewed[1], "seed-60-40", supersede=True)
+    with db.connect(ws.warehouse) as con:
+        assert approvals.approvals(con, reviewed[1]) == []
+
+
+def test_edited_proposal_rows_are_not_approved(ws: Workspace, reviewed) -> None:
+    """A proposal whose rows were edited after the run (its digest no longer the recorded one)
+    is refused (exit 65): a sign-off names the proposal the run made."""
+    run_id = reviewed[1]
+    with db.connect(ws.warehouse) as con:
+        con.execute(
+            "update run_trades set quantity = quantity + 1 where run_id = ? and portfolio_id = ?",
+            [run_id, "seed-60-40"],
+        )
+    with pytest.raises(Unproven, match="proposal were edited since the run") as caught:
+        approve(ws, run_id, "seed-60-40")
+    assert caught.value.exit_code == EXIT_UNPROVEN
+    with db.connect(ws.warehouse) as con:
+        assert approvals.approvals(con, run_id) == []
+
+
+def test_note_is_shown_on_one_line(ws: Workspace, reviewed) -> None:
+    """A note with a line break is shown escaped on the approval's line."""
+    run_id = reviewed[1]
+    with db.connect(ws.warehouse) as con:
+        approvals.record_approval(
+            con, ws, run_id, "seed-60-40", by="Jane", note="IC\nminutes", actor="t"
+        )
+    shown = cli("show", run_id, "-w", str(ws.root)).output
+    assert "(note: IC\\nminutes)" in shown

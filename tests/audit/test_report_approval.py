@@ -48,11 +48,16 @@ def section(html: str) -> str:
     ]
 
 
-def test_run_report_says_pending(ws: Workspace, reviewed) -> None:
-    """The report written by the run shows a pending approval and how to get the current state."""
+def test_run_report_has_a_blank_sign_off_block(ws: Workspace, reviewed) -> None:
+    """The report written by the run is pending, with blank approved-by / date / signature
+    lines and one line of small print on `ballast approve`, not CLI instructions."""
     html = (folder(ws, reviewed[1]) / f"{SEED}.html").read_text()
     got = section(html)
-    assert "<strong>Pending</strong>" in got and f"ballast report {reviewed[1]}" in got
+    assert "<strong>Pending</strong>" in got
+    for line in ("Approved by</th>", "Date (UTC)</th>", "Signature</th>"):
+        assert line in got
+    assert got.count("<code>") == 2 and f"ballast approve {reviewed[1]} --portfolio {SEED}" in got
+    assert "ballast show" not in got
     invalid = section((folder(ws, reviewed[1]) / "lakeside-pension.html").read_text())
     assert "Not applicable" in invalid
 
@@ -70,8 +75,15 @@ def test_report_command_shows_approval_and_keeps_the_original(ws: Workspace, rev
     assert f"{SEED}: approved; wrote" in res.output
     copy = (folder(ws, run_id) / f"{SEED}.approved.html").read_text()
     got = section(copy)
-    assert "<strong>Approved</strong>" in got and "Jane &lt;b&gt;Doe&lt;/b&gt;" in got
+    assert ">Approved</strong>" in got and "Jane &lt;b&gt;Doe&lt;/b&gt;" in got
     assert "IC minutes, acct ••••-001" in got and "INST-001" not in got and " UTC" in got
+    assert "Signature</th>" not in got  # the blank block is for a proposal not yet signed off
+    with db.connect(ws.warehouse) as con:
+        (a,) = approvals.approvals(con, run_id)
+        proposal = approvals.proposal_sha256(con, run_id, SEED)
+    assert a["proposal_sha256"] == proposal and len(proposal) == 64
+    assert f'<dt>Proposal SHA-256</dt><dd><code class="hash" title="{proposal}">' in got
+    assert f"<dt>Audit record</dt><dd>seq {a['seq']}</dd>" in got
     assert (folder(ws, run_id) / f"{SEED}.html").read_text() == original
     assert copy.replace(got, "") == original.replace(section(original), "")
     with db.connect(ws.warehouse) as con:
@@ -85,7 +97,7 @@ def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> Non
     run_id = reviewed[1]
     cli("report", run_id, "-p", SEED, "-w", str(ws.root))
     pending = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
-    assert "<strong>Pending</strong>: not approved as of" in pending
+    assert "<strong>Pending</strong>: not approved as of" in pending and "Signature</th>" in pending
     with db.connect(ws.warehouse) as con:
         approvals.record_approval(con, ws, run_id, SEED, by="Jane", note=None, actor="t")
     (ws.inbox / "restated.csv").write_text(
@@ -99,7 +111,8 @@ def test_pending_copy_and_flag_after_restatement(ws: Workspace, reviewed) -> Non
     res = cli("report", run_id, "-p", SEED, "-w", str(ws.root))
     assert "approved, FLAGGED" in res.output
     got = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
-    assert "Approved, FLAGGED" in got and "restated by restated.csv" in got
+    assert "Flagged: inputs changed since" in got and "restated by restated.csv" in got
+    assert "<dt>Approved by</dt><dd>Jane</dd>" in got
     assert "positions of ••••-001" in got and "INST-001" not in got
 
 
@@ -119,3 +132,27 @@ def test_reports_without_the_section_get_it_before_the_footer() -> None:
     assert new == '<main>figures</main>\n<section>S</section>\n<footer class="colophon">x</footer>'
     with pytest.raises(BallastError):
         cli_audit.with_approval("<p>no footer</p>", "<section>S</section>")
+
+
+def test_superseded_sign_off_in_the_copy(ws: Workspace, reviewed) -> None:
+    """A superseding approval is the current one in the copy; the one it replaced is listed."""
+    run_id = reviewed[1]
+    cli("approve", run_id, "-p", SEED, "--by", "Ann", "--note", "first", "-w", str(ws.root))
+    res = cli("approve", run_id, "-p", SEED, "--by", "Bob", "--note", "IC re-vote",
+              "--supersede", "-w", str(ws.root))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    cli("report", run_id, "-p", SEED, "-w", str(ws.root))
+    got = section((folder(ws, run_id) / f"{SEED}.approved.html").read_text())
+    assert "<dt>Approved by</dt><dd>Bob</dd>" in got and "<dt>Note</dt><dd>IC re-vote</dd>" in got
+    assert "Superseded sign-offs" in got and "Ann on " in got and "(note: first)" in got
+
+
+def test_approved_copy_as_pdf(ws: Workspace, reviewed) -> None:
+    """--pdf prints the copy too; its text has the sign-off block with the proposal's hash."""
+    run_id = reviewed[1]
+    cli("approve", run_id, "-p", SEED, "--by", "Ann", "--note", "IC", "-w", str(ws.root))
+    res = cli("report", run_id, "-p", SEED, "--pdf", "-w", str(ws.root))
+    assert res.exit_code == 0, res.output
+    assert f"and {SEED}.approved.pdf" in res.output
+    data = (folder(ws, run_id) / f"{SEED}.approved.pdf").read_bytes()
+    assert data.startswith(b"%PDF")

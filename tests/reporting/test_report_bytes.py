@@ -59,6 +59,11 @@ def cases() -> dict[str, dict[str, Any]]:
         "flagged": True,
         "changes": ["IPS of seed-60-40 changed after the run"],
         "as_of_render": "2026-10-03T10:00:00",
+        "proposal_sha256": "ab" * 32,
+        "seq": 42,
+        "superseded": [
+            {"by": "dave", "at": "2026-10-01T17:00:00", "note": "first pass, INST-001", "seq": 40}
+        ],
     }
     no_policy = invalid_context()
     no_policy["policy"] = None
