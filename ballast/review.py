@@ -62,10 +62,14 @@ def reconciliation(
     rolled = accounts.join(
         snap.previous_positions.select("account_id").unique(), on="account_id", how="semi"
     ).join(snap.transactions.select("account_id").unique(), on="account_id", how="semi")
+    securities = holdings.filter(pl.col("security_id") != CASH_SECURITY).select("portfolio_id")
     skipped = pl.concat(
         [
             portfolios.join(with_lots, on="portfolio_id", how="anti").with_columns(
                 pl.lit("lots_match_positions").alias("check")
+            ),
+            portfolios.join(securities.unique(), on="portfolio_id", how="anti").with_columns(
+                pl.lit("stale_prices").alias("check")  # nothing but cash: no price to check
             ),
             portfolios.join(rolled, on="portfolio_id", how="anti").with_columns(
                 pl.lit("roll_forward").alias("check")

@@ -96,6 +96,17 @@ def test_roll_forward_not_checked_without_history(empty_ws: Workspace) -> None:
     assert status(c, "good", "roll_forward")[0] == "not_checked"
 
 
+def test_prices_not_checked_when_only_cash_is_held(empty_ws: Workspace) -> None:
+    """A valid portfolio holding nothing but cash has no price to be current: the check says
+    not checked, never passed; its neighbour holding securities is checked (#14)."""
+    pos = POS + "2026-09-30,C1,CASH,5000,1,5000.00,USD\n" + positions("2026-09-30", "G1", 600)
+    prices = PRICES + "2026-09-30,EQ,1,USD\n2026-09-30,BD,1,USD\n"
+    c = run(empty_ws, {"a.csv": pos, "b_prices.csv": prices}, pids=(("cash", "C1"), ("good", "G1")))
+    assert errors(c, "cash") == []
+    assert status(c, "cash", "stale_prices")[0] == "not_checked"
+    assert status(c, "good", "stale_prices")[0] == "passed"
+
+
 def test_stale_prices(empty_ws: Workspace) -> None:
     """A price last supplied on 2026-09-01 is 20 NYSE sessions old on 2026-09-30: stale."""
     prices = PRICES + "2026-09-28,EQ,1,USD\n2026-09-01,BD,1,USD\n"
