@@ -203,6 +203,7 @@ def _review_on_cluster(
         db.connect(ws.warehouse) as con,
     ):
         window = cluster_runner.in_flight(task_runner)
+        shared = folder.folder if execution.address is None else None  # a local cluster
         logger.info(
             "%d shards on %s, %d at a time",
             len(shards),
@@ -214,7 +215,7 @@ def _review_on_cluster(
         for _ in range(len(shards)):
             while sent < len(shards) and len(pending) < window:
                 job, pset = cluster_shard.prepare(
-                    con, ws, run, shards[sent], stale_after=stale, html=html, pdf=pdf
+                    con, ws, run, shards[sent], stale_after=stale, html=html, pdf=pdf, folder=shared
                 )
                 kept.policies(ws, pset)
                 del pset
@@ -233,7 +234,7 @@ def _review_on_cluster(
             waited += time.perf_counter() - t0
             del future, job
             folder.add_encoded(part.encoded)
-            folder.add_documents(part.documents)
+            folder.add_documents(part.documents, part.written)
             kept.add(part.encoded.rows, part)
             del part
         hashes = folder.close()

@@ -165,10 +165,14 @@ class RunFolder:
         if self.html:
             self._index += part.index
 
-    def add_documents(self, documents: dict[str, bytes]) -> None:
-        """Reports rendered elsewhere (a Dask worker): written and hashed here, in this folder."""
-        self._documents |= write_documents(self.folder, documents)
-        progress.advance(sum(1 for name in documents if name.endswith(".html")))
+    def add_documents(
+        self, documents: dict[str, bytes], written: dict[str, str] | None = None
+    ) -> None:
+        """Reports rendered elsewhere (a Dask worker): written and hashed here, in this folder;
+        and the hashes of those the worker wrote into this folder itself (``written``)."""
+        hashes = write_documents(self.folder, documents) | (written or {})
+        self._documents |= hashes
+        progress.advance(sum(1 for name in hashes if name.endswith(".html")))
 
     def close(self) -> dict[str, str]:
         """End results.json and trades.csv, write index.html, wait for the reports; the hash

@@ -81,6 +81,22 @@ def test_review_on_a_cluster_is_the_local_review(
     _same_as_local(local_run, summary, ws)
 
 
+def test_review_on_a_local_cluster_is_the_local_review(
+    generated: Path,
+    local_run: tuple[dict, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--executor dask with no address: a LocalCluster of worker processes started for the run,
+    whose workers write the reports into the run folder themselves; the same run again."""
+    from ballast.flows.review import quarterly_review
+
+    same_run.fixed_identity(monkeypatch)
+    ws = _copy(generated, tmp_path)
+    summary = quarterly_review(workspace=str(ws), as_of=AS_OF, executor="dask", shard_size=5)
+    _same_as_local(local_run, summary, ws)
+
+
 def test_a_worker_killed_mid_shard_loses_nothing(
     generated: Path,
     local_run: tuple[dict, Path],
