@@ -6,7 +6,7 @@ whether this is a run day and for which as-of date. On a run day they call the r
 (``ballast.flows.review``) as a subflow with ``trigger="schedule"``; otherwise they finish in a
 ``Completed`` state named ``Skipped`` that says why (visible in the Prefect UI). A review that
 ends ``Completed with exceptions`` (invalid portfolios, quarantined files) ends its entry flow
-so too (``ballast.flows.review.passed_on``).
+so too (``ballast.flows.states.passed_on``).
 
 They carry the same flow names as the flows they gate, so the deployments read
 ``quarterly-review/scheduled`` and ``daily-monitor/scheduled`` next to
@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ballast.flows.review import ballast_flow, passed_on
+from ballast.flows.states import ballast_flow, passed_on
 from prefect import get_run_logger
 from prefect.states import Completed, State
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import dask_cluster, generator, same_run
+from tests.support import dask_cluster, same_run
 
 AS_OF = "2026-09-30"
 N = 24
@@ -26,11 +26,7 @@ def _copy(generated: Path, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """24 generated portfolios and one refused IPS among them."""
-    root = tmp_path_factory.mktemp("dask") / "ws"
-    generator.load().generate_workspace(root, N, seed=13)
-    ids = sorted(p.stem for p in (root / "ips").glob("*.yaml"))
-    (root / "ips" / f"{ids[N // 2]}a.yaml").write_text("a: [1, 2\n", encoding="utf-8")
-    return root
+    return same_run.generated_with_a_refused_ips(tmp_path_factory.mktemp("dask") / "ws", N, seed=13)
 
 
 @pytest.fixture(scope="module")

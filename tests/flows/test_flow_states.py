@@ -37,7 +37,8 @@ def _clean(ws: Workspace) -> Workspace:
 
 
 def test_review_with_exceptions_is_named_and_not_green(tmp_path: Path, monkeypatch) -> None:
-    from ballast.flows.review import WITH_EXCEPTIONS, quarterly_review
+    from ballast.flows.review import quarterly_review
+    from ballast.flows.states import WITH_EXCEPTIONS
 
     monkeypatch.setenv("BALLAST_USER", "alice")
     ws = copy_demo(tmp_path / "ws")
@@ -111,8 +112,8 @@ def test_scheduled_flow_passes_the_named_state_on(monkeypatch, tmp_path: Path) -
     import datetime as dt
 
     import ballast.flows.scheduled
-    from ballast.flows.review import WITH_EXCEPTIONS
     from ballast.flows.scheduled import scheduled_monitor
+    from ballast.flows.states import WITH_EXCEPTIONS
 
     from ballast import calendar
 

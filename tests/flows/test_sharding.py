@@ -11,7 +11,7 @@ import pytest
 from ballast.portfolio.policy_set import PolicyFiles, find_policies, read_policies
 from ballast.reporting import outputs
 from ballast.workspace import Workspace
-from tests.support import generator, same_run
+from tests.support import same_run
 
 AS_OF = "2026-09-30"
 N = 30
@@ -20,11 +20,9 @@ N = 30
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 generated portfolios and one refused IPS whose id sorts among theirs."""
-    root = tmp_path_factory.mktemp("shards") / "ws"
-    generator.load().generate_workspace(root, N, seed=11)
-    ids = sorted(p.stem for p in (root / "ips").glob("*.yaml"))
-    (root / "ips" / f"{ids[N // 2]}a.yaml").write_text("a: [1, 2\n", encoding="utf-8")
-    return root
+    return same_run.generated_with_a_refused_ips(
+        tmp_path_factory.mktemp("shards") / "ws", N, seed=11
+    )
 
 
 def test_split_keeps_portfolio_id_order(generated: Path) -> None:

@@ -41,3 +41,14 @@ def recorded(ws: Path) -> dict[str, list[tuple]]:
         }
     finally:
         con.close()
+
+
+def generated_with_a_refused_ips(root: Path, n: int, seed: int) -> Path:
+    """``n`` generated portfolios at ``root`` and one refused IPS (not YAML) whose id sorts
+    among theirs, so that some shard holds both kinds."""
+    from tests.support import generator
+
+    generator.load().generate_workspace(root, n, seed=seed)
+    ids = sorted(p.stem for p in (root / "ips").glob("*.yaml"))
+    (root / "ips" / f"{ids[n // 2]}a.yaml").write_text("a: [1, 2\n", encoding="utf-8")
+    return root
