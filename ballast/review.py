@@ -7,7 +7,7 @@ portfolios, and shards can run in parallel (the run folder joins their outputs i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -22,6 +22,7 @@ from ballast.portfolio.valuation import holdings_frame
 from ballast.trading.inputs import for_review
 from ballast.trading.pipeline import propose_trades
 from ballast.trading.proposal import Proposal
+from ballast.trading.trade_currency import with_trading_currency
 from ballast.warehouse import snapshot
 
 
@@ -168,6 +169,10 @@ def compute(
     if with_trades:
         inputs = for_review(snap, pset, alloc, holdings_ok, settings, accounts)
         proposal, trade_warnings = propose_trades(inputs)
+        proposal = replace(
+            proposal,
+            trades=with_trading_currency(proposal.trades, holdings_ok, inputs.candidates, settings),
+        )
         warnings = pl.concat([warnings, trade_warnings])
     return Computed(snap.as_of, pset, alloc, proposal, errors, warnings, holdings, snap, outcomes)
 

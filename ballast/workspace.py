@@ -1,8 +1,9 @@
 """The workspace: one folder holding all of ballast's state (see docs/file-formats.md).
 
-The folders users write (``inbox/``, ``ips/``, ``reference/``) are read one way: hidden names
-(``.x``) are not there for ballast, and only regular files are read (``entries``, ``opened``);
-a link, folder, pipe, socket or device is named with what it is, never followed or read.
+The folders users write (``inbox/``, ``ips/``, ``models/``, ``reference/``) are read one way:
+hidden names (``.x``) are not there for ballast, and only regular files are read (``entries``,
+``opened``); a link, folder, pipe, socket or device is named with what it is, never followed or
+read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ballast.errors import BallastError, printable
 
-SUBDIRS = ("inbox", "reference", "ips", "archive", "quarantine", "reports", "audit")
+SUBDIRS = ("inbox", "reference", "ips", "models", "archive", "quarantine", "reports", "audit")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Workspace:
     @property
     def ips(self) -> Path:
         return self.root / "ips"
+
+    @property
+    def models(self) -> Path:
+        """Model portfolios an IPS may take its classes from (``ballast.portfolio.models``)."""
+        return self.root / "models"
 
     @property
     def archive(self) -> Path:

@@ -1,7 +1,7 @@
 """Proposal time, heuristic against LP optimiser, for taxable households with many lots.
 
     uv run python benchmarks/bench_optimizer.py [--households 1000] [--lots 50] [--workers 2]
-        [--recent] [--check-repeat]
+        [--recent] [--budget 5000] [--check-repeat] [--pipeline]
 
 Each household has three accounts (taxable, tax-deferred, tax-exempt), four asset classes,
 one holding per class in every account plus cash, and ``--lots`` tax lots per taxable holding
@@ -12,6 +12,17 @@ Everything is generated in memory with NumPy (``optimiser_inputs``; the tests re
 ``--check-repeat`` runs the optimiser twice more, once with the same worker count and once with
 the other (1 against 2, or 1 against ``--workers``), and reports whether the proposals (trades,
 classes, warnings, lot sales) are identical: the optimiser must not depend on load or workers.
+It also compares them byte for byte: the SHA-256 of the trades and the lot sales written as
+NDJSON.
+
+``--budget AMOUNT`` gives every household the gains budget of issue 12 (``max_net_gain``
+AMOUNT, ``state_rate`` 5%): one more row per programme. The generated transactions hold no
+sale, so the year to date is 0 and the whole budget is left for the proposal.
+
+``--pipeline`` times the whole trading pipeline (``pipeline.propose_trades``, every household
+on ``engine: optimizer``: the optimiser, the wash-sale check, the gains budget, gains and tax
+from the lots relieved, post-trade values) twice, and compares the two proposals byte for byte
+(trades with their lots, classes, warnings, the budget frame).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -29,11 +41,12 @@ import polars as pl
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.drift import allocation
 from ballast.portfolio.policy import Policy
-from ballast.trading import wash_sales
+from ballast.trading import gains_budget, wash_sales
 from ballast.trading.heuristic import propose
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import annotate_trades
 from ballast.trading.optimizer import engine, optimise, weights
+from ballast.trading.pipeline import propose_trades
 from ballast.trading.proposal import OptimisedProposal, Proposal
 
 AS_OF = dt.date(2026, 9, 30)
@@ -44,8 +57,9 @@ STATUSES = ("taxable", "tax_deferred", "tax_exempt")
 CODES = ("TAX", "IRA", "ROTH")
 
 
-def policies(n: int) -> list[Policy]:
-    """n household IPSs, 500 bp bands, min-tax lots, small costs and minimums."""
+def policies(n: int, tax: dict[str, object] | None = None) -> list[Policy]:
+    """n household IPSs, 500 bp bands, min-tax lots, small costs and minimums (``tax``: more
+    IPS ``tax`` fields, e.g. the gains budget)."""
     return [
         Policy.model_validate(
             {
@@ -61,7 +75,7 @@ def policies(n: int) -> list[Policy]:
                 },
                 "cash": {"reserve": 2000},
                 "trading": {"min_trade": 500, "cost_bp": {c: 5 for c in CLASSES}},
-                "tax": {"lot_method": "min_tax"},
+                "tax": {"lot_method": "min_tax", **(tax or {})},
             }
         )
         for i in range(n)
@@ -216,12 +230,19 @@ def purchases(
 
 
 def optimiser_inputs(
-    households: int, lots: int = 50, seed: int = 7, *, recent: bool = False
+    households: int,
+    lots: int = 50,
+    seed: int = 7,
+    *,
+    recent: bool = False,
+    budget: int | None = None,
 ) -> TradingInputs:
     """The benchmark's households as the optimiser's inputs (lots, sale date ``AS_OF``);
-    ``recent``: with purchases of the last 30 days and ``wash_sale: block`` (``purchases``)."""
+    ``recent``: with purchases of the last 30 days and ``wash_sale: block`` (``purchases``);
+    ``budget``: every IPS with ``max_net_gain: budget`` and ``state_rate: 5%``."""
     rng = np.random.default_rng(seed)
-    pols = policies(households)
+    tax = None if budget is None else {"max_net_gain": budget, "state_rate": "5%"}
+    pols = policies(households, tax)
     h = holdings_frame(rng, pols)
     lot_rows = lots_frame(rng, h, lots)
     if recent:
@@ -230,26 +251,43 @@ def optimiser_inputs(
             {"security_id": [f"SEC{c}" for c in range(len(CLASSES))]},
         ).with_columns(pl.lit(None, pl.String).alias("identical_group"))
         return replace(
-            optimiser_inputs(households, lots, seed),
+            optimiser_inputs(households, lots, seed, budget=budget),
             lots=lot_rows,
             transactions=txns,
             securities=securities,
             wash_settings=wash_sales.wash_settings(pols),
         )
+    budgets = gains_budget.budget_settings(pols)
     return TradingInputs(
         allocation(h, pf.targets_frame(pols)),
         h,
-        pf.settings_frame(pols),
+        gains_budget.with_state_rates(pf.settings_frame(pols), budgets),
         pf.accounts_frame(pols),
         pl.DataFrame(
-            schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)}
+            schema={
+                "base_currency": pl.String,
+                "security_id": pl.String,
+                "asset_class": pl.String,
+                "price": pl.Decimal(18, 6),
+            }
         ),
         pf.restrictions_frame(pols),
         pf.costs_frame(pols),
         None,
         lot_rows,
         AS_OF,
+        tax_budgets=budgets,
     )
+
+
+def digest(*frames: pl.DataFrame) -> str:
+    """SHA-256 of the frames written as NDJSON, one after the other: the same digest means
+    the same rows, values and column order, byte for byte."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(f.write_ndjson().encode())
+        h.update(b"\x00")
+    return h.hexdigest()
 
 
 def identical(a: OptimisedProposal, b: OptimisedProposal) -> bool:
@@ -299,8 +337,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the optimiser again (same and other worker count): are the proposals identical?",
     )
+    ap.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        metavar="AMOUNT",
+        help="every household with max_net_gain AMOUNT and state_rate 5%% (the gains budget)",
+    )
+    ap.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="time the whole trading pipeline (engine: optimizer) twice, compare byte for byte",
+    )
     args = ap.parse_args(argv)
-    inputs = optimiser_inputs(args.households, args.lots, args.seed, recent=args.recent)
+    inputs = optimiser_inputs(
+        args.households, args.lots, args.seed, recent=args.recent, budget=args.budget
+    )
     alloc, h, lots = inputs.allocation, inputs.holdings, inputs.lots
     assert lots is not None
     settings, accounts = inputs.settings, inputs.accounts
@@ -352,11 +404,67 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             again = optimise(inputs, workers=workers)
             same = "identical" if identical(opt, again) else "DIFFERENT"
+            same_bytes = digest(opt.trades, opt.lot_sales) == digest(again.trades, again.lot_sales)
             print(
                 f"optimiser {label}: {time.perf_counter() - t:.2f} s, "
-                f"{again.trades.height} trades: {same}"
+                f"{again.trades.height} trades: {same}; trades and lots byte for byte: "
+                f"{'identical' if same_bytes else 'DIFFERENT'} "
+                f"(sha256 {digest(again.trades, again.lot_sales)[:16]})"
             )
+    if args.pipeline:
+        run_pipeline_twice(inputs)
     return 0
+
+
+def run_pipeline_twice(inputs: TradingInputs) -> None:
+    """``pipeline.propose_trades`` for every household on the optimiser, twice: times, and
+    whether the two proposals are the same byte for byte."""
+    securities = pl.DataFrame(
+        {"security_id": [f"SEC{c}" for c in range(len(CLASSES))]},
+    ).with_columns(pl.lit(None, pl.String).alias("identical_group"))
+    pols_wash = inputs.wash_settings
+    if pols_wash is None:
+        pols_wash = inputs.settings.select(
+            "portfolio_id", pl.lit("block").alias("wash_sale"), "whole_shares"
+        )
+    full = replace(
+        inputs,
+        settings=inputs.settings.with_columns(pl.lit("optimizer").alias("engine")),
+        transactions=inputs.transactions
+        if inputs.transactions is not None
+        else pl.DataFrame(
+            schema={
+                "transaction_id": pl.String,
+                "trade_date": pl.Date,
+                "account_id": pl.String,
+                "security_id": pl.String,
+                "type": pl.String,
+                "quantity": pl.Decimal(18, 6),
+                "amount": pl.Decimal(18, 4),
+            }
+        ),
+        securities=inputs.securities if inputs.securities is not None else securities,
+        wash_settings=pols_wash,
+    )
+    digests = []
+    for label in ("pipeline", "pipeline again"):
+        t = time.perf_counter()
+        prop, warnings = propose_trades(full)
+        secs = time.perf_counter() - t
+        frames = [prop.trades, prop.classes, warnings]
+        if prop.tax_budget is not None:
+            frames.append(prop.tax_budget)
+        digests.append(digest(*frames))
+        lots_relieved = prop.trades["lots"].list.len().sum() if prop.trades.height else 0
+        print(
+            f"{label} (propose_trades, the optimiser's default workers): "
+            f"{secs:.2f} s, {prop.trades.height} trades, {lots_relieved} lots relieved, "
+            f"sha256 {digests[-1][:16]}"
+        )
+    print(
+        "pipeline twice, trades (with lots), classes, warnings, budget byte for byte: "
+        + ("identical" if digests[0] == digests[1] else "DIFFERENT")
+    )
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class _Shards:
         records.archive_policies(ws, pset)  # content-addressed: idempotent
         self.reviewed.errors |= pset.errors
         self.reviewed.hashes |= pset.hashes
+        self.reviewed.models |= pset.models
 
     def add(self, rows: list[dict[str, Any]], part: Any) -> None:
         """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``)."""
@@ -185,6 +186,7 @@ def _review_on_cluster(
     fails for good has its portfolios reported invalid; the others go on."""
     from ballast.cluster import runner as cluster_runner
     from ballast.cluster import shard as cluster_shard
+    from ballast.cluster import versions as cluster_versions
 
     logger = get_run_logger()
     shards = _shards(found, execution.shard_size)
@@ -197,6 +199,7 @@ def _review_on_cluster(
         db.connect(ws.warehouse) as con,
     ):
         window = cluster_runner.in_flight(task_runner)
+        code = cluster_versions.fingerprint()  # each shard's worker must run the same
         shared = folder.folder if execution.address is None else None  # a local cluster
         logger.info(
             "%d shards on %s, %d at a time",
@@ -213,9 +216,8 @@ def _review_on_cluster(
                 )
                 kept.policies(ws, pset)
                 del pset
-                future = task_runner.submit(
-                    t.review_shard, {"parcel": cluster_shard.Parcel(job, f"{run.run_id}-{sent}")}
-                )
+                parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
+                future = task_runner.submit(t.review_shard, {"parcel": parcel, "code": code})
                 pending.append((future, job))
                 sent += 1
             future, job = pending.popleft()

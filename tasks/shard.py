@@ -7,10 +7,12 @@ from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast.cluster import shard
+from ballast.cluster import shard, versions
 
 
 @task(name="review-shard", cache_policy=NO_CACHE, **retrying.DEFAULT)
-def review_shard(parcel: shard.Parcel) -> shard.ShardOutcome:
-    """Checks, drift, bands, trades, results entries and reports of one shard."""
+def review_shard(parcel: shard.Parcel, code: dict[str, str]) -> shard.ShardOutcome:
+    """Checks, drift, bands, trades, results entries and reports of one shard, on a worker
+    running the coordinator's ``code`` (``versions.fingerprint``; else ``CodeMismatch``)."""
+    versions.check_worker(code)
     return shard.work(parcel.job)

@@ -75,6 +75,15 @@ def _conflicts(table: str, run_id: str, chain: dict[str, str], rows: dict[str, s
     return out
 
 
+def _label(i: dict[str, Any]) -> str:
+    """How an input is named in a message: ``ips/x.yaml``, ``models/m.yaml`` or a file."""
+    if i.get("role") == "ips":
+        return f"ips/{i['name']}"
+    if i.get("role") == "model":
+        return f"models/{i['name']}"
+    return f"{i['name']} (file #{i['file_id']})"
+
+
 def run_evidence(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -88,15 +97,8 @@ def run_evidence(
         return RunEvidence(dict(outputs))
     chain_outputs = recorded_outputs(con, run_id, outputs)
     chain_inputs = {f"ips/{k}": str(v) for k, v in (finished.get("ips") or {}).items()}
-    chain_inputs |= {
-        f"{i['name']} (file #{i['file_id']})": str(i["sha256"]) for i in finished.get("inputs", [])
-    }
-    rows = {
-        f"ips/{i['name']}" if i["role"] == "ips" else f"{i['name']} (file #{i['file_id']})": str(
-            i["sha256"]
-        )
-        for i in inputs
-    }
+    chain_inputs |= {_label(i): str(i["sha256"]) for i in finished.get("inputs", [])}
+    rows = {_label(i): str(i["sha256"]) for i in inputs}
     found = _conflicts("run_outputs", run_id, chain_outputs, outputs)
     found += _conflicts("run_inputs", run_id, chain_inputs, rows)
     return RunEvidence(chain_outputs, found)

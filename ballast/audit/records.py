@@ -86,6 +86,12 @@ def archive_policies(ws: Workspace, policies: PolicySet) -> None:
         dest = folder / f"{sha}.yaml"
         if not dest.exists() and pid in policies.texts:  # a review archives shard by shard
             dest.write_text(policies.texts[pid], encoding="utf-8")
+    if policies.models:  # the model files the IPS named, the same way (``archive/models/``)
+        models = ws.archive / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        for sha, found in policies.models.items():
+            if not (dest := models / f"{sha}.yaml").exists():
+                dest.write_text(found.text, encoding="utf-8")
 
 
 def _dec(value: str | None) -> Decimal | None:
@@ -175,6 +181,10 @@ def _inputs(
         rows += [
             {"run_id": run_id, "role": "ips", "name": f"{pid}.yaml", "sha256": sha, "file_id": None}
             for pid, sha in sorted(policies.hashes.items())
+        ]
+        rows += [
+            {"run_id": run_id, "role": "model", "name": m.file, "sha256": sha, "file_id": None}
+            for sha, m in sorted(policies.models.items(), key=lambda kv: (kv[1].file, kv[0]))
         ]
     if rendered is not None:
         used = db.query(con, "marts/used_files", {"file_ids": rendered.file_ids})

@@ -45,8 +45,9 @@ from ballast.audit.provenance import Tamper
 from ballast.errors import BallastError, PolicyError, Unproven
 from ballast.ops import runs
 from ballast.portfolio import policy_set
+from ballast.portfolio.models import ModelCatalog
 from ballast.portfolio.policy import content_hash, load_policy
-from ballast.reporting import outputs, results
+from ballast.reporting import outputs, performance, results
 from ballast.reporting.outputs import sha256_text
 from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
@@ -104,10 +105,35 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunRecord:
     return RunRecord(**found[0], inputs=inputs, outputs=dict(outputs))
 
 
+def archived_models(ws: Workspace, run: RunRecord) -> ModelCatalog:
+    """The model files the run's IPS files named (``run_inputs`` role ``model``), from
+    ``archive/models/``, each checked against its recorded hash."""
+    texts = {}
+    for item in sorted(run.role("model"), key=lambda i: i["name"]):
+        sha = item["sha256"]
+        path = ws.archive / "models" / f"{sha}.yaml"
+        if not path.exists():
+            raise BallastError(
+                f"{path}: model {item['name']} of run {run.run_id} is not archived; "
+                "the run cannot be re-created"
+            )
+        text = path.read_text(encoding="utf-8")
+        if (now := content_hash(text)) != sha:
+            raise Unproven(
+                f"{path}: the archived model {item['name']} of run {run.run_id} was edited "
+                f"after the run (sha256 now {now[:12]}…, recorded {sha[:12]}…)"
+            )
+        texts[item["name"]] = text
+    return ModelCatalog.from_texts(texts)
+
+
 def archived_policies(ws: Workspace, run: RunRecord) -> policy_set.PolicySet:
-    """The IPS versions the run read, from ``archive/ips/``, exactly as ``load_policies``
-    would have parsed them (a refused IPS is refused again, with the same message)."""
+    """The IPS versions the run read, from ``archive/ips/``, with the model versions they named
+    (``archive/models/``), exactly as ``load_policies`` would have parsed them (a refused IPS is
+    refused again, with the same message)."""
     pset = policy_set.PolicySet()
+    models = archived_models(ws, run)
+    pset.models = {m.sha256: m for m in models.files.values()}
     for item in sorted(run.role("ips"), key=lambda i: i["name"]):
         pid, sha = Path(item["name"]).stem, item["sha256"]
         path = ws.archive / "ips" / f"{sha}.yaml"
@@ -124,7 +150,7 @@ def archived_policies(ws: Workspace, run: RunRecord) -> policy_set.PolicySet:
             )
         pset.hashes[pid], pset.texts[pid] = sha, text
         try:
-            pset.policies.append(load_policy(ws.ips / item["name"], text))
+            pset.policies.append(load_policy(ws.ips / item["name"], text, models))
         except PolicyError as exc:
             pset.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
     return pset
@@ -197,8 +223,8 @@ class FileRef:
 class InputChange:
     """An input that differs between what a run read and what the workspace holds now."""
 
-    kind: str  # a snapshot field (positions, lots, securities, prices, ...) or ips
-    subject: str  # account id, IPS file name, or "" for data every portfolio shares
+    kind: str  # a snapshot field (positions, lots, securities, prices, ...), ips or model
+    subject: str  # account id, IPS or model file name, or "" for data every portfolio shares
     before: FileRef | None
     after: FileRef | None
     portfolios: tuple[str, ...] = ()  # the portfolios it concerns; () means all
@@ -209,11 +235,12 @@ class InputChange:
     def describe(self) -> str:
         after = self.after
         when = f", loaded {after.loaded_at:%Y-%m-%d %H:%M:%S}Z" if after and after.loaded_at else ""
-        if self.kind == "ips":
+        if self.kind in ("ips", "model"):
             assert self.before is not None
             now = f"is now sha256 {after.sha256[:12]}…" if after else "is gone"
+            folder = "ips" if self.kind == "ips" else "models"
             return (
-                f"ips/{self.subject}: the run used sha256 {self.before.sha256[:12]}…; "
+                f"{folder}/{self.subject}: the run used sha256 {self.before.sha256[:12]}…; "
                 f"the file {now}"
             )
         if after is None:
@@ -334,6 +361,18 @@ def _ips_changes(ws: Workspace, run: RunRecord) -> list[InputChange]:
             before = FileRef(item["name"], item["sha256"])
             after = FileRef(item["name"], now) if now else None
             out.append(InputChange("ips", item["name"], before, after, (pid,)))
+    users: dict[str, list[str]] = {}  # model id -> the portfolios on it in the run
+    for p in archived_policies(ws, run).policies if run.role("model") else []:
+        if p.model is not None:
+            users.setdefault(p.model.id, []).append(p.id)
+    for item in run.role("model"):
+        path = ws.models / item["name"]
+        now = content_hash(path.read_bytes()) if path.is_file() else None
+        if now != item["sha256"]:
+            before = FileRef(item["name"], item["sha256"])
+            after = FileRef(item["name"], now) if now else None
+            on = tuple(sorted(users.get(Path(item["name"]).stem, [])))
+            out.append(InputChange("model", item["name"], before, after, on))
     return out
 
 
@@ -423,7 +462,9 @@ def rebuild(
         else pinned_snapshot(source, run.as_of, accounts, pinned)
     )
     computed = review.compute(snap, pset, with_trades=run.kind != "monitor")
-    entries = results.portfolio_entries(computed, kind=run.kind)
+    earlier = performance.fetch_for(con, {**run.meta(), "started_at": run.started_at}, pset.ids)
+    perf = performance.compute(computed, earlier, kind=run.kind)
+    entries = results.portfolio_entries(computed, kind=run.kind, performance=perf)
     return Rebuilt(entries, documents(run.meta(), entries), pinned)
 
 

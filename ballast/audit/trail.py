@@ -33,6 +33,7 @@ class Trail:
     purged_runs: set[str] = field(default_factory=set)
     purged_files: set[str] = field(default_factory=set)  # SHA-256 of archived files purged
     ips: dict[str, tuple[str, str]] = field(default_factory=dict)  # IPS sha256 -> (name, run)
+    models: dict[str, tuple[str, str]] = field(default_factory=dict)  # model sha256 -> same
 
     def finished(self) -> dict[str, Event]:
         """Each review run's latest ``run_finished``."""
@@ -73,6 +74,10 @@ def read(rows: list[dict[str, Any]]) -> Trail:
             if e.event == "run_finished":
                 for name, sha in (p.get("ips") or {}).items():
                     trail.ips.setdefault(str(sha), (str(name), e.run_id))
+                for i in p.get("inputs") or []:
+                    if isinstance(i, dict) and i.get("role") == "model":
+                        named = (str(i.get("name")), e.run_id)
+                        trail.models.setdefault(str(i.get("sha256")), named)
         elif e.event == "purge":
             for run_id in p.get("runs") or []:
                 trail.purged_runs.add(str(run_id))

@@ -130,7 +130,7 @@ def _rehash(ws: Workspace, path: Path, want: str, what: str, purged: bool, found
 def check_archive(
     ws: Workspace, trail: Trail, ledger: dict[int, dict[str, Any]], found: Findings
 ) -> None:
-    """Every archived custodian file and IPS version re-hashed."""
+    """Every archived custodian file, IPS version and model version re-hashed."""
     for fid, row in ledger.items():
         e = trail.files.get(fid)
         want = str(e.payload.get("sha256") or row["sha256"]) if e else row["sha256"]
@@ -140,6 +140,10 @@ def check_archive(
     for sha, (name, run_id) in sorted(trail.ips.items()):
         path = ws.archive / "ips" / f"{sha}.yaml"
         what = f"IPS {name} of run {run_id}"
+        _rehash(ws, path, sha, what, sha in trail.purged_files, found)
+    for sha, (name, run_id) in sorted(trail.models.items()):
+        path = ws.archive / "models" / f"{sha}.yaml"
+        what = f"model {name} of run {run_id}"
         _rehash(ws, path, sha, what, sha in trail.purged_files, found)
 
 

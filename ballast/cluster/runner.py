@@ -83,7 +83,30 @@ def opened(cfg: ExecutionConfig) -> Iterator[DaskTaskRunner]:
                 f"({type(exc).__name__}); start it, or fix execution.address in ballast.yaml "
                 "or --address"
             ) from exc
+        check_versions(runner, cfg)
         yield runner
+
+
+def check_versions(runner: DaskTaskRunner, cfg: ExecutionConfig) -> None:
+    """Every worker connected now runs this process's code and libraries
+    (``versions.fingerprint``), else a ``ClusterError`` naming the first that does not. A
+    worker that joins later is checked by each shard it runs (``tasks.shard``)."""
+    from ballast.cluster import versions
+
+    try:
+        theirs = runner.client.run(versions.fingerprint)
+    except Exception as exc:  # e.g. a worker without ballast cannot import the check
+        raise ClusterError(
+            f"{describe(cfg)}: a worker could not report its ballast version "
+            f"({type(exc).__name__}: {exc}); install this ballast on every worker"
+        ) from exc
+    found = versions.mismatches(versions.fingerprint(), theirs)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ClusterError(
+            f"{describe(cfg)}: worker {found[0]}{more}; install the same ballast and "
+            "libraries on every worker (docs/scaling.md)"
+        )
 
 
 def in_flight(runner: DaskTaskRunner) -> int:

@@ -31,7 +31,7 @@ from ballast.cluster.shard_results import shard_results
 from ballast.errors import printable
 from ballast.ops.runs import RunIdentity
 from ballast.portfolio.policy_set import PolicyFiles, PolicySet, accounts_of, read_policies
-from ballast.reporting import drift_history, outputs
+from ballast.reporting import drift_history, outputs, performance
 from ballast.reporting.run_folder import EncodedShard, encode
 from ballast.warehouse import snapshot
 from ballast.workspace import Workspace
@@ -50,6 +50,7 @@ class ShardJob:
     info: pl.DataFrame | None  # facts of the files the snapshot read (reports only)
     history: dict[str, list[dict[str, Any]]] | None  # earlier review points (reports only)
     folder: str | None = None  # the run's staging folder, when workers share this disk
+    earlier: pl.DataFrame | None = None  # earlier review points (performance, results.json)
 
 
 class Parcel:
@@ -117,9 +118,11 @@ def prepare(
     if html:
         info = records.file_info(con, _file_ids(snap))
         history = drift_history.fetch(con, run.meta(), pset.ids)
+    earlier = performance.fetch_for(con, run.meta(), pset.ids)
     shipped = dataclasses.replace(pset, texts={})
     shared = str(folder) if folder is not None else None
-    return ShardJob(run, shipped, snap, stale_after, html, pdf, info, history, shared), pset
+    job = ShardJob(run, shipped, snap, stale_after, html, pdf, info, history, shared, earlier)
+    return job, pset
 
 
 def work(job: ShardJob) -> ShardOutcome:
@@ -130,7 +133,7 @@ def work(job: ShardJob) -> ShardOutcome:
         with_trades=job.run.kind != "monitor",
         stale_after=job.stale_after,
     )
-    part = shard_results(job.run, computed, job.info, job.history)
+    part = shard_results(job.run, computed, job.info, job.history, job.earlier)
     del computed
     documents = outputs.render_documents(part.contexts, job.pdf) if job.html else {}
     encoded = encode(part.entries, tables=job.run.kind != "monitor", html=job.html)

@@ -1,6 +1,7 @@
 """One shard's computed review as the run folder and the record stage take it: results entries,
-report contexts and the result tables. Pure: what it reads from the warehouse (the files' facts
-and the drift history) is passed in, so it runs as well on a Dask worker as in the flow."""
+report contexts and the result tables. Pure: what it reads from the warehouse (the files' facts,
+the drift history and the earlier review points) is passed in, so it runs as well on a Dask
+worker as in the flow."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import polars as pl
 from ballast.audit import records
 from ballast.ops.memory import collector_paused
 from ballast.ops.runs import RunIdentity
-from ballast.reporting import outputs, results
+from ballast.reporting import outputs, performance, results
 from ballast.review import Computed, used_files
 
 
@@ -32,12 +33,15 @@ def shard_results(
     computed: Computed,
     info: pl.DataFrame | None,
     history: dict[str, list[dict[str, Any]]] | None,
+    earlier: pl.DataFrame | None = None,
 ) -> ShardResults:
     """The shard's results entries and, given the files' facts (``info``: HTML reports wanted),
-    the contexts of its reports."""
+    the contexts of its reports; ``earlier``: the earlier review points of the performance
+    section (``performance.fetch``)."""
     meta = run.meta()  # the run as results.json and the reports show it
     with collector_paused():  # many dicts, no garbage cycles
-        entries = results.portfolio_entries(computed, kind=run.kind)
+        perf = performance.compute(computed, earlier, kind=run.kind)
+        entries = results.portfolio_entries(computed, kind=run.kind, performance=perf)
         file_ids = used_files(computed)["file_id"].unique().sort().to_list()
         contexts = []
         if info is not None:

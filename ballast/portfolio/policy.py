@@ -16,7 +16,7 @@ import threading
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -32,6 +32,9 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ballast.errors import PolicyError, printable
 from ballast.kinds import CASH_CLASS, identifier_problem, portfolio_id_problem, text_problem
+
+if TYPE_CHECKING:
+    from ballast.portfolio.models import ModelCatalog
 
 ONE = Decimal(1)
 BP = Decimal("0.0001")
@@ -188,11 +191,23 @@ class AssetClassPolicy(_Strict):
     band: BandField | None = None
     # the security bought when the class holds nothing (else the largest held)
     vehicle: Identifier | None = None
+    # security-level weights within the class (adding to 100%): buys are split over them
+    securities: dict[Identifier, Percent] | None = None
 
     @model_validator(mode="after")
     def _target_in_range(self) -> AssetClassPolicy:
         if not Decimal(0) <= self.target <= ONE:
             raise ValueError("target must be between 0% and 100%")
+        if self.securities is not None:
+            if self.vehicle is not None:
+                raise ValueError("give a vehicle or securities weights, not both")
+            if not self.securities:
+                raise ValueError("securities must name at least one security")
+            if any(not Decimal(0) < w <= ONE for w in self.securities.values()):
+                raise ValueError("each securities weight must be above 0% and at most 100%")
+            total = sum(self.securities.values(), Decimal(0))
+            if total != ONE:
+                raise ValueError(f"securities weights add up to {total * 100:f}%, not 100%")
         return self
 
 
@@ -209,6 +224,22 @@ class TradingPolicy(_Strict):
     engine: Literal["heuristic", "optimizer"] = "heuristic"  # how trades are chosen
 
 
+class HarvestPolicy(_Strict):
+    """Tax-loss harvesting (trading/harvest.py): opt in with ``tax.harvest``."""
+
+    min_loss: Money = Decimal(1000)  # a lot's unrealised loss must reach both thresholds
+    min_loss_pct: Percent = Decimal("0.05")  # loss / the lot's cost basis
+    # security -> its replacement: same class, not substantially identical
+    replacements: dict[Identifier, Identifier] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> HarvestPolicy:
+        same = sorted(s for s, r in self.replacements.items() if s == r)
+        if same:
+            raise ValueError(f"a security cannot replace itself: {', '.join(same)}")
+        return self
+
+
 class TaxPolicy(_Strict):
     lot_method: LotMethod = LotMethod.FIFO
     avoid_short_term_gains: bool = True  # short-term gain lots sold last (taxable accounts)
@@ -216,11 +247,25 @@ class TaxPolicy(_Strict):
     short_term_rate: Percent = Decimal("0.37")
     long_term_rate: Percent = Decimal("0.238")
     wash_sale: WashSale = WashSale.BLOCK
+    # gains budget (trading/gains_budget.py): none of these set, no budget and no estimate
+    max_net_gain: Money | None = None  # the household's net realised gain cap per calendar year
+    state_rate: Percent | None = None  # added to both federal rates in every estimate
+    loss_carryforward: Money = Decimal(0)  # net capital loss carried in from prior years
+    harvest: HarvestPolicy | None = None  # tax-loss harvesting; none: off
 
 
 class Restrictions(_Strict):
     do_not_sell: list[Identifier] = Field(default_factory=list)
     do_not_buy: list[Identifier] = Field(default_factory=list)
+
+
+class ModelRef(_Strict):
+    """The model portfolio an IPS took its classes from (``model:``; see
+    ``ballast.portfolio.models``): its id, name and the SHA-256 of the model file's bytes."""
+
+    id: str
+    name: str
+    sha256: str
 
 
 class Policy(_Strict):
@@ -241,6 +286,8 @@ class Policy(_Strict):
     trading: TradingPolicy = Field(default_factory=TradingPolicy)
     tax: TaxPolicy = TaxPolicy()
     restrictions: Restrictions = Field(default_factory=Restrictions)
+    # set only by resolving ``model: <id>`` (never read from YAML as such)
+    model: ModelRef | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Policy:
@@ -355,7 +402,8 @@ def _parse_yaml(text: str) -> Any:
 
 # -- loading ---------------------------------------------------------------------------------
 
-_LOADED: dict[tuple[str, str], Policy | str] = {}  # (path, SHA-256 of text) -> policy or error
+# (path, SHA-256 of text, models' fingerprint) -> policy or error
+_LOADED: dict[tuple[str, str, str], Policy | str] = {}
 _LOADED_MAX = 2_000
 """At most this many outcomes are kept (the oldest go first): enough for a served process's
 small workspaces, while a review of many portfolios, read shard by shard, keeps a bounded
@@ -363,24 +411,29 @@ number of policies in memory (a policy is about 10 KB)."""
 _LOADED_LOCK = threading.Lock()
 
 
-def load_policy(path: Path, text: str | None = None) -> Policy:
+def load_policy(path: Path, text: str | None = None, models: ModelCatalog | None = None) -> Policy:
     """Parse and validate one IPS file; a bad one raises ``PolicyError`` naming file and field.
 
-    The outcome is kept for the process (the last ``_LOADED_MAX``), keyed by path and content
-    hash: the same bytes at the same path give the same (frozen) ``Policy`` object, or the same
-    error, without parsing again.
+    An IPS that says ``model: <id>`` takes its classes from that model of ``models`` (see
+    ``ballast.portfolio.models``); without ``models``, from the ``models/`` folder beside the
+    IPS's folder, read for this call only.
+
+    The outcome is kept for the process (the last ``_LOADED_MAX``), keyed by path, content
+    hash and the models' fingerprint: the same bytes at the same path with the same models give
+    the same (frozen) ``Policy`` object, or the same error, without parsing again.
     """
     text = path.read_text(encoding="utf-8") if text is None else text
-    key = (str(path), content_hash(text))
+    key = (str(path), content_hash(text), "" if models is None else models.fingerprint)
     with _LOADED_LOCK:
         known = _LOADED.get(key)
     if known is None:
+        beside: list[bool] = []  # set when models beside the IPS were read: not kept
         try:
-            known = _validate(path, text)
+            known = _validate(path, text, models, beside)
         except PolicyError as exc:
-            _remember(key, str(exc))
-            raise
-        _remember(key, known)
+            known = str(exc)
+        if not beside:
+            _remember(key, known)
     if isinstance(known, str):
         raise PolicyError(known)
     return known
@@ -392,14 +445,16 @@ def clear_loaded() -> None:
         _LOADED.clear()
 
 
-def _remember(key: tuple[str, str], outcome: Policy | str) -> None:
+def _remember(key: tuple[str, str, str], outcome: Policy | str) -> None:
     with _LOADED_LOCK:
         if len(_LOADED) >= _LOADED_MAX:
             _LOADED.pop(next(iter(_LOADED)))  # the oldest
         _LOADED[key] = outcome
 
 
-def _validate(path: Path, text: str) -> Policy:
+def _validate(
+    path: Path, text: str, models: ModelCatalog | None = None, beside: list[bool] | None = None
+) -> Policy:
     try:
         raw = _parse_yaml(text)
     except yaml.YAMLError as exc:
@@ -408,6 +463,14 @@ def _validate(path: Path, text: str) -> Policy:
         raise PolicyError(printable(f"{path}{where}: not valid YAML")) from None
     if not isinstance(raw, dict):
         raise PolicyError(printable(f"{path}: an IPS must be a YAML mapping"))
+    if "model" in raw:  # the classes come from a model portfolio
+        if models is None:
+            from ballast.portfolio.models import ModelCatalog
+
+            models = ModelCatalog.beside(path)
+            if beside is not None:
+                beside.append(True)
+        raw = models.apply(raw, path)
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:

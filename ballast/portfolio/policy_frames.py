@@ -19,7 +19,8 @@ def targets_frame(policies: list[Policy]) -> pl.DataFrame:
         for order, (name, cls) in enumerate(p.asset_classes.items()):
             band = p.band_for(name)
             lower, upper = band.bounds(cls.target)
-            rows.append((p.id, name, order, cls.target, lower, upper, str(band), cls.vehicle))
+            vehicle = cls.vehicle or _heaviest(cls.securities)
+            rows.append((p.id, name, order, cls.target, lower, upper, str(band), vehicle))
     return pl.DataFrame(
         rows,
         orient="row",
@@ -32,6 +33,35 @@ def targets_frame(policies: list[Policy]) -> pl.DataFrame:
             "upper": FRACTION,
             "band": pl.String,
             "vehicle": pl.String,
+        },
+    )
+
+
+def _heaviest(securities: dict[str, Decimal] | None) -> str | None:
+    """A class's security of largest weight (ties: the first id): its vehicle for whatever buys
+    one security per class (the optimiser; see ``security_weights_frame``)."""
+    if not securities:
+        return None
+    return min(securities.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def security_weights_frame(policies: list[Policy]) -> pl.DataFrame:
+    """One row per (portfolio, class, security) for classes with security-level weights
+    (``securities:``, from a model or inline): the weight within the class, a fraction."""
+    rows = [
+        (p.id, name, sec, weight)
+        for p in policies
+        for name, cls in p.asset_classes.items()
+        for sec, weight in (cls.securities or {}).items()
+    ]
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "portfolio_id": pl.String,
+            "asset_class": pl.String,
+            "security_id": pl.String,
+            "weight": FRACTION,
         },
     )
 

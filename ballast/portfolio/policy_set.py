@@ -8,6 +8,10 @@ is refused, never followed or waited on), and its file name must be a portfolio 
 never a portfolio id (``<name with _ for odd characters>~<hash>``), so it is reported, yet no
 report, path or id is ever made from its raw name.
 
+An IPS that says ``model: <id>`` takes its classes from ``models/<id>.yaml``
+(``ballast.portfolio.models``): the model files are read once per call of ``read_policies``, and
+the set keeps every model file its IPS files named (``PolicySet.models``), for the run's record.
+
 Loading 10,000 files is tuned (``benchmarks/bench_ips.py``): see ``ballast.portfolio.policy``
 for the parse and the per-process cache, and ``ballast.ops.memory.collector_paused``.
 """
@@ -19,11 +23,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from ballast import workspace
 from ballast.errors import BallastError, PolicyError, printable
 from ballast.kinds import ID_MAX_LENGTH, portfolio_id_problem
 from ballast.ops.memory import collector_paused
-from ballast.portfolio.policy import Policy, content_hash, load_policy
+from ballast.portfolio import models as model_files
+from ballast.portfolio.policy import Policy, _parse_yaml, content_hash, load_policy
 from ballast.workspace import NotRegular, Workspace
 
 SUFFIXES = (".yaml", ".yml")
@@ -38,6 +45,8 @@ class PolicySet:
     errors: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    # every model file the IPS files named and that could be read: SHA-256 -> file
+    models: dict[str, model_files.ModelFile] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -127,6 +136,7 @@ def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
     """Read and validate the IPS files ``found``; a bad file is recorded, not raised."""
     out = PolicySet()
     out.errors |= found.refused
+    catalog = model_files.read_folder(ws.models) if found.files else model_files.ModelCatalog()
     with collector_paused():
         for pid in sorted(found.files):
             path = found.files[pid]
@@ -138,10 +148,27 @@ def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
             out.hashes[pid] = content_hash(text)
             out.texts[pid] = text
             try:
-                out.policies.append(load_policy(path, text))
+                policy = load_policy(path, text, catalog)
             except PolicyError as exc:
                 out.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
+                used = catalog.referenced(_named_model(text)) if catalog.files else None
+            else:
+                out.policies.append(policy)
+                used = catalog.files.get(policy.model.id) if policy.model else None
+            if used is not None:
+                out.models[used.sha256] = used
     return out
+
+
+def _named_model(text: str) -> object:
+    """The ``model:`` a refused IPS names, if it can be told (a refusal may be the model's)."""
+    if "model" not in text:
+        return None
+    try:
+        raw = _parse_yaml(text)
+    except yaml.YAMLError:  # the refusal already says what is wrong
+        return None
+    return raw.get("model") if isinstance(raw, dict) else None
 
 
 def load_policies(ws: Workspace, only: list[str] | None = None) -> PolicySet:

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ballast.reporting import performance_view
 from ballast.reporting.charts import band_chart, drift_histogram, drift_history_chart
 from ballast.resources import resource_dir
 
@@ -342,6 +343,7 @@ def _portfolio(portfolio: Mapping[str, Any], *, full: bool = True) -> dict[str, 
         "checks": [],
     }
     out.update(total_value=None, base_currency="", breached=False, action="none", cash_flows=None)
+    out.update(tax_budget=None, harvest=None)
     out.update(portfolio)
     for key in ("errors", "warnings"):
         out[key] = list(out[key] or [])
@@ -439,6 +441,7 @@ def report_context(context: Mapping[str, Any]) -> dict[str, Any]:
         "chart": band_chart(classes) if classes else None,
         "drift_history": list(context.get("drift_history") or []),
         "history_chart": drift_history_chart(list(context.get("drift_history") or [])),
+        "performance": performance_view.view(portfolio.get("performance")),
         "approval": _approval(context.get("approval"), portfolio, context.get("run") or {}),
     }
 

@@ -67,6 +67,9 @@ def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:
         "trade_classes": p.trade_classes.value,
         "default_band": str(p.default_band),
         "ips_sha256": ips_sha256,
+        "model": None
+        if p.model is None
+        else {"id": p.model.id, "name": p.model.name, "sha256": p.model.sha256},
         "accounts": [{"id": a.id, "tax_status": a.tax_status.value} for a in p.accounts],
         "classes": [
             {"asset_class": k, "target": f"{c.target:.6f}", "band": str(p.band_for(k))}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -97,7 +98,15 @@ def trade_rows(c: Computed) -> pl.DataFrame:
         _s(pl.col("wash_sale_disallowed"), MONEY_OUT).alias("wash_sale_disallowed"),
         "lots",
         "wash_sale_replacements",
+        *_dealt(t),
     )
+
+
+def _dealt(t: pl.DataFrame) -> list[pl.Expr]:
+    """``currency`` and ``local_price`` (``trading.trade_currency``); null when not priced."""
+    if "local_price" not in t.columns:
+        return [pl.lit(None, pl.String).alias(k) for k in ("currency", "local_price")]
+    return [pl.col("currency"), _trim(pl.col("local_price"), 2).alias("local_price")]
 
 
 LOT_KEYS = (
@@ -187,6 +196,73 @@ def flow_rows(c: Computed) -> dict[str, dict[str, str]]:
     return {r.pop("portfolio_id"): r for r in frame.to_dicts()}
 
 
+TAX_BUDGET_KEYS = (
+    "year",
+    "max_net_gain",
+    "ytd_short_term",
+    "ytd_long_term",
+    "ytd_net",
+    "ytd_unknown_cost_sales",
+    "proposed_short_term",
+    "proposed_long_term",
+    "proposed_net",
+    "net_realised",
+    "used_pct",
+    "remaining",
+    "state_rate",
+    "short_term_rate",
+    "long_term_rate",
+    "loss_carryforward",
+    "carryforward_applied",
+    "taxable_short_term",
+    "taxable_long_term",
+    "loss_deducted",
+    "loss_carried_forward",
+    "estimated_tax_ytd",
+    "estimated_tax_proposal",
+    "estimated_tax",
+)
+"""The keys of a ``tax_budget`` entry (``trading.gains_budget.summary``), in order."""
+
+
+def tax_budget_rows(c: Computed) -> dict[str, dict[str, Any]]:
+    """Per portfolio whose IPS sets a gains budget, a state rate or a loss carry-forward: the
+    budget used and the year's tax estimate (``trading.gains_budget.summary``): money to
+    cents, rates to six decimals, ``used_pct`` in percent to two."""
+    frame = None if c.proposal is None else c.proposal.tax_budget
+    if frame is None or frame.is_empty():
+        return {}
+    plain = {"year", "ytd_unknown_cost_sales"}
+    rates = {"state_rate", "short_term_rate", "long_term_rate"}
+    fields = {
+        k: pl.col(k)
+        if k in plain
+        else _s(pl.col(k), WEIGHT_OUT)
+        if k in rates
+        else _s(pl.col("used") * 100, BP_OUT)
+        if k == "used_pct"
+        else _s(pl.col(k), MONEY_OUT)
+        for k in TAX_BUDGET_KEYS
+    }
+    out = frame.select("portfolio_id", *(e.alias(k) for k, e in fields.items()))
+    return {r.pop("portfolio_id"): r for r in out.to_dicts()}
+
+
+HARVEST_KEYS = ("losses_harvested", "short_term_loss", "long_term_loss", "tax_saved", "trades")
+"""The keys of a ``harvest`` entry (``trading.harvest.summary``), in order."""
+
+
+def harvest_rows(c: Computed) -> dict[str, dict[str, Any]]:
+    """Per portfolio whose IPS sets ``tax.harvest``: the loss harvested and the tax saved
+    (``trading.harvest.summary``), money to cents."""
+    frame = None if c.proposal is None else c.proposal.harvest
+    if frame is None or frame.is_empty():
+        return {}
+    fields = {k: pl.col(k) if k == "trades" else _s(pl.col(k), MONEY_OUT) for k in HARVEST_KEYS}
+    out = frame.select("portfolio_id", *(e.alias(k) for k, e in fields.items()))
+    return {r.pop("portfolio_id"): r for r in out.to_dicts()}
+
+
 def _grouped(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Rows by portfolio id (the frame sorted by it), each row without its portfolio id."""
     columns = [c for c in frame.columns if c != "portfolio_id"]
@@ -198,14 +274,22 @@ def _grouped(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[dict[str, Any]]:
-    """One results.json entry per portfolio, in portfolio id order."""
+def portfolio_entries(
+    c: Computed,
+    *,
+    kind: str = "quarterly_review",
+    performance: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One results.json entry per portfolio, in portfolio id order (``performance``: each
+    portfolio's entry from ``ballast.reporting.performance.compute``, null when absent)."""
     classes = _grouped(class_rows(c).sort("portfolio_id", maintain_order=True))
     trades = _grouped(trade_rows(c).sort("portfolio_id", maintain_order=True))
     errors = _grouped(c.errors.sort("portfolio_id", maintain_order=True))
     warnings = _grouped(c.warnings.sort("portfolio_id", maintain_order=True))
     checks = _grouped(c.checks.sort("portfolio_id", maintain_order=True))
     flows = flow_rows(c)
+    budgets = tax_budget_rows(c)
+    harvests = harvest_rows(c)
     totals = dict(
         c.allocation.group_by("portfolio_id")
         .agg(_s(pl.col("total_value").first(), MONEY_OUT))
@@ -231,16 +315,28 @@ def portfolio_entries(c: Computed, *, kind: str = "quarterly_review") -> list[di
             "asset_classes": cls,
             "trades": [] if errs or kind == "monitor" else trades.get(pid, []),
             "cash_flows": None if errs else flows.get(pid),
+            "tax_budget": None if errs or kind == "monitor" else budgets.get(pid),
             "warnings": [w["message"] for w in warnings.get(pid, [])],
             "checks": checks.get(pid, []),
+            "model": _model(policies.get(pid)),
             "accounts": [
                 {"id": a.id, "tax_status": a.tax_status.value} for a in policies[pid].accounts
             ]
             if pid in policies
             else [],
+            "performance": None if errs else (performance or {}).get(pid),
         }
+        if pid in policies and policies[pid].tax.harvest is not None:
+            # only for the IPS that opt in: every other entry is as before
+            entry["harvest"] = None if errs or kind == "monitor" else harvests.get(pid)
         out.append(entry)
     return out
+
+
+def _model(policy: Any) -> dict[str, str] | None:
+    """The model portfolio an IPS took its classes from (``model:``): id, name, full SHA-256."""
+    ref = getattr(policy, "model", None)
+    return None if ref is None else {"id": ref.id, "name": ref.name, "sha256": ref.sha256}
 
 
 def results_document(run: dict[str, Any], entries: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 from ballast.kinds import CASH_CLASS, CASH_SECURITY
+from ballast.portfolio.policy_frames import FRACTION
 from ballast.portfolio.text import text
 from ballast.trading import lots, post_trade, wash_sales
 from ballast.trading.destinations import cash_frame, destinations
@@ -222,11 +223,62 @@ def _within_funds(buys: pl.DataFrame) -> pl.DataFrame:
     ).drop("over", "largest")
 
 
+def split_vehicles(
+    vehicles: pl.DataFrame,
+    dest: pl.DataFrame,
+    holdings: pl.DataFrame,
+    candidates: pl.DataFrame,
+    restrictions: pl.DataFrame,
+    weights: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """The securities bought per (portfolio, class), each with the ``share`` of the class's
+    buys it takes (``security_weight``: its weight in the class, null for a plain vehicle).
+
+    A class with security-level weights (``policy_frames.security_weights_frame``, from a
+    model's ``securities:``) buys each of its securities that ``choose_vehicles`` would buy as
+    a named vehicle (priced, not ``do_not_buy``), in proportion to their weights, renormalised
+    over those; any other class, or one none of whose securities can be bought, buys its one
+    vehicle (``vehicles``), share 1."""
+    single = vehicles.with_columns(
+        pl.lit(1).cast(FRACTION).alias("share"), pl.lit(None, FRACTION).alias("security_weight")
+    )
+    if weights is None or weights.is_empty():
+        return single
+    keys = ["portfolio_id", "asset_class"]
+    wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
+    # each weighted security as the named vehicle of its own slice of the class
+    slices = wanted.join(weights.rename({"weight": "w"}), on=keys).with_columns(
+        pl.concat_str("asset_class", pl.lit("\x00"), "security_id").alias("slice"),
+        pl.col("security_id").alias("vehicle"),
+    )
+    named = choose_vehicles(
+        slices.drop("asset_class", "security_id").rename({"slice": "asset_class"}),
+        holdings,
+        candidates,
+        restrictions,
+    ).rename({"asset_class": "slice"})
+    weighted = (
+        slices.select(*keys, "slice", pl.col("w").cast(FRACTION).alias("security_weight"))
+        .join(named, on=["portfolio_id", "slice"])
+        .with_columns(
+            (pl.col("security_weight") / pl.col("security_weight").sum().over(keys))
+            .cast(FRACTION)
+            .alias("share")
+        )
+        .select(*vehicles.columns, "share", "security_weight")
+    )
+    return pl.concat([single.join(weighted, on=keys, how="anti"), weighted]).sort(
+        *keys, "security_id"
+    )
+
+
 def choose_vehicles(
     dest: pl.DataFrame, holdings: pl.DataFrame, candidates: pl.DataFrame, restrictions: pl.DataFrame
 ) -> pl.DataFrame:
     """The security bought for each (portfolio, class): the IPS vehicle, else the largest
-    holding, else the first security of the class in the master that has a price."""
+    holding, else the first security of the class in the master that has a price; at the
+    holding's price, else the candidate's price in the portfolio's base currency (``dest``
+    carries each portfolio's ``base_currency``, ``candidates`` are ``inputs.buy_candidates``)."""
     blocked = restrictions.filter(pl.col("rule") == "do_not_buy")
     wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
     held = (
@@ -242,17 +294,24 @@ def choose_vehicles(
         pl.lit(0).alias("pref"),
     )
     master = (
-        wanted.select("portfolio_id", "asset_class")
-        .join(candidates.select("asset_class", "security_id"), on="asset_class")
+        wanted.select("portfolio_id", "asset_class", "base_currency")
+        .join(
+            candidates.select("base_currency", "asset_class", "security_id"),
+            on=["base_currency", "asset_class"],
+        )
+        .drop("base_currency")
         .with_columns(pl.lit(2).alias("pref"))
     )
     prices = (
         pl.concat(
             [
                 held.select("portfolio_id", "security_id", "price"),
-                wanted.select("portfolio_id")
+                wanted.select("portfolio_id", "base_currency")
                 .unique()
-                .join(candidates.select("security_id", "price"), how="cross"),
+                .join(
+                    candidates.select("base_currency", "security_id", "price"), on="base_currency"
+                )
+                .drop("base_currency"),
             ]
         )
         .group_by("portfolio_id", "security_id")
@@ -336,9 +395,12 @@ def propose(
     )
     wanted = dest.filter((pl.col("class_trade") > 0) & (pl.col("asset_class") != CASH_CLASS))
     vehicles = choose_vehicles(dest, holdings, candidates, restrictions)
+    bought = split_vehicles(
+        vehicles, dest, holdings, candidates, restrictions, inputs.security_weights
+    )
     need_total = wanted.group_by("portfolio_id").agg(pl.col("class_trade").sum().alias("need"))
     buys = (
-        wanted.join(vehicles, on=["portfolio_id", "asset_class"], how="inner")
+        wanted.join(bought, on=["portfolio_id", "asset_class"], how="inner")
         .join(need_total, on="portfolio_id")
         .join(
             funds.select("portfolio_id", "account_id", "tax_status", "funds", "funds_total"),
@@ -354,6 +416,7 @@ def propose(
                 * pl.col("funds")
                 / pl.col("funds_total")
                 / (1 + pl.col("cost_rate"))
+                * pl.col("share")
             )
             .cast(AMT)
             .alias("budget")
@@ -369,7 +432,19 @@ def propose(
             pl.lit("buy").alias("side"),
             pl.col("qty").alias("quantity"),
             "price",
-            _reason("buy").alias("reason"),
+            pl.concat_str(
+                _reason("buy"),
+                pl.when(pl.col("security_weight").is_not_null())
+                .then(
+                    text(
+                        "; {} of the class's buys (security weight {} in {})",
+                        pct(pl.col("share")),
+                        pct(pl.col("security_weight")),
+                        pl.col("asset_class"),
+                    )
+                )
+                .otherwise(pl.lit("")),
+            ).alias("reason"),
         )
     )
     buys, small_buys = min_trade_filter(priced(buys, costs, settings), account_values)

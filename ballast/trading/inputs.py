@@ -17,7 +17,8 @@ import polars as pl
 
 from ballast.portfolio import policy_frames as pf
 from ballast.portfolio.policy_set import PolicySet
-from ballast.trading import wash_sales
+from ballast.portfolio.valuation import RATE, fx_pairs
+from ballast.trading import gains_budget, harvest, wash_sales
 from ballast.warehouse.snapshot import Snapshot
 
 
@@ -28,10 +29,18 @@ class TradingInputs:
     ``allocation``: ``drift.allocation`` per (portfolio, class). ``holdings``: valued positions
     (portfolio_id, account_id, security_id, asset_class, quantity, price, market_value,
     tax_status). ``settings``, ``accounts``, ``restrictions``, ``costs``: ``policy_frames``.
-    ``candidates``: securities that may be bought (security_id, asset_class, price).
+    ``candidates``: securities that may be bought, priced per base currency (base_currency,
+    security_id, asset_class, price; see ``buy_candidates``).
     ``flows``: planned cash flows (portfolio_id, account_id, planned: net signed amount).
     ``lots``: tax lots, with the sale date ``as_of`` (none: lots play no part).
     ``transactions``, ``securities``, ``wash_settings``: what the wash-sale rules read.
+    ``security_weights``: ``policy_frames.security_weights_frame``, the security-level weights
+    within classes (a model's ``securities:``) that split a class's buys (none: no split).
+    ``tax_budgets``: ``gains_budget.budget_settings`` (the IPS gains budget, state rate and loss
+    carry-forward; none: no budget). The state rate is already in ``settings``' rates
+    (``gains_budget.with_state_rates``, done by ``for_review``).
+    ``harvest``: ``harvest.harvest_settings`` (tax-loss harvesting, IPS ``tax.harvest``; none or
+    empty: no portfolio harvests).
     """
 
     allocation: pl.DataFrame
@@ -47,6 +56,9 @@ class TradingInputs:
     transactions: pl.DataFrame | None = None
     securities: pl.DataFrame | None = None
     wash_settings: pl.DataFrame | None = None
+    security_weights: pl.DataFrame | None = None
+    tax_budgets: pl.DataFrame | None = None
+    harvest: pl.DataFrame | None = None
 
     def only(self, portfolios: pl.DataFrame) -> TradingInputs:
         """These inputs for the portfolios listed (a frame with ``portfolio_id``) alone."""
@@ -65,10 +77,43 @@ class TradingInputs:
         )
 
 
-def buy_candidates(snap: Snapshot) -> pl.DataFrame:
-    """Securities of the master that have a price on or before the review date."""
-    return snap.securities.join(snap.prices, on="security_id", how="inner").select(
-        "security_id", "asset_class", "price"
+def buy_candidates(snap: Snapshot, settings: pl.DataFrame) -> pl.DataFrame:
+    """Securities of the master that have a price on or before the review date, priced in
+    each base currency of the review: (base_currency, security_id, asset_class, price,
+    currency, local_price, fx_rate).
+
+    ``price`` is in the base currency: a price in another currency is converted with the
+    latest custodian FX rate, rounded half-even to 6 dp, exactly as a held position's price
+    (``valuation.holdings_frame``). A security with no rate to a base is not bought by that
+    base's portfolios (its price in their currency is unknown)."""
+    bases = settings.select("base_currency").unique()
+    rate = (
+        pl.when(pl.col("currency") == pl.col("base_currency"))
+        .then(pl.lit(1).cast(RATE))
+        .otherwise(pl.col("rate"))
+    )
+    return (
+        snap.securities.select("security_id", "asset_class")
+        .join(snap.prices.select("security_id", "price", "currency"), on="security_id")
+        .join(bases, how="cross")
+        .join(
+            fx_pairs(snap.fx_rates),
+            left_on=["currency", "base_currency"],
+            right_on=["currency", "quote_currency"],
+            how="left",
+        )
+        .with_columns(rate.alias("fx_rate"))
+        .filter(pl.col("fx_rate").is_not_null())
+        .select(
+            "base_currency",
+            "security_id",
+            "asset_class",
+            (pl.col("price") * pl.col("fx_rate")).cast(pl.Decimal(18, 6)).alias("price"),
+            "currency",
+            pl.col("price").alias("local_price"),
+            "fx_rate",
+        )
+        .sort("base_currency", "security_id")
     )
 
 
@@ -99,8 +144,10 @@ def for_review(
     accounts: pl.DataFrame,
 ) -> TradingInputs:
     """The inputs of a review: its valid portfolios' allocation and holdings, with the
-    snapshot's lots, transactions and prices and the policies' trading rules."""
+    snapshot's lots, transactions and prices and the policies' trading rules (rates federal +
+    state, and the gains budgets)."""
     policies = pset.policies
+    budgets = gains_budget.budget_settings(policies)
     flows = (
         planned_flows(snap, pset, accounts)
         .group_by("portfolio_id", "account_id")
@@ -109,9 +156,9 @@ def for_review(
     return TradingInputs(
         allocation=allocation,
         holdings=holdings,
-        settings=settings,
+        settings=gains_budget.with_state_rates(settings, budgets),
         accounts=accounts,
-        candidates=buy_candidates(snap),
+        candidates=buy_candidates(snap, settings),
         restrictions=pf.restrictions_frame(policies),
         costs=pf.costs_frame(policies),
         flows=flows,
@@ -120,4 +167,7 @@ def for_review(
         transactions=snap.transactions,
         securities=snap.securities,
         wash_settings=wash_sales.wash_settings(policies),
+        security_weights=pf.security_weights_frame(policies),
+        tax_budgets=budgets,
+        harvest=harvest.harvest_settings(policies),
     )

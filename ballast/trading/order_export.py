@@ -189,9 +189,15 @@ def _side(value: Any, where: str) -> Side:
 
 
 def _add_trade(block: _Block, trade: dict[str, Any], where: str) -> None:
-    block.quantity += _positive(trade.get("quantity"), f"{where}.quantity")
-    block.prices.add(_decimal(trade.get("price"), f"{where}.price", optional=True))
-    block.amounts.append(_decimal(trade.get("amount"), f"{where}.amount", optional=True))
+    quantity = _positive(trade.get("quantity"), f"{where}.quantity")
+    block.quantity += quantity
+    local = _decimal(trade.get("local_price"), f"{where}.local_price", optional=True)
+    if local is not None:  # dealt in the security's currency (results.json since issue 14)
+        block.prices.add(local)
+        block.amounts.append(quantity * local)
+    else:
+        block.prices.add(_decimal(trade.get("price"), f"{where}.price", optional=True))
+        block.amounts.append(_decimal(trade.get("amount"), f"{where}.amount", optional=True))
     lots = trade.get("lots") or []
     if not isinstance(lots, list):
         raise OrderExportError(f"{where}.lots: not a list")
@@ -235,7 +241,10 @@ def _blocks(doc: dict[str, Any]) -> dict[tuple[str, str, str, Side], _Block]:
                 _text(trade.get("security_id"), f"{at}.security_id"),
                 _side(trade.get("side"), f"{at}.side"),
             )
-            block = found.setdefault(key, _Block(currency if isinstance(currency, str) else None))
+            dealt = trade.get("currency") if trade.get("local_price") is not None else currency
+            block = found.setdefault(key, _Block(dealt if isinstance(dealt, str) else None))
+            if block.currency != dealt:
+                raise OrderExportError(f"{at}.currency: {dealt!r} differs from {block.currency!r}")
             _add_trade(block, trade, at)
     return found
 

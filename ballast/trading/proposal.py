@@ -22,6 +22,8 @@ class Proposal:
     classes: pl.DataFrame  # portfolio_id, asset_class, post_trade_value, post_trade_weight
     warnings: pl.DataFrame  # portfolio_id, message
     flow_effect: pl.DataFrame | None = None  # post_trade.flow_effect, where computed
+    tax_budget: pl.DataFrame | None = None  # gains_budget.summary: IPS with a budget or rates
+    harvest: pl.DataFrame | None = None  # harvest.summary: IPS with tax.harvest
 
 
 @dataclass(frozen=True)

@@ -423,10 +423,11 @@ def _substitutes(
     groups: pl.DataFrame,
     restrictions: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Per conflicting buy: the first priced security of its class that no loss sale washes."""
+    """Per conflicting buy: the first priced security of its class that no loss sale washes,
+    at its price in the portfolio's base currency."""
     cands = (
         candidates.filter(pl.col("price") > 0)
-        .select("security_id", "asset_class", pl.col("price").alias("new_price"))
+        .select("base_currency", "security_id", "asset_class", pl.col("price").alias("new_price"))
         .join(groups, on="security_id", how="left")
         .with_columns(match_key(pl.col("security_id"), pl.col("identical_group")).alias("key"))
     )
@@ -434,7 +435,9 @@ def _substitutes(
         "portfolio_id", "security_id"
     )
     return (
-        conflicts.join(cands.rename({"security_id": "new_security"}), on="asset_class")
+        conflicts.join(
+            cands.rename({"security_id": "new_security"}), on=["base_currency", "asset_class"]
+        )
         .join(loss_keys, on=["portfolio_id", "key"], how="anti")
         .join(
             no_buy.rename({"security_id": "new_security"}),
@@ -710,7 +713,7 @@ def check_proposal(
 
     ``trades``: the proposal (row index = ``trade_id`` of ``lots_relieved``, see
     ``relieved_lots``); ``policy_settings``: ``wash_settings``; ``candidates``: priced securities
-    (security_id, asset_class, price); ``lot_frame``: the tax lots; ``settings``:
+    per base currency (``inputs.buy_candidates``); ``lot_frame``: the tax lots; ``settings``:
     ``policy_frames.settings_frame`` (relief order and rates); ``restrictions``:
     ``policy_frames.restrictions_frame``. Two directions are checked: the proposal's taxable
     loss sales against purchases of the last 30 days and the proposal's own buys, and the
@@ -767,7 +770,13 @@ def check_proposal(
         .select("trade_id", "portfolio_id", "account_id", "asset_class", "security_id", "quantity")
     )
     loss_keys = pl.concat([_keys(sales), _keys(recent)]).unique()
-    swaps = _substitutes(conflicts, loss_keys, candidates, groups, restrictions)
+    swaps = _substitutes(
+        conflicts.join(settings.select("portfolio_id", "base_currency"), on="portfolio_id"),
+        loss_keys,
+        candidates,
+        groups,
+        restrictions,
+    )
     frame = _swap(frame, swaps).sort("trade_id")
     # a buy that would wash a loss already realised and has no substitute: not made (block)
     stuck = (

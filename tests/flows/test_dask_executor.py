@@ -162,6 +162,51 @@ def test_a_scheduler_that_does_not_answer_is_one_error(generated: Path, tmp_path
     assert f"the Dask scheduler at {address} did not answer within 3 s" in str(caught.value)
 
 
+def test_a_worker_with_other_code_is_refused_before_any_work(
+    generated: Path, cluster: dask_cluster.Cluster, tmp_path: Path
+) -> None:
+    """The cluster's workers report another ballast version (a WorkerPlugin sets it in each
+    worker process, and puts it back after): one ClusterError naming a worker and the
+    difference, exit 69, and no run folder."""
+    from ballast.flows.review import quarterly_review
+    from distributed import Client
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    from ballast.errors import EXIT_ORCHESTRATOR, ClusterError
+
+    class OtherVersion(WorkerPlugin):
+        def setup(self, worker: object) -> None:
+            import ballast
+
+            self.real = ballast.__version__
+            ballast.__version__ = "0.0.9"
+
+        def teardown(self, worker: object) -> None:
+            import ballast
+
+            ballast.__version__ = self.real
+
+    ws = _copy(generated, tmp_path)
+    with Client(cluster.address) as client:
+        client.register_plugin(OtherVersion(), name="other-version")
+    try:
+        with pytest.raises(ClusterError) as caught:
+            quarterly_review(
+                workspace=str(ws), as_of=AS_OF, executor="dask", address=cluster.address
+            )
+    finally:
+        with Client(cluster.address) as client:
+            client.unregister_worker_plugin("other-version")
+            from ballast.cluster import versions
+
+            assert not versions.mismatches(versions.fingerprint(), client.run(versions.fingerprint))
+    message = str(caught.value)
+    assert caught.value.exit_code == EXIT_ORCHESTRATOR and "\n" not in message
+    assert message.startswith(f"the Dask scheduler at {cluster.address}: worker tcp://127.0.0.1:")
+    assert ": ballast 0.0.9, not " in message and "install the same ballast" in message
+    assert not (ws / "reports").exists() or not any((ws / "reports").rglob("results.json"))
+
+
 def test_a_shard_that_fails_on_data_is_reported_and_the_rest_goes_on(
     generated: Path,
     local_run: tuple[dict, Path],
@@ -217,3 +262,56 @@ def test_a_shard_that_fails_on_data_is_reported_and_the_rest_goes_on(
     }
     why = "not reviewed: its shard failed on the cluster (ValueError: a value no review can take)"
     assert reasons == {pid: [why] for pid in shard}
+
+
+def test_a_transient_fault_in_a_shard_is_retried_on_the_cluster(
+    generated: Path,
+    local_run: tuple[dict, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shard's review meets a transient fault once (``FileInFlux``, as an inbox file replaced
+    while read): Prefect retries the task on the cluster (``retries:`` in ballast.yaml) and the
+    run is exactly the local review, each shard counted once. Workers are threads of this
+    process, so the fault can be planted in the review itself."""
+    from ballast.flows.review import quarterly_review
+    from distributed import LocalCluster
+
+    from ballast import review
+    from ballast.ops.transient import FileInFlux
+
+    ids = [r["portfolio_id"] for r in local_run[0]["rows"]]
+    target, calls = ids[12], []
+    real = review.compute
+
+    def compute(snap, pset, **kwargs):  # type: ignore[no-untyped-def]
+        if target in [p.id for p in pset.policies]:
+            calls.append(target)
+            if len(calls) == 1:
+                raise FileInFlux("a file changed while it was read")
+        return real(snap, pset, **kwargs)
+
+    monkeypatch.setattr(review, "compute", compute)
+    same_run.fixed_identity(monkeypatch)
+    ws = _copy(generated, tmp_path)
+    (ws / "ballast.yaml").write_text(
+        "retries:\n  attempts: 2\n  delay_seconds: 0\n", encoding="utf-8"
+    )
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as local_cluster:
+        summary = quarterly_review(
+            workspace=str(ws),
+            as_of=AS_OF,
+            executor="dask",
+            address=local_cluster.scheduler_address,
+            shard_size=5,
+        )
+    assert calls == [target, target]  # failed once, retried once
+    (ws / "ballast.yaml").unlink()  # recorded inputs: the same workspace as the local review's
+    _same_as_local(local_run, summary, ws)

@@ -115,3 +115,47 @@ def test_missing_usd_rate_is_a_data_error(empty_ws: Workspace) -> None:
     c = _review(empty_ws, {"pos.csv": POSITIONS})
     messages = c.errors["message"].to_list()
     assert any("security USQ" in m and "is in USD" in m and "no FX rate" in m for m in messages)
+
+
+VEHICLE_IPS = """id: eur-base
+name: EUR base, a USD vehicle not yet held
+base_currency: EUR
+accounts: [{id: "E1", tax_status: tax_exempt}]
+default_band: 500bp
+rebalance_to: target
+trade_classes: all
+asset_classes:
+  us_equity: {target: 40%, vehicle: USQ}
+  eu_bonds:  {target: 60%}
+"""
+BONDS_ONLY = (
+    "as_of_date,account_id,security_id,quantity,price,market_value,currency\n"
+    "2026-09-30,E1,EUB,2000,100.00,200000.00,EUR\n"
+)
+USQ_PRICE = "as_of_date,security_id,price,currency\n2026-09-30,USQ,125.00,USD\n"
+
+
+@pytest.mark.parametrize("engine", ["heuristic", "optimizer"])
+def test_buying_a_usd_security_not_held_is_sized_at_its_eur_price(
+    empty_ws: Workspace, engine: str
+) -> None:
+    """EUR 200,000 all in bonds; us_equity (40%) is to hold EUR 80,000 of USQ, which the
+    portfolio does not hold. USQ's price is USD 125.00 in the prices file; at USD→EUR 0.92 a
+    share costs EUR 115.00, so EUR 80,000 buys 695.65 → 695 whole shares (EUR 79,925.00),
+    paid for by selling 800 EUB (EUR 80,000.00). Sized at the unconverted 125 it would be 640
+    shares (EUR 73,600 at the true price: 36.8%, not 40%)."""
+    ips = VEHICLE_IPS + f"trading: {{engine: {engine}}}\n"
+    empty_ws.securities.write_text(SECURITIES, encoding="utf-8")
+    (empty_ws.ips / "eur-base.yaml").write_text(ips, encoding="utf-8")
+    for name, text in {"pos.csv": BONDS_ONLY, "fx.csv": USD_TO_EUR, "px.csv": USQ_PRICE}.items():
+        (empty_ws.inbox / name).write_text(text, encoding="utf-8")
+    with db.connect(empty_ws.warehouse) as con:
+        inbox.commit(con, empty_ws, inbox.validate(inbox.stage_workspace(con, empty_ws)))
+        c = review.review(con, policy_set.load_policies(empty_ws), dt.date(2026, 9, 30))
+    assert c.errors.is_empty() and c.proposal is not None
+    trades = {
+        (t["security_id"], t["side"]): (t["quantity"], t["price"], t["amount"])
+        for t in c.proposal.trades.iter_rows(named=True)
+    }
+    assert trades[("USQ", "buy")] == (D("695"), D("115"), D("79925"))
+    assert trades[("EUB", "sell")][0] == D("800")

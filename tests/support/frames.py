@@ -26,6 +26,15 @@ HOLDING_SCHEMA = {
 }
 
 
+CANDIDATE_SCHEMA = {
+    "base_currency": pl.String,
+    "security_id": pl.String,
+    "asset_class": pl.String,
+    "price": pl.Decimal(18, 6),
+}
+"""Buy candidates (``inputs.buy_candidates``) as the engines read them; these tests' are USD."""
+
+
 def policy(pid: str = "p1", **fields: Any) -> Policy:
     """A policy with sensible defaults; ``fields`` override the IPS keys."""
     raw: dict[str, Any] = {
@@ -69,9 +78,9 @@ def run(
     h = holdings(policies, rows)
     alloc = allocation(h, pf.targets_frame(policies))
     cands = pl.DataFrame(
-        [(s, c, Decimal(str(p))) for s, c, p in candidates],
+        [("USD", s, c, Decimal(str(p))) for s, c, p in candidates],
         orient="row",
-        schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)},
+        schema=CANDIDATE_SCHEMA,
     )
     planned = pl.DataFrame(
         [(p, a, Decimal(str(x))) for p, a, x in flows],
@@ -100,3 +109,16 @@ def row(frame: pl.DataFrame, **match: Any) -> dict[str, Any]:
         sel = sel.filter(pl.col(k) == v)
     assert sel.height == 1, f"expected one row for {match}, got {sel.height}"
     return sel.row(0, named=True)
+
+
+TX_SCHEMA = {
+    "transaction_id": pl.String,
+    "trade_date": pl.Date,
+    "account_id": pl.String,
+    "security_id": pl.String,
+    "type": pl.String,
+    "quantity": pl.Decimal(18, 6),
+    "amount": pl.Decimal(18, 4),
+    "currency": pl.String,
+}
+"""The transactions frame's columns, as the review reads them."""

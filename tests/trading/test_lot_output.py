@@ -56,7 +56,8 @@ def test_results_json_carries_lots_and_replacements(empty_ws: Workspace) -> None
         "estimated_tax",
         "wash_sale_disallowed",
     ]
-    assert list(sale)[12:] == ["lots", "wash_sale_replacements"]
+    assert list(sale)[12:] == ["lots", "wash_sale_replacements", "currency", "local_price"]
+    assert (sale["currency"], sale["local_price"]) == ("USD", sale["price"])  # a USD portfolio
     assert (sale["estimated_tax"], sale["wash_sale_disallowed"]) == ("4950.40", "800.00")
     assert sale["lots"] == [
         {

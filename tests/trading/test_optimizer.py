@@ -14,7 +14,7 @@ from ballast.trading.heuristic import propose
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import LOT_SCHEMA, annotate_trades
 from ballast.trading.optimizer import optimise, weights
-from tests.support.frames import holdings, policy, row
+from tests.support.frames import CANDIDATE_SCHEMA, holdings, policy, row
 from tests.trading.test_proposal_properties import cases
 
 AS_OF = dt.date(2026, 9, 30)
@@ -33,9 +33,7 @@ def lot_frame(rows: list[tuple]) -> pl.DataFrame:
 def frames(policies, rows, flows=()):
     h = holdings(policies, rows)
     alloc = allocation(h, pf.targets_frame(policies))
-    cands = pl.DataFrame(
-        schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)}
-    )
+    cands = pl.DataFrame(schema=CANDIDATE_SCHEMA)
     planned = pl.DataFrame(
         [(p, a, D(str(x))) for p, a, x in flows],
         orient="row",

@@ -20,7 +20,7 @@ from ballast.trading import lots
 from ballast.trading.heuristic import propose
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.optimizer import optimise
-from tests.support.frames import holdings, policy, row
+from tests.support.frames import CANDIDATE_SCHEMA, holdings, policy, row
 from tests.trading.test_lots import lot_frame as six_lots
 from tests.trading.test_lots import sell
 from tests.trading.test_optimizer import frames, lot_frame
@@ -88,9 +88,7 @@ def _case(a_qty: int, b_qty: int, wait: int, engine: str):
         h,
         pf.settings_frame([p]),
         pf.accounts_frame([p]),
-        pl.DataFrame(
-            schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)}
-        ),
+        pl.DataFrame(schema=CANDIDATE_SCHEMA),
         pf.restrictions_frame([p]),
         pf.costs_frame([p]),
     )

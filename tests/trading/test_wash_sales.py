@@ -142,7 +142,7 @@ CANDIDATES = pl.DataFrame(
     [("X", "equity", D(8)), ("Y", "equity", D(10)), ("Z", "equity", D(30)), ("B", "bonds", D(50))],
     orient="row",
     schema={"security_id": pl.String, "asset_class": pl.String, "price": pl.Decimal(18, 6)},
-)
+).with_columns(pl.lit("USD").alias("base_currency"))
 
 
 def _policy(mode: str) -> object:

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 
-from ballast.trading import heuristic, wash_sales
+from ballast.trading import gains_budget, heuristic, wash_sales
 from ballast.trading.destinations import cash_frame, destinations
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import GAIN, LOT_SCHEMA
@@ -149,6 +149,28 @@ def optimise(
     )
 
 
+def _budget_caps(
+    inputs: TradingInputs, accounts: pl.DataFrame, as_of: dt.date, totals: pl.DataFrame
+) -> pl.DataFrame:
+    """Per portfolio with an IPS ``max_net_gain``: the net gain the proposal may still realise
+    (``gains_budget.allowed``) as a fraction of the portfolio's total (``cap_f``), the
+    right-hand side of the programme's budget row. Whole shares and lots relieved in the
+    programme's order give the exact decimal gain it planned; anything over within the
+    solver's tolerance is cut by ``gains_budget.trim`` in the pipeline."""
+    budget, _ = gains_budget.allowed(
+        inputs.tax_budgets, inputs.transactions, accounts, as_of, totals
+    )
+    return (
+        budget.filter(pl.col("allowed").is_not_null())
+        .join(totals, on="portfolio_id")
+        .select(
+            "portfolio_id",
+            (pl.col("allowed").cast(pl.Float64) / pl.col("T")).alias("cap_f"),
+        )
+        .sort("portfolio_id")
+    )
+
+
 def _wash_inputs(
     inputs: TradingInputs, accounts: pl.DataFrame, lots: pl.DataFrame, as_of: dt.date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -263,12 +285,20 @@ def _optimise_lp(
         sells, buys, classes, cash, cost_rate, whole, minimum_trades(holdings, settings, totals)
     )
     pids = totals["portfolio_id"].sort().to_list()
-    lps = programmes(variables, classes, cash, pids)
+    caps = _budget_caps(inputs, accounts, as_of, totals)
+    lps = programmes(variables, classes, cash, pids, caps)
     xs = solve_all(lps, workers)
     failed = [p for p, x in zip(pids, xs, strict=True) if np.isnan(x).any()]
     sol = variables.sort("portfolio_id", "col").with_columns(
         pl.Series("x", np.concatenate(xs) if xs else np.zeros(0), dtype=pl.Float64).fill_nan(0.0)
     )
+    if not caps.is_empty():
+        # with a gains budget the lots the programme chose are relieved, not the cheapest first
+        capped = pl.col("portfolio_id").is_in(caps["portfolio_id"].implode())
+        fill = (pl.col("x") / pl.col("ub")).round(6)
+        sol = sol.with_columns(
+            pl.when(capped & (pl.col("kind") == "sell")).then(-fill).otherwise(0.0).alias("fill")
+        )
     prop = to_proposal(
         sol, dest, alloc, holdings, cash, settings, accounts, costs, classes, check_bands
     )

@@ -32,9 +32,16 @@ class LP:
 
 
 def programmes(
-    variables: pl.DataFrame, classes: pl.DataFrame, cash: pl.DataFrame, pids: list[str]
+    variables: pl.DataFrame,
+    classes: pl.DataFrame,
+    cash: pl.DataFrame,
+    pids: list[str],
+    caps: pl.DataFrame | None = None,
 ) -> list[LP]:
-    """Sparse matrices for every portfolio, built from flat triplets in one vectorised pass."""
+    """Sparse matrices for every portfolio, built from flat triplets in one vectorised pass.
+
+    ``caps`` (portfolio_id, cap_f): the gains budget, one more inequality row per portfolio
+    listed, Σ gain_rate × y ≤ cap_f (the net gain realised, a fraction of the total)."""
     p_index = {p: i for i, p in enumerate(pids)}
     n_acc = cash.group_by("portfolio_id").agg(pl.len().alias("n_acc"))
     n_cls = classes.group_by("portfolio_id").agg(pl.len().alias("n_cls"))
@@ -53,6 +60,7 @@ def programmes(
         ("cap", pl.Float64),
         ("g_whole", pl.Boolean),
         ("g_min", pl.Boolean),
+        ("gain_rate", pl.Float64),
     ):
         if name not in v.columns:
             v = v.with_columns(pl.lit(None, dtype).alias(name))
@@ -115,8 +123,13 @@ def programmes(
             vals.append(c_val)
             ps.append(c_p)
     n_cp_v = v["p"].replace_strict(n_cp, default=0, return_dtype=pl.Int64).to_numpy()
+    # gains budget: Σ gain_rate × y ≤ cap_f, one row after the wash-sale rows
+    cap_of = _caps(caps, p_index)
+    n_cap_v = v["p"].replace_strict(cap_of, default=None, return_dtype=pl.Float64)
+    has_cap = n_cap_v.is_not_null().to_numpy()
+    add(has_cap & (kind == "sell"), cp0 + n_cp_v, v["gain_rate"].fill_null(0.0).to_numpy())
     # whole shares: Σ trade variables − unit × count = 0, one equality row per count
-    n_ineq = cp0 + n_cp_v
+    n_ineq = cp0 + n_cp_v + has_cap.astype(np.int64)
     add(trade & g_whole, n_ineq + gidx, ones)
     add(kind == "int", n_ineq + gidx, -v["unit"].fill_null(0.0).to_numpy())
     r, cc, vv, pp = (np.concatenate(x) for x in (rows, cols, vals, ps))
@@ -132,12 +145,22 @@ def programmes(
     for i in range(n):
         lo, hi = v_cuts[i], v_cuts[i + 1]
         e0, e1 = e_cuts[i], e_cuts[i + 1]
-        ineq = np.concatenate([rhs[i], np.zeros(2 * n_bin.get(i, 0) + n_cp.get(i, 0))])
+        budget_rhs = [cap_of[i]] if i in cap_of else []
+        ineq = np.concatenate(
+            [rhs[i], np.zeros(2 * n_bin.get(i, 0) + n_cp.get(i, 0)), np.array(budget_rhs)]
+        )
         b = np.concatenate([ineq, np.zeros(n_eq.get(i, 0))])
         a = sparse.csr_matrix((vv[e0:e1], (r[e0:e1], cc[e0:e1])), shape=(len(b), hi - lo))
         ints = integer[lo:hi]
         out.append(LP(obj[lo:hi], a, b, ub[lo:hi], len(ineq), ints if ints.any() else None))
     return out
+
+
+def _caps(caps: pl.DataFrame | None, p_index: dict[str, int]) -> dict[int, float]:
+    """The gains budget's right-hand side per portfolio index (``programmes``' ``caps``)."""
+    if caps is None or caps.is_empty():
+        return {}
+    return {p_index[pid]: float(c) for pid, c in caps.iter_rows() if pid in p_index}
 
 
 def _wash_rows(v: pl.DataFrame) -> tuple[pl.DataFrame, dict[int, int]]:

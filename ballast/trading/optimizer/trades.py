@@ -82,14 +82,17 @@ def _sell_trades(
 
 def _relief(sol: pl.DataFrame, sold: pl.DataFrame) -> pl.DataFrame:
     """The rounded quantity of each holding relieved from its lots in the LP's order (a purchased
-    lot sold whole to clear a wash sale first, then least tax per dollar first, which is exactly
-    the order the LP fills one holding's lots in), with exact
+    lot sold whole to clear a wash sale first; under a gains budget the lots the LP sold, most
+    filled first (``fill``: minus the fraction sold); then least tax per dollar first, which is
+    exactly the order the LP fills one holding's lots in), with exact
     decimal gains: proceeds at the price less the lot's cost pro rata. Tax-advantaged: 0."""
     keys = ["portfolio_id", "account_id", "security_id", "asset_class"]
     q = pl.col("lot_dec").cast(GAIN)
     sells = sol.filter(pl.col("kind") == "sell")
     if "wash_role" not in sells.columns:
         sells = sells.with_columns(pl.lit(None, pl.String).alias("wash_role"))
+    if "fill" not in sells.columns:
+        sells = sells.with_columns(pl.lit(0.0).alias("fill"))
     # a purchased lot the LP sells whole to clear a wash sale goes first (it must be relieved
     # whole for the loss lots to be allowed); the rest in the LP's order
     whole_recent = pl.col("wash_role").is_in(["recent", "recent_loss"]) & (
@@ -98,7 +101,7 @@ def _relief(sol: pl.DataFrame, sold: pl.DataFrame) -> pl.DataFrame:
     frame = (
         sells.with_columns((~whole_recent.fill_null(False)).alias("_after"))
         .join(sold, on=keys)
-        .sort(*keys, "_after", "tax_rate", "lot_id", nulls_last=True)
+        .sort(*keys, "_after", "fill", "tax_rate", "lot_id", nulls_last=True)
         .with_columns((q.cum_sum() - q).over(keys).alias("before"))
         .with_columns(
             pl.min_horizontal(

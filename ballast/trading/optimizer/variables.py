@@ -201,6 +201,11 @@ def sell_variables(
                 .then(weights.AVOID_SHORT_TERM_PENALTY)
                 .otherwise(0.0)
             ).alias("tax_rate"),
+            # realised gain per dollar sold, for the gains budget (a washed loss is no loss)
+            pl.when(pl.col("washed") & (pl.col("gain_ps") < 0))
+            .then(0.0)
+            .otherwise(pl.col("gain_ps") / pl.col("price"))
+            .alias("gain_rate"),
             pl.lit("sell").alias("kind"),
         )
         .drop("_washing", "_stuck", "avoid_short_term_gains", "short_term_wait_days", "wash_sale")
