@@ -39,6 +39,7 @@ _CLASS_KEYS += ("breached", "post_trade_weight")
 _TRADE_KEYS: tuple[str, ...]
 _TRADE_KEYS = ("account_id", "security_id", "side", "quantity", "price", "amount", "reason")
 _TRADE_KEYS += ("realized_gain_short_term", "realized_gain_long_term", "estimated_cost")
+_TRADE_KEYS += ("lots", "wash_sale_replacements")  # lot instructions (sales only)
 _KIND_LABELS = {"quarterly_review": "Quarterly review", "monitor": "Daily drift monitor"}
 
 

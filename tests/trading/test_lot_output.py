@@ -13,8 +13,10 @@ holding period counts from 2026-09-18 − 943 days (L1 held 2024-03-01 → 2026-
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 
 from ballast.reporting import results
 from ballast.workspace import Workspace
@@ -122,3 +124,27 @@ def test_trade_lots_csv_parses_back_and_is_formula_safe(empty_ws: Workspace) -> 
         "wash_sale_disallowed": "800.00",
     }
     assert results.trade_lots_csv([]) == ",".join(results.TRADE_LOT_COLUMNS) + "\n"
+
+
+def test_the_report_tells_the_desk_which_lots_to_sell(empty_ws: Workspace) -> None:
+    """The HTML report carries the same lot instructions under the sale: each lot relieved
+    with its purchase date, shares, basis, term, gain and disallowed loss, and the replacement
+    shares' adjusted basis ($3,920 + $800) and tacked holding period (from 2024-02-18)."""
+    from ballast.reporting.html import make_environment, render_portfolio_report
+    from tests.reporting.test_report import seed_context
+
+    ctx = seed_context()
+    ctx["portfolio"] = _entries(empty_ws)[0]
+    page = render_portfolio_report(ctx, make_environment())
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+    assert (
+        "Lots to relieve (versus purchase): L2 bought 2016-01-04: 2,000 sh, basis 120,000.00, "
+        "long-term gain 80,000.00; L1 bought 2024-03-01: 3,000 sh, basis 360,000.00, "
+        "long-term gain -60,000.00, wash-sale loss disallowed 800.00"
+    ) in text
+    assert (
+        "Replacement shares (wash sale): 40 X in •••• (reinvest, 2026-09-18) take 800.00 of "
+        "lot L1's loss: adjusted basis 4,720.00, held from 2024-02-18"
+    ) in text
+    buy_row = page.split('class="trade"')[2]  # the buy: no lot lines
+    assert "trade__lots" not in buy_row.split("</tbody>")[0]
