@@ -544,13 +544,24 @@ def _entry(folder: Path, doc: dict[str, Any], portfolio: str) -> dict[str, Any]:
 
 def report_cmd(
     run_id: RunIdArg,
-    portfolio: Annotated[str, typer.Option("--portfolio", "-p", help="The portfolio's id.")],
+    portfolio: Annotated[
+        str | None, typer.Option("--portfolio", "-p", help="The portfolio's id.")
+    ] = None,
+    index: Annotated[
+        bool,
+        typer.Option(
+            "--index",
+            help="Write index.approved.html instead: the run's firm-wide page with an Approval "
+            "column and the awaiting list as the audit trail has them now.",
+        ),
+    ] = False,
     ws_path: WorkspaceOpt = None,
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also write <portfolio>.approved.pdf (WeasyPrint).")
     ] = False,
 ) -> None:
-    """Write <portfolio>.approved.html: the run's report with its current approval state.
+    """Write <portfolio>.approved.html: the run's report with its current approval state
+    (or, with --index, index.approved.html: every portfolio's).
 
     results.json and the report are checked against the hashes the run recorded first; an
     altered one is refused (exit 65)."""
@@ -558,6 +569,10 @@ def report_cmd(
     from ballast.audit import chain as audit
     from ballast.warehouse import db
 
+    if (portfolio is None) == (not index):
+        raise BallastError("give one of --portfolio P (one report) or --index (the run's index)")
+    if index and pdf:
+        raise BallastError("--pdf is for one portfolio's report, not with --index")
     ws = workspace.resolve(ws_path).check()
     with db.connect(ws.warehouse) as con:
         summary = audit.run_summary(con, run_id)
@@ -566,6 +581,16 @@ def report_cmd(
         folder = ws.reports / str(summary["as_of"]) / run_id
         results_doc = _stored_results(folder, recorded)  # first: every figure below rests on it
         states = {s.portfolio_id: s for s in approvals.approval_states(con, ws, run_id)}
+    if portfolio is None:
+        run: dict[str, Any] = {"run_id": run_id, "as_of": str(summary["as_of"])}
+        run |= {k: summary[k] for k in ("kind", "trigger", "who", "reason")}
+        started = summary["started_at"]
+        run["started_at"] = f"{started.isoformat()}Z" if started else None
+        dest = _write_approved_index(folder, run, results_doc, states, _now())
+        pending = sum(1 for s in states.values() if s.status == "pending")
+        approved = sum(1 for s in states.values() if s.status == "approved")
+        out.print(f"{approved} approved, {pending} pending; wrote {dest}", markup=False)
+        return
     if portfolio not in states:
         raise BallastError(f"run {run_id} did not review portfolio {portfolio}")
     entry = _entry(folder, results_doc, portfolio)
@@ -585,6 +610,33 @@ def report_cmd(
     state = states[portfolio]
     label = "approved, FLAGGED" if state.flagged else state.status.replace("_", " ")
     out.print(f"{portfolio}: {label}; wrote {wrote}", markup=False)
+
+
+def _sign_off_cell(state: approvals.ApprovalState) -> dict[str, Any]:
+    at = f"{state.approved_at:%Y-%m-%d %H:%M}" if state.approved_at else None
+    return {"status": state.status, "by": state.approved_by, "at": at, "flagged": state.flagged}
+
+
+def _write_approved_index(
+    folder: Path,
+    run: dict[str, Any],
+    doc: dict[str, Any],
+    states: dict[str, approvals.ApprovalState],
+    now: dt.datetime,
+) -> Path:
+    """index.approved.html: the run's index page from its (hash-checked) results.json, each
+    portfolio with the sign-off the audit trail records for it now."""
+    from ballast.reporting import html as report
+
+    entries = [p for p in doc["portfolios"] if isinstance(p, dict)]
+    rows = [report.index_row(p) for p in entries]
+    cells = {pid: _sign_off_cell(s) for pid, s in states.items()}
+    page = report.render_index(
+        run, report.with_approvals(rows, cells), signed_at=f"{now:%Y-%m-%d %H:%M}"
+    )
+    dest = folder / "index.approved.html"
+    dest.write_text(page, encoding="utf-8")
+    return dest
 
 
 # -- retention and legal holds ---------------------------------------------------------------

@@ -489,11 +489,24 @@ def _approvals_apply(kind: Any) -> bool:
 
 
 def awaiting_approval(row: Mapping[str, Any], kind: Any = None) -> bool:
-    """A valid portfolio of a review with proposed trades: when the run writes its index,
-    before anyone can sign off, its proposal awaits approval."""
-    return (
+    """A valid portfolio of a review with proposed trades and no sign-off: when the run writes
+    its index, before anyone can sign off, every proposal awaits approval; an index written
+    later with the recorded sign-offs (``with_approvals``) leaves out those approved."""
+    proposes = (
         _approvals_apply(kind) and row["status_key"] != "data_invalid" and bool(row.get("n_trades"))
     )
+    signed = row.get("approval")
+    return proposes and (signed is None or signed["status"] == "pending")
+
+
+def with_approvals(
+    rows: Iterable[Mapping[str, Any]], states: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The index rows with each portfolio's recorded sign-off (``approval``: status
+    pending | approved | not_applicable, by, at, flagged); a portfolio without one is
+    pending."""
+    pending = {"status": "pending", "by": None, "at": None, "flagged": False}
+    return [{**r, "approval": states.get(r["portfolio_id"], pending)} for r in rows]
 
 
 def run_summary(rows: Sequence[Mapping[str, Any]], kind: Any = None) -> dict[str, int]:
@@ -540,15 +553,19 @@ def index_script() -> tuple[Markup, str]:
     return Markup(text), f"sha256-{digest}"
 
 
-def index_context(run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def index_context(
+    run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], signed_at: str | None = None
+) -> dict[str, Any]:
     """The index template's variables: the run, the rows, counts, exception lists, the drift
-    histogram and the table's script."""
+    histogram and the table's script; ``signed_at``: when the rows' sign-offs
+    (``with_approvals``) were read, for an index that shows them."""
     kind = run.get("kind")
     script, script_hash = index_script()
     return {
         "run": _run(run),
         "portfolios": rows,
         "approvals": _approvals_apply(kind),
+        "signed_at": signed_at if _approvals_apply(kind) else None,
         "awaiting": partial(awaiting_approval, kind=kind),
         "summary": run_summary(rows, kind),
         "exceptions": index_exceptions(rows, kind),
@@ -562,12 +579,16 @@ def index_context(run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> 
 
 
 def render_index(
-    run: dict[str, Any], rows: list[dict[str, Any]], env: jinja2.Environment | None = None
+    run: dict[str, Any],
+    rows: list[dict[str, Any]],
+    env: jinja2.Environment | None = None,
+    signed_at: str | None = None,
 ) -> str:
     """The firm-wide page of one run from its ``index_row`` lines: the exceptions first, the
-    drift distribution, then every portfolio in a table the page can filter and sort."""
+    drift distribution, then every portfolio in a table the page can filter and sort (with an
+    Approval column when ``signed_at`` says when the rows' sign-offs were read)."""
     env = env or environment()
-    return env.get_template("index.html.j2").render(index_context(run, rows))
+    return env.get_template("index.html.j2").render(index_context(run, rows, signed_at))
 
 
 def render_run_index(

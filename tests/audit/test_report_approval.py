@@ -4,6 +4,7 @@ state recorded in the audit trail (approved by whom and when, flagged when input
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 
 import pytest
@@ -156,3 +157,60 @@ def test_approved_copy_as_pdf(ws: Workspace, reviewed) -> None:
     assert f"and {SEED}.approved.pdf" in res.output
     data = (folder(ws, run_id) / f"{SEED}.approved.pdf").read_bytes()
     assert data.startswith(b"%PDF")
+
+
+def _index_row(page: str, portfolio: str) -> str:
+    """The table row of ``portfolio`` in an index page."""
+    (found,) = re.findall(
+        rf'<tr data-s="[^"]*"[^>]*>\s*<th scope="row"><a href="{portfolio}\.html".*?</tr>',
+        page,
+        re.S,
+    )
+    return found
+
+
+def _awaiting_count(page: str) -> int:
+    got = re.search(r'count--awaiting"><div class="count__n">([\d,]+)<', page)
+    assert got is not None
+    return int(got.group(1).replace(",", ""))
+
+
+def test_index_copy_lists_sign_offs(ws: Workspace, reviewed) -> None:
+    """`report --index` writes index.approved.html: an Approval column, the awaiting list and
+    count as the audit trail has them now (the run's own index, written before anyone could
+    sign off, is left as it was); an approved portfolio leaves the awaiting filter."""
+    run_id = reviewed[1]
+    original = (folder(ws, run_id) / "index.html").read_bytes()
+    res = cli("report", run_id, "--index", "-w", str(ws.root))
+    assert res.exit_code == 0, res.output
+    assert "0 approved," in res.output and "index.approved.html" in res.output
+    before = (folder(ws, run_id) / "index.approved.html").read_text()
+    assert '<th scope="col">Approval</th>' in before
+    row = _index_row(before, SEED)
+    assert 'data-a="1"' in row and ">Awaiting</span>" in row
+    assert "Sign-offs as recorded in the audit trail at" in before
+    waiting = _awaiting_count(before)
+    assert waiting == _awaiting_count(original.decode()) >= 1
+
+    cli("approve", run_id, "-p", SEED, "--by", "Jane <b>Doe</b>", "-w", str(ws.root))
+    res = cli("report", run_id, "--index", "-w", str(ws.root))
+    assert res.exit_code == 0, res.output
+    assert "1 approved," in res.output
+    after = (folder(ws, run_id) / "index.approved.html").read_text()
+    row = _index_row(after, SEED)
+    assert 'data-a="1"' not in row and "Awaiting" not in row
+    assert "✓</span> Approved</span>" in row and "by Jane &lt;b&gt;Doe&lt;/b&gt;, 20" in row
+    assert _awaiting_count(after) == waiting - 1
+    invalid = _index_row(after, "lakeside-pension")
+    assert "Approved" not in invalid and "Awaiting" not in invalid
+    assert (folder(ws, run_id) / "index.html").read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["-p", SEED, "--index"], ["--index", "--pdf"]], ids=["neither", "both", "pdf"]
+)
+def test_report_wants_one_portfolio_or_the_index(ws: Workspace, reviewed, args) -> None:
+    """A usage error (exit 2 at the top-level handler), and nothing written."""
+    res = cli("report", reviewed[1], *args, "-w", str(ws.root))
+    assert isinstance(res.exception, BallastError) and res.exception.exit_code == 2
+    assert not list(folder(ws, reviewed[1]).glob("*.approved.*"))
