@@ -23,8 +23,10 @@ A security is not harvested (skipped, with a warning) when:
   security, in the 30 days up to the review date (``wash_sales.recent_purchases``,
   conservatively without the lots: the sale would be a wash sale);
 - the proposal itself buys it or a substantially identical security in any account of the
-  household, or already sells it in the same account (the engine's sale relieves that
-  position's lots in the IPS order; the two are not combined);
+  household and its replacement cannot take those buys (otherwise they are *steered*: made
+  buys of the replacement for no more than their amount, ``_steer``), or already sells it in
+  the same account (the engine's sale relieves that position's lots in the IPS order; the two
+  are not combined);
 - the replacement would wash a loss: the household sold it (or its identical group) at a loss
   in the last 30 days (``wash_sales.recent_loss_sales``), the proposal sells it, or another
   harvest of the household sells it (then both harvests are skipped, whatever the order).
@@ -116,6 +118,64 @@ def _skip(frame: pl.DataFrame, hit: pl.Expr, why: str) -> tuple[pl.DataFrame, pl
     return frame.filter(~hit), warned
 
 
+def _steer(
+    trades: pl.DataFrame, cand: pl.DataFrame, groups: pl.DataFrame, rate: pl.DataFrame
+) -> pl.DataFrame:
+    """``trades`` with each proposed buy of a security about to be harvested (or of its
+    identical group), in any account of the household, made a buy of the harvest's replacement
+    for no more than its amount: whole shares (or 6 decimals) rounded down, at the
+    replacement's price, the same class's cost rate. Same rows, same order. A security whose
+    buys cannot all take one share of the replacement is left as it is (``propose`` then
+    skips its harvest)."""
+    steer_to = cand.select(
+        "portfolio_id",
+        pl.col("_key").alias("_bkey"),
+        "replacement_id",
+        "_repl_price",
+        "whole_shares",
+    ).unique(["portfolio_id", "_bkey"], keep="first", maintain_order=True)
+    rows = _keyed(trades.with_row_index("_row"), "security_id", groups, "_bkey")
+    hit = (
+        rows.filter(pl.col("side") == "buy")
+        .join(steer_to, on=["portfolio_id", "_bkey"])
+        .join(rate, on=["portfolio_id", "asset_class"], how="left")
+        .with_columns(
+            round_quantity(pl.col("amount").cast(GAIN) / pl.col("_repl_price"), up=False).alias(
+                "_q"
+            )
+        )
+        .filter((pl.col("_q") > 0).all().over("portfolio_id", "_bkey"))
+    )
+    if hit.is_empty():
+        return trades
+    amount = (pl.col("_q") * pl.col("_repl_price")).cast(AMT)
+    new = hit.select(
+        "_row",
+        pl.col("replacement_id").alias("security_id"),
+        pl.col("_q").cast(trades.schema["quantity"]).alias("quantity"),
+        pl.col("_repl_price").cast(trades.schema["price"]).alias("price"),
+        amount.alias("amount"),
+        (amount * pl.col("_rate").fill_null(0)).cast(AMT).alias("estimated_cost"),
+        text(
+            "{}; bought as {}: {} is sold for a tax-loss harvest (a wash sale otherwise)",
+            pl.col("reason").fill_null("buy"),
+            pl.col("replacement_id"),
+            pl.col("security_id"),
+        ).alias("reason"),
+    )
+    changed = [c for c in new.columns if c != "_row"]
+    return (
+        trades.with_row_index("_row")
+        .join(new, on="_row", how="left", suffix="_new")
+        .with_columns(
+            pl.coalesce(pl.col(f"{c}_new"), pl.col(c)).cast(trades.schema[c]).alias(c)
+            for c in changed
+        )
+        .sort("_row")
+        .select(trades.columns)
+    )
+
+
 def propose(
     trades: pl.DataFrame,
     holdings: pl.DataFrame,
@@ -129,14 +189,16 @@ def propose(
     costs: pl.DataFrame,
     harvest: pl.DataFrame,
     as_of: dt.date,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(the harvest's trades, in ``trades``' columns plus ``MARK``; the lots each harvest sale
-    relieves, ``lots.relieve`` rows with ``trade_id`` = the sale's row in ``trades`` followed by
-    the harvest's trades; warnings). ``trades``: the engines' proposal; ``harvest``:
-    ``harvest_settings``; the rest as ``TradingInputs`` holds them. See the module docstring."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(``trades`` with the buys of a security harvested steered to its replacement, row for
+    row (``_steer``); the harvest's trades, in ``trades``' columns plus ``MARK``; the lots each
+    harvest sale relieves, ``lots.relieve`` rows with ``trade_id`` = the sale's row in
+    ``trades`` followed by the harvest's trades; warnings). ``trades``: the engines' proposal;
+    ``harvest``: ``harvest_settings``; the rest as ``TradingInputs`` holds them. See the module
+    docstring."""
     pairs = harvest.filter(pl.col("security_id").is_not_null())
     no_trades = trades.head(0).with_columns(pl.lit(True).alias(MARK))
-    empty = (no_trades, pl.DataFrame(), pl.DataFrame(schema=_NO_WARNINGS))
+    empty = (trades, no_trades, pl.DataFrame(), pl.DataFrame(schema=_NO_WARNINGS))
     if pairs.is_empty():
         return empty
     groups = securities.select("security_id", "identical_group").unique("security_id")
@@ -234,10 +296,6 @@ def propose(
             "the household bought it in the last 30 days (a wash sale)",
         ),
         (
-            member(trade_keys("buy").select("portfolio_id", "key"), "_key"),
-            "the proposal buys it (a wash sale)",
-        ),
-        (
             text("{}|{}|{}", *hkeys).is_in(
                 sold_here.select(text("{}|{}|{}", *hkeys)).to_series().implode()
             ),
@@ -261,8 +319,16 @@ def propose(
         "another harvest of the household buys or sells it or its replacement {}",
     )
     warns.append(w)
-    # 2. sizes: the sale's proceeds less its cost buy the replacement, its cost included
+    # the proposal's own buys of a security harvested go to its replacement instead
     rate = cost_rates(costs).rename({"cost_rate": "_rate"})
+    trades = _steer(trades, cand, groups, rate)
+    cand, w = _skip(
+        cand,
+        member(trade_keys("buy").select("portfolio_id", "key"), "_key"),
+        "the proposal buys it (a wash sale) and its replacement {} cannot take the buy",
+    )
+    warns.append(w)
+    # 2. sizes: the sale's proceeds less its cost buy the replacement, its cost included
     sized = (
         cand.join(rate, on=["portfolio_id", "asset_class"], how="left")
         .with_columns(pl.col("_rate").fill_null(0).cast(GAIN))
@@ -278,7 +344,7 @@ def propose(
     warns.append(w)
     warnings = pl.concat(warns)
     if sized.is_empty():
-        return no_trades, pl.DataFrame(), warnings
+        return trades, no_trades, pl.DataFrame(), warnings
     reason = text(
         "tax-loss harvest: sell {} lots at a loss of ${}; buy {} instead (not substantially "
         "identical)",
@@ -348,7 +414,7 @@ def propose(
         how="semi",
     )
     relieved = lots.relieve(sells, chosen, as_of)
-    return new, relieved, warnings
+    return trades, new, relieved, warnings
 
 
 def summary(trades: pl.DataFrame, harvest: pl.DataFrame) -> pl.DataFrame:

@@ -73,7 +73,7 @@ def propose_trades(inputs: TradingInputs) -> tuple[Proposal, pl.DataFrame]:
         warnings = pl.concat([warnings, opt.warnings])
     harvesting = inputs.harvest is not None and not inputs.harvest.is_empty()
     if harvesting and inputs.harvest is not None:
-        more, more_relieved, harvest_warnings = harvest.propose(
+        trades, more, more_relieved, harvest_warnings = harvest.propose(
             trades,
             inputs.holdings,
             lot_frame,

@@ -260,13 +260,44 @@ def test_replacement_on_do_not_buy_or_in_another_class_is_refused() -> None:
     assert _messages(warnings)[0].endswith("its replacement BND is in another class")
 
 
-def test_the_proposal_buying_the_security_blocks() -> None:
-    """VTI 100 at $200 and BND 300 at $100: equity 40% < 45%, so the engine buys VTI
-    ($5,000: 25 VTI back to 50%). A harvest of VTI would be washed by that buy: skipped."""
+@pytest.mark.parametrize("engine", ["heuristic", "optimizer"])
+def test_the_proposals_buy_of_the_security_is_steered_to_the_replacement(engine: str) -> None:
+    """VTI 100 at $200 and BND 300 at $100 ($50,000): equity 40% < 45%, so the engine sells
+    50 BND and buys 25 VTI ($5,000) back to 50%. That buy would wash the harvest's $5,000 loss
+    (the future half of the window), so it becomes a buy of ITOT for no more than its amount:
+    5,000 / 100 = 50 ITOT. The harvest sells 100 VTI and buys 200 ITOT; equity ends at
+    250 × $100 = $25,000, 50%, and nothing buys VTI."""
     rows = [("h", "T", "VTI", "equity", 100, 200), ("h", "T", "BND", "bonds", 300, 100)]
-    prop, warnings = propose_trades(_inputs(_policy("heuristic", DEFAULT), rows))
-    assert ("VTI", "buy") in _trades(prop) and ("ITOT", "buy") not in _trades(prop)
-    assert _messages(warnings)[0].endswith("the proposal buys it (a wash sale)")
+    prop, warnings = propose_trades(_inputs(_policy(engine, DEFAULT), rows))
+    got = sorted(
+        (t["security_id"], t["side"], t["quantity"], t["amount"]) for t in prop.trades.to_dicts()
+    )
+    assert got == [
+        ("BND", "sell", D(50), D(5000)),
+        ("ITOT", "buy", D(50), D(5000)),
+        ("ITOT", "buy", D(200), D(20000)),
+        ("VTI", "sell", D(100), D(20000)),
+    ]
+    steered = prop.trades.filter(pl.col("quantity") == 50, pl.col("security_id") == "ITOT")
+    assert steered["reason"][0].endswith(
+        "; bought as ITOT: VTI is sold for a tax-loss harvest (a wash sale otherwise)"
+    )
+    assert (_summary(prop)["tax_saved"], _summary(prop)["trades"]) == (D(1850), 2)
+    assert prop.trades["wash_sale_disallowed"].fill_null(0).sum() == 0
+    cls = {r["asset_class"]: r["post_trade_weight"] for r in prop.classes.to_dicts()}
+    assert cls["equity"] == D("0.5")
+    assert not _messages(warnings)
+
+
+def test_a_buy_the_replacement_cannot_take_blocks_the_harvest() -> None:
+    """The same, with ITOT at $6,000: the engine's $5,000 of VTI buys no whole ITOT share, so
+    the buy stays VTI and the harvest it would wash is skipped, with the reason."""
+    rows = [("h", "T", "VTI", "equity", 100, 200), ("h", "T", "BND", "bonds", 300, 100)]
+    prop, warnings = propose_trades(_inputs(_policy("heuristic", DEFAULT), rows, itot="6000"))
+    assert _trades(prop) == {("BND", "sell"): D(50), ("VTI", "buy"): D(25)}
+    assert _messages(warnings)[0].endswith(
+        "the proposal buys it (a wash sale) and its replacement ITOT cannot take the buy"
+    )
 
 
 def test_class_stays_inside_its_band_with_a_remainder() -> None:
