@@ -86,6 +86,20 @@ def _run(ws: workspace.Workspace, run_id: str) -> tuple[dict[str, Any], str | No
     return summary, recorded.get("results.json")
 
 
+def _master(ws: workspace.Workspace, summary: dict[str, Any]) -> dict[str, Any]:
+    """The market identifiers (symbol, ISIN, CUSIP) of every security in the master the run
+    read (its ``securities`` input; the latest loaded one when it recorded none)."""
+    from ballast.warehouse import db, snapshot
+
+    used = [i["file_id"] for i in summary["inputs"] if i.get("role") == "securities"]
+    bound = max((f for f in used if f is not None), default=snapshot.LATEST)
+    with db.connect(ws.warehouse) as con:
+        rows = db.query(con, "snapshot/securities", {"max_file_id": bound}).to_dicts()
+    return {
+        r["security_id"]: order_fix.SecurityIds(r["symbol"], r["isin"], r["cusip"]) for r in rows
+    }
+
+
 def _results(folder: Path, run_id: str, recorded: str | None) -> dict[str, Any]:
     """The run's results.json, refused (exit 65) unless it is the regular file the run wrote."""
     path = folder / "results.json"
@@ -151,6 +165,7 @@ def orders_cmd(
             transact_time=_started(summary, doc),
             sender_comp_id=sender,
             target_comp_id=target,
+            master=_master(ws, summary),
         )
     else:
         data = order_export.orders_csv(orders, csv_safe).encode("utf-8")

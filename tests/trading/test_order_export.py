@@ -389,6 +389,27 @@ def test_fix_new_order_singles() -> None:
     assert _s(msgs[3], 58) == "VSP_PARTIAL E1:2021-05-05:6"
 
 
+def test_fix_names_the_instrument_from_the_security_master() -> None:
+    """Symbol(55) is the master's symbol; SecurityID(48) the ISIN with SecurityIDSource(22) 4,
+    else the CUSIP with 1; a security the master does not know keeps ballast's id and no 48/22.
+    (Identifiers with valid check digits.)"""
+    master = {
+        "GEQ": order_fix.SecurityIds("VT", "US9220427424", "922042742"),
+        "AGG": order_fix.SecurityIds("AGG2", None, "921937793"),
+    }
+    msgs = _fix(_doc(), master=master)
+    sale = msgs[4]
+    assert (_s(sale, 55), _s(sale, 48), _s(sale, 22)) == ("VT", "US9220427424", "4")
+    agg = [m for m in msgs if _s(m, 55) == "AGG2"]
+    assert agg and {(_s(m, 48), _s(m, 22)) for m in agg} == {("921937793", "1")}
+    others = [m for m in msgs if _s(m, 55) not in ("VT", "AGG2")]
+    assert others and all(_s(m, 48) is None and _s(m, 22) is None for m in others)
+    plain = _fix(_doc())
+    assert [_s(m, 55) for m in plain] == [
+        {"VT": "GEQ", "AGG2": "AGG"}.get(_s(m, 55) or "", _s(m, 55)) for m in msgs
+    ]
+
+
 def test_fix_framing_body_length_and_checksum() -> None:
     data = order_fix.fix_messages(oe.block_orders(_doc()), transact_time=STARTED)
     lines = data.split(b"\n")
@@ -491,6 +512,18 @@ def test_ballast_orders_on_the_demo_review(demo_ws: Workspace, prefect_harness, 
     from ballast.flows.review import monitor, quarterly_review
 
     as_of = "2026-09-30"
+    master = demo_ws.root / "reference" / "securities.csv"
+    master.write_text(
+        master.read_text()
+        .replace(
+            "GEQ,GEQ,Global Equity Index Fund,global_equity,,,",
+            "GEQ,VT,Global Equity Index Fund,global_equity,,US9220427424,",
+        )
+        .replace(
+            "IGB,IGB,Investment Grade Bond Fund,ig_bonds,,,",
+            "IGB,IGB,Investment Grade Bond Fund,ig_bonds,,,921937793",
+        )
+    )
     run_id = quarterly_review(workspace=str(demo_ws.root), as_of=as_of)["run_id"]
     ws = ["-w", str(demo_ws.root)]
 
@@ -529,6 +562,10 @@ def test_ballast_orders_on_the_demo_review(demo_ws: Workspace, prefect_harness, 
         msgs.append(msg)
     assert [_s(m, 11) for m in msgs] == [r["cl_ord_id"] for r in rows]
     assert {_s(m, 56) for m in msgs} == {"BROKER"}
+    seed_fix = [
+        (_s(m, 55), _s(m, 48), _s(m, 22), _s(m, 54)) for m in msgs if _s(m, 1) == "INST-001"
+    ]
+    assert seed_fix == [("VT", "US9220427424", "4", "2"), ("IGB", "921937793", "1", "1")]
     assert ballast(run_id).stdout == ballast(run_id).stdout  # deterministic
 
     unknown, line = run([BALLAST, "orders", "nosuch", *ws], tmp_path)
