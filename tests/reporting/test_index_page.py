@@ -298,6 +298,28 @@ def test_chromium_filters_and_sorts_from_the_fragment(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_chromium_awaiting_filter_leaves_out_the_approved(tmp_path: Path) -> None:
+    """The index with sign-offs (``ballast report --index``): of the three portfolios with
+    trades, alpha is approved and charlie approved but flagged; the Awaiting filter shows only
+    echo, the one not signed off (charlie's flag is in its Approval cell)."""
+    signed = {
+        "alpha": {"status": "approved", "by": "Ann", "at": "2026-10-06 09:00", "flagged": False},
+        "charlie": {"status": "approved", "by": "Bob", "at": "2026-10-06 10:00", "flagged": True},
+        "delta": {"status": "not_applicable", "by": None, "at": None, "flagged": False},
+    }
+    page = tmp_path / "index.approved.html"
+    text = html.render_index(RUN, html.with_approvals(rows(), signed), signed_at="2026-10-07 08:00")
+    page.write_text(text, encoding="utf-8")
+    assert '<div class="count__n">1</div><div class="count__label">Awaiting approval' in text
+    dom = _dom(page, "status=awaiting", tmp_path)
+    assert [p for p, shown in table_rows(dom) if shown] == ["echo"]
+    assert 'id="f-count" aria-live="polite">1 of 8 portfolios<' in dom
+    body = dom.split("<tbody>", 1)[1]
+    charlie = body[body.index(">charlie<") : body.index(">delta<")]
+    assert "FLAGGED" in charlie and "by Bob, 2026-10-06 10:00" in charlie
+
+
+@pytest.mark.slow
 def test_chromium_filters_ten_thousand_rows(tmp_path: Path) -> None:
     """10,000 portfolios: the page loads and the fragment's filter leaves exactly the rows it
     should (no timing asserted: the machine is shared)."""
