@@ -184,6 +184,18 @@ class Account(_Strict):
     id: Identifier
     tax_status: TaxStatus
     name: Text | None = None
+    # this account's own rates, each in place of the IPS's ``tax`` one (e.g. a trust taxed at
+    # trust rates, an account of a spouse resident in another state)
+    short_term_rate: Percent | None = None
+    long_term_rate: Percent | None = None
+    state_rate: Percent | None = None
+
+    @property
+    def has_own_rates(self) -> bool:
+        """Whether any rate of this account overrides its IPS's."""
+        return any(
+            r is not None for r in (self.short_term_rate, self.long_term_rate, self.state_rate)
+        )
 
 
 class AssetClassPolicy(_Strict):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from ballast.portfolio.policy import Policy
+from ballast.portfolio.policy import Account, Policy
 
 FRACTION = pl.Decimal(38, 10)
 MONEY = pl.Decimal(38, 4)
@@ -67,8 +67,15 @@ def security_weights_frame(policies: list[Policy]) -> pl.DataFrame:
 
 
 def accounts_frame(policies: list[Policy]) -> pl.DataFrame:
-    """One row per (portfolio, account) with its tax status and IPS order."""
-    rows = [(p.id, a.id, i, a.tax_status.value) for p in policies for i, a in enumerate(p.accounts)]
+    """One row per (portfolio, account) with its tax status and IPS order, and, for an account
+    with rates of its own, its short- and long-term rates, federal + state, each the account's
+    or else its IPS's (``account_short_term_rate``, ``account_long_term_rate``; null for an
+    account without: the IPS's rates apply, see ``trading.lots.account_rates``)."""
+    rows = [
+        (p.id, a.id, i, a.tax_status.value, *_own_rates(p, a))
+        for p in policies
+        for i, a in enumerate(p.accounts)
+    ]
     return pl.DataFrame(
         rows,
         orient="row",
@@ -77,8 +84,19 @@ def accounts_frame(policies: list[Policy]) -> pl.DataFrame:
             "account_id": pl.String,
             "account_order": pl.Int32,
             "tax_status": pl.String,
+            "account_short_term_rate": FRACTION,
+            "account_long_term_rate": FRACTION,
         },
     )
+
+
+def _own_rates(p: Policy, a: Account) -> tuple[Decimal | None, Decimal | None]:
+    if not a.has_own_rates:
+        return None, None
+    state = a.state_rate if a.state_rate is not None else (p.tax.state_rate or Decimal(0))
+    st = a.short_term_rate if a.short_term_rate is not None else p.tax.short_term_rate
+    lt = a.long_term_rate if a.long_term_rate is not None else p.tax.long_term_rate
+    return st + state, lt + state
 
 
 def settings_frame(policies: list[Policy]) -> pl.DataFrame:

@@ -6,8 +6,9 @@ IPS ``tax`` fields (``TaxPolicy``), per portfolio (a portfolio is the household)
   household may realise in the calendar year of the review date, sales already made this year
   included;
 - ``state_rate``: added to the federal ``short_term_rate`` and ``long_term_rate`` in every
-  estimate (``with_state_rates``; per IPS, not per account: the accounts of one household have
-  one taxpayer and one state);
+  estimate (``with_state_rates``); an account may set rates of its own (IPS ``accounts[]``,
+  ``lots.account_rates``), used in every per-sale estimate; this module's household netting
+  taxes the net at the IPS's rates;
 - ``loss_carryforward``: net capital loss carried in from prior years (26 U.S.C. 1212(b)),
   applied first.
 

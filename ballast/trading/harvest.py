@@ -397,8 +397,10 @@ def propose(
         .with_columns((pl.col("trade_id") + offset).cast(pl.UInt32))
         .filter(pl.col("side") == "sell")
     )
-    sells = sale_ids.join(
-        settings.select("portfolio_id", *lots.RELIEF_SETTINGS, *lots.RATES), on="portfolio_id"
+    sells = (
+        sale_ids.join(
+            settings.select("portfolio_id", *lots.RELIEF_SETTINGS), on="portfolio_id"
+        ).join(lots.account_rates(settings, accounts), on=["portfolio_id", "account_id"])
     ).select(
         "trade_id",
         "account_id",

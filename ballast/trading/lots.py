@@ -38,6 +38,25 @@ RELIEF_SETTINGS = ("lot_method", "avoid_short_term_gains", "short_term_wait_days
 (``min_tax`` also reads ``RATES``)."""
 RATES = ("short_term_rate", "long_term_rate")
 DEFAULT_RATES = {"short_term_rate": 0.37, "long_term_rate": 0.238}
+_OWN_RATES = ("account_short_term_rate", "account_long_term_rate")
+
+
+def account_rates(settings: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """One row per (portfolio_id, account_id) of ``accounts`` with ``RATES``: the account's
+    own rates where it has them (``policy_frames.accounts_frame``), else its portfolio's in
+    ``settings`` (the IPS's, federal + state)."""
+    own = [c for c in _OWN_RATES if c in accounts.columns]
+    frame = accounts.select("portfolio_id", "account_id", *own).join(
+        settings.select("portfolio_id", *RATES), on="portfolio_id"
+    )
+    if len(own) == len(_OWN_RATES):
+        frame = frame.with_columns(
+            pl.coalesce(pl.col(o).cast(frame.schema[r]), pl.col(r)).alias(r)
+            for o, r in zip(_OWN_RATES, RATES, strict=True)
+        )
+    return frame.select("portfolio_id", "account_id", *RATES)
+
+
 """The IPS defaults (``TaxPolicy``), for a ``relieve`` caller that gives no rates."""
 LOT_SCHEMA = pl.Schema(
     {
@@ -329,7 +348,8 @@ def taxable_sells(
             accounts.select("portfolio_id", "account_id", "tax_status"),
             on=["portfolio_id", "account_id"],
         )
-        .join(settings.select("portfolio_id", *RELIEF_SETTINGS, *RATES), on="portfolio_id")
+        .join(settings.select("portfolio_id", *RELIEF_SETTINGS), on="portfolio_id")
+        .join(account_rates(settings, accounts), on=["portfolio_id", "account_id"])
         .filter((pl.col("side") == "sell") & (pl.col("tax_status") == "taxable"))
         .select(
             "trade_id",
@@ -411,11 +431,8 @@ def annotate_trades(
             on=["portfolio_id", "account_id"],
             how="left",
         )
-        .join(
-            settings.select("portfolio_id", "short_term_rate", "long_term_rate", *RELIEF_SETTINGS),
-            on="portfolio_id",
-            how="left",
-        )
+        .join(settings.select("portfolio_id", *RELIEF_SETTINGS), on="portfolio_id", how="left")
+        .join(account_rates(settings, accounts), on=["portfolio_id", "account_id"], how="left")
     )
     gains = realized_gains(taxable_sells(trades, settings, accounts), lots, sale_date, relieved)
     frame = frame.join(gains.drop("quantity"), on="trade_id", how="left")

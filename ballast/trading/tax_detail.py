@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ballast.trading.lots import GAIN
+from ballast.trading.lots import GAIN, account_rates
 
 LOT_FIELDS: dict[str, pl.DataType] = {
     "lot_id": pl.String(),
@@ -134,8 +134,8 @@ def finish(
             how="left",
         )
         .join(
-            settings.select("portfolio_id", "short_term_rate", "long_term_rate"),
-            on="portfolio_id",
+            account_rates(settings, accounts),
+            on=["portfolio_id", "account_id"],
             how="left",
         )
     )

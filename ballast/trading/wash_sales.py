@@ -610,12 +610,15 @@ def _washed_ids(matches: pl.DataFrame, frame: pl.DataFrame, block: pl.Expr) -> p
     )
 
 
-def _relief_sells(frame: pl.DataFrame, ids: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
+def _relief_sells(
+    frame: pl.DataFrame, ids: pl.DataFrame, settings: pl.DataFrame, rates: pl.DataFrame
+) -> pl.DataFrame:
+    """The sales ``ids`` of ``frame`` as ``lots.relieve`` takes them; ``rates``:
+    ``lots.account_rates``."""
     return (
         frame.join(ids, on="trade_id", how="semi")
-        .join(
-            settings.select("portfolio_id", *lots.RELIEF_SETTINGS, *lots.RATES), on="portfolio_id"
-        )
+        .join(settings.select("portfolio_id", *lots.RELIEF_SETTINGS), on="portfolio_id")
+        .join(rates, on=["portfolio_id", "account_id"])
         .select(
             "trade_id",
             "account_id",
@@ -637,6 +640,7 @@ def _unwash(
     block: pl.Expr,
     lot_frame: pl.DataFrame,
     settings: pl.DataFrame,
+    rates: pl.DataFrame,
     as_of: dt.date,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """``wash_sale: block`` for sales still washed: other lots first, then a partial sale.
@@ -652,7 +656,7 @@ def _unwash(
     empty = pl.DataFrame(schema={"trade_id": pl.UInt32, "old_quantity": frame.schema["quantity"]})
     if washed.is_empty():
         return frame, relieved, washed, empty
-    sells = _relief_sells(frame, washed, settings)
+    sells = _relief_sells(frame, washed, settings, rates)
     recent = pl.col("acquired_date") >= as_of - dt.timedelta(days=WINDOW_DAYS)
     held = pl.col("tier") == lots.TIER_HELD
     first = lots.relieve(
@@ -669,7 +673,7 @@ def _unwash(
         return frame, rel1, relotted, empty
     last = pl.when(held).then(2).when(pl.col("gain_per_share") < 0).then(1).otherwise(0)
     loss = (
-        lots.relieve(_relief_sells(frame, still, settings), lot_frame, as_of, last)
+        lots.relieve(_relief_sells(frame, still, settings, rates), lot_frame, as_of, last)
         .filter(pl.col("gain_per_share") < 0)
         .group_by("trade_id")
         .agg(pl.col("relieved").sum().alias("_loss"))
@@ -690,7 +694,7 @@ def _unwash(
             resized.filter(pl.col("quantity") > 0).select(frame.columns),
         ]
     ).sort("trade_id")
-    second = lots.relieve(_relief_sells(frame, still, settings), lot_frame, as_of, last)
+    second = lots.relieve(_relief_sells(frame, still, settings, rates), lot_frame, as_of, last)
     rel2 = pl.concat([rel1.join(still, on="trade_id", how="anti"), second], how="diagonal_relaxed")
     return frame, rel2, relotted, cut.select("trade_id", "old_quantity")
 
@@ -790,7 +794,15 @@ def check_proposal(
     frame = frame.join(stuck, on="trade_id", how="anti")
     before_cut = frame
     frame, relieved, relotted, cut = _unwash(
-        frame, lots_relieved, replacements, loss_sales, block, lot_frame, settings, as_of
+        frame,
+        lots_relieved,
+        replacements,
+        loss_sales,
+        block,
+        lot_frame,
+        settings,
+        lots.account_rates(settings, accounts),
+        as_of,
     )
     lost = (
         before_cut.join(cut, on="trade_id", how="semi")

@@ -27,7 +27,7 @@ import polars as pl
 from ballast.trading import gains_budget, heuristic, wash_sales
 from ballast.trading.destinations import cash_frame, destinations
 from ballast.trading.inputs import TradingInputs
-from ballast.trading.lots import GAIN, LOT_SCHEMA
+from ballast.trading.lots import GAIN, LOT_SCHEMA, account_rates
 from ballast.trading.optimizer.programme import programmes
 from ballast.trading.optimizer.solve import solve_all
 from ballast.trading.optimizer.trades import to_proposal
@@ -276,7 +276,15 @@ def _optimise_lp(
         (pl.col("cost_bp").cast(pl.Float64) / 10_000).alias("cost_rate"),
     )
     lot_rows = sell_variables(
-        dest, holdings, lots, settings, restrictions, as_of, washing, removable
+        dest,
+        holdings,
+        lots,
+        settings,
+        restrictions,
+        as_of,
+        washing,
+        removable,
+        rates=account_rates(settings, accounts),
     )
     sells = lot_rows.filter(pl.col("held").is_null())
     buys = buy_variables(dest, holdings, candidates, restrictions, accounts)

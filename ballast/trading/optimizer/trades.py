@@ -8,7 +8,7 @@ import polars as pl
 from ballast.kinds import CASH_CLASS
 from ballast.portfolio.text import text
 from ballast.trading import heuristic, post_trade
-from ballast.trading.lots import GAIN, uncovered_warnings
+from ballast.trading.lots import GAIN, account_rates, uncovered_warnings
 from ballast.trading.optimizer import weights
 from ballast.trading.proposal import AMT, OptimisedProposal, pct
 from ballast.trading.sizing import min_trade_filter, priced
@@ -210,7 +210,7 @@ def _finish(
         "dest",
         "total_after_flows",
     )
-    rates = settings.select("portfolio_id", "short_term_rate", "long_term_rate")
+    rates = account_rates(settings, accounts)
     st, lt = pl.col("gst").cast(GAIN), pl.col("glt").cast(GAIN)
     return (
         trades.drop("tax_status", strict=False)
@@ -219,7 +219,7 @@ def _finish(
             accounts.select("portfolio_id", "account_id", "tax_status"),
             on=["portfolio_id", "account_id"],
         )
-        .join(rates, on="portfolio_id")
+        .join(rates, on=["portfolio_id", "account_id"])
         .with_columns(
             pl.when(pl.col("side") == "sell")
             .then(_reason("sell"))

@@ -52,8 +52,10 @@ def sell_variables(
     as_of: dt.date,
     washing: pl.DataFrame | None = None,
     removable: pl.DataFrame | None = None,
+    rates: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per (account, lot) of every holding in a class that sells. Tax-advantaged
+    """One row per (account, lot) of every holding in a class that sells (its gains taxed at
+    ``rates``, ``lots.account_rates``: the IPS's rates when not given). Tax-advantaged
     holdings are one lot with no gain; taxable quantity no lot covers is a zero-basis,
     short-term lot (the worst case, so the optimiser avoids selling what it cannot price).
 
@@ -145,14 +147,18 @@ def sell_variables(
         )
         .join(
             settings.select(
-                "portfolio_id",
-                pl.col("short_term_rate").cast(pl.Float64).alias("st"),
-                pl.col("long_term_rate").cast(pl.Float64).alias("lt"),
-                "avoid_short_term_gains",
-                "short_term_wait_days",
-                "wash_sale",
+                "portfolio_id", "avoid_short_term_gains", "short_term_wait_days", "wash_sale"
             ),
             on="portfolio_id",
+        )
+        .join(
+            (rates if rates is not None else _portfolio_rates(settings, holdings)).select(
+                "portfolio_id",
+                "account_id",
+                pl.col("short_term_rate").cast(pl.Float64).alias("st"),
+                pl.col("long_term_rate").cast(pl.Float64).alias("lt"),
+            ),
+            on=["portfolio_id", "account_id"],
         )
         .with_columns(
             pl.when(pl.col("tax_status") == "taxable")
@@ -210,6 +216,17 @@ def sell_variables(
         )
         .drop("_washing", "_stuck", "avoid_short_term_gains", "short_term_wait_days", "wash_sale")
         .sort("portfolio_id", "account_id", "security_id", "lot_id", nulls_last=True)
+    )
+
+
+def _portfolio_rates(settings: pl.DataFrame, holdings: pl.DataFrame) -> pl.DataFrame:
+    """Every held account at its portfolio's rates (no account rates given)."""
+    return (
+        holdings.select("portfolio_id", "account_id")
+        .unique()
+        .join(
+            settings.select("portfolio_id", "short_term_rate", "long_term_rate"), on="portfolio_id"
+        )
     )
 
 
