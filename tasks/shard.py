@@ -1,18 +1,32 @@
-"""The task a Dask worker runs for one shard (``ballast.cluster.shard.work``): compute and
-render, nothing written, so a retry (or a rerun after a lost worker) is always safe."""
+"""The tasks a Dask worker runs for one shard: a review's (``ballast.cluster.shard.work``:
+compute and render) and a rerun's (``ballast.cluster.rerun_shard.work``: compute). Nothing is
+written, so a retry (or a rerun after a lost worker) is always safe."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from ballast.cluster import rerun_shard as rerun_job
 from ballast.cluster import shard, versions
 
 
 @task(name="review-shard", cache_policy=NO_CACHE, **retrying.DEFAULT)
-def review_shard(parcel: shard.Parcel, code: dict[str, str]) -> shard.ShardOutcome:
+def review_shard(parcel: shard.Parcel[shard.ShardJob], code: dict[str, str]) -> shard.ShardOutcome:
     """Checks, drift, bands, trades, results entries and reports of one shard, on a worker
     running the coordinator's ``code`` (``versions.fingerprint``; else ``CodeMismatch``)."""
     versions.check_worker(code)
     return shard.work(parcel.job)
+
+
+@task(name="rerun-shard", cache_policy=NO_CACHE, **retrying.DEFAULT)
+def rerun_shard(
+    parcel: shard.Parcel[rerun_job.RerunJob], code: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The results entries of one shard of a past run rebuilt (``ballast rerun``), on a worker
+    running the coordinator's ``code``."""
+    versions.check_worker(code)
+    return rerun_job.work(parcel.job)

@@ -39,15 +39,16 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ballast import review
 from ballast.audit import evidence, provenance, scratch
 from ballast.audit.provenance import Tamper
+from ballast.cluster import rerun_shard
+from ballast.config import ExecutionConfig
 from ballast.errors import BallastError, PolicyError, Unproven
 from ballast.ops import runs
 from ballast.portfolio import policy_set
 from ballast.portfolio.models import ModelCatalog
 from ballast.portfolio.policy import content_hash, load_policy
-from ballast.reporting import outputs, performance, results
+from ballast.reporting import outputs, results
 from ballast.reporting.outputs import sha256_text
 from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
@@ -448,23 +449,23 @@ def rebuild(
     *,
     latest: bool = False,
     data: duckdb.DuckDBPyConnection | None = None,
+    execution: ExecutionConfig | None = None,
 ) -> Rebuilt:
     """Recompute the run with its own inputs (or today's data when ``latest``), reading the
-    custodian rows from ``data`` (a scratch warehouse) when given, else from ``con``."""
+    custodian rows from ``data`` (a scratch warehouse) when given, else from ``con``; on the
+    Dask cluster ``execution`` names (``executor: dask``), shard by shard, else here."""
     _check_status(run)
     pset = archived_policies(ws, run)
-    accounts = policy_set.accounts_of(pset)
     pinned = None if latest else pins(con, run)
     source = con if data is None else data
-    snap = (
-        snapshot.take(source, run.as_of, accounts)
-        if pinned is None
-        else pinned_snapshot(source, run.as_of, accounts, pinned)
-    )
-    computed = review.compute(snap, pset, with_trades=run.kind != "monitor")
-    earlier = performance.fetch_for(con, {**run.meta(), "started_at": run.started_at}, pset.ids)
-    perf = performance.compute(computed, earlier, kind=run.kind)
-    entries = results.portfolio_entries(computed, kind=run.kind, performance=perf)
+    meta = {**run.meta(), "started_at": run.started_at}
+    bound = None if pinned is None else pinned.high_water
+    if execution is None or execution.executor != "dask":
+        entries = rerun_shard.work(rerun_shard.prepare(con, source, meta, pset, bound))
+    else:
+        shards = pset.split(execution.shard_size)
+        jobs = (rerun_shard.prepare(con, source, meta, part, bound) for part in shards)
+        entries = rerun_shard.on_cluster(jobs, len(shards), execution, run.run_id)
     return Rebuilt(entries, documents(run.meta(), entries), pinned)
 
 
@@ -689,10 +690,16 @@ def _by_code(found: list[Tamper], recoded: dict[int, str]) -> tuple[list[Tamper]
 
 
 def rerun(
-    con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str, *, latest: bool = False
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run_id: str,
+    *,
+    latest: bool = False,
+    execution: ExecutionConfig | None = None,
 ) -> RerunOutcome:
     """Rebuild a past run from the archived bytes of its custodian files and compare its
-    results.json and trades.csv with the originals; name every edit made after the fact."""
+    results.json and trades.csv with the originals; name every edit made after the fact. The
+    computation runs here, or on the Dask cluster ``execution`` names."""
     run = load_run(con, run_id)
     _check_status(run)
     recorded = evidence.run_evidence(con, run_id, run.outputs, run.inputs)
@@ -704,7 +711,7 @@ def rerun(
             provenance.findings(con, built, bound), scratch.parsed_differently(con, built)
         )
         try:
-            rebuilt = rebuild(con, ws, run, latest=latest, data=built.con)
+            rebuilt = rebuild(con, ws, run, latest=latest, data=built.con, execution=execution)
         except BallastError as exc:  # e.g. an IPS hash in run_inputs rewritten: say so first
             if recorded.conflicts and not isinstance(exc, Unproven):
                 raise Unproven(f"{recorded.conflicts[0]}; so: {exc}") from None

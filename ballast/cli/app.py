@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ballast import workspace
 from ballast.cli import progress as cli_progress
-from ballast.cli.options import Executor, WorkspaceOpt
+from ballast.cli.options import AddressOpt, Executor, ExecutorOpt, WorkspaceOpt
 from ballast.errors import BallastError, printable
 from ballast.reporting.pdf import PdfChoice
 
@@ -49,26 +49,6 @@ TableOpt = Annotated[
     typer.Option(
         "--table",
         help="List every portfolio (a run of more than 50 lists only those that need action).",
-    ),
-]
-
-ExecutorOpt = Annotated[
-    Executor | None,
-    typer.Option(
-        "--executor",
-        help="Where shards are computed and rendered: local (this machine) or dask (a Dask "
-        "cluster: --address, or a local cluster). Default: execution.executor in ballast.yaml, "
-        "else local.",
-        show_default=False,
-    ),
-]
-AddressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--address",
-        help="The Dask scheduler to use, tcp://HOST:PORT (implies --executor dask). Default: "
-        "execution.address in ballast.yaml, else a local cluster sized to this machine.",
-        show_default=False,
     ),
 ]
 

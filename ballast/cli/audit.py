@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ballast import workspace
-from ballast.cli.options import WorkspaceOpt
+from ballast.cli.options import AddressOpt, ExecutorOpt, WorkspaceOpt
 from ballast.errors import EXIT_UNPROVEN, BallastError
 
 if TYPE_CHECKING:  # imported inside the commands: 'ballast --help' must not load them
@@ -200,24 +202,31 @@ def rerun_cmd(
         bool,
         typer.Option("--latest", help="Use today's data (restated files) instead of the run's."),
     ] = False,
+    executor: ExecutorOpt = None,
+    address: AddressOpt = None,
 ) -> None:
     """Run a past review again from the archived custodian bytes and compare the outputs.
 
+    The computation runs here or, with --executor dask, shard by shard on a Dask cluster.
     Exit 0 when byte-identical, 1 when they differ, 65 when something the run rests on (an
     archived file, a warehouse row, a run record, an output) was edited after the fact."""
+    from ballast import config
     from ballast.audit import chain as audit
     from ballast.audit import rerun
     from ballast.reporting import outputs
     from ballast.warehouse import db
 
     ws = workspace.resolve(ws_path).check()
+    chosen = executor.value if executor else None
+    execution = config.execution_for(ws.root, None, chosen, address)
     with db.connect(ws.warehouse) as con:
         original = rerun.load_run(con, run_id)
         meta = _rerun_meta(original, reason)
         audit.record_run_started(con, ws, meta)
         finished = {"rerun_of": run_id, "kind": original.kind, "as_of": meta["as_of"]}
         try:
-            outcome = rerun.rerun(con, ws, run_id, latest=latest)
+            with _orchestrated(ws, execution.executor == "dask"):
+                outcome = rerun.rerun(con, ws, run_id, latest=latest, execution=execution)
             folder, hashes = outputs.write_run(ws.reports, meta, outcome.entries, [], html=False)
             finished |= outcome.as_dict() | {
                 "status": "completed",
@@ -252,6 +261,20 @@ def rerun_cmd(
         raise typer.Exit(EXIT_UNPROVEN)
     if not outcome.identical:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _orchestrated(ws: workspace.Workspace, needed: bool) -> Iterator[None]:
+    """A Prefect API for the block when ``needed`` (shards on a Dask cluster are Prefect
+    tasks); a rerun computed here needs none."""
+    if not needed:
+        yield
+        return
+    from ballast.ops import orchestrator
+
+    orch = orchestrator.prepare(ws.root, False)  # before Prefect is imported
+    with orchestrator.connected(orch):
+        yield
 
 
 def _short(sha: str | None) -> str:

@@ -24,3 +24,24 @@ class Executor(StrEnum):
 
     LOCAL = "local"
     DASK = "dask"
+
+
+ExecutorOpt = Annotated[
+    Executor | None,
+    typer.Option(
+        "--executor",
+        help="Where shards are computed (and rendered): local (this machine) or dask (a Dask "
+        "cluster: --address, or a local cluster). Default: execution.executor in ballast.yaml, "
+        "else local.",
+        show_default=False,
+    ),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Dask scheduler to use, tcp://HOST:PORT (implies --executor dask). Default: "
+        "execution.address in ballast.yaml, else a local cluster sized to this machine.",
+        show_default=False,
+    ),
+]

@@ -20,7 +20,7 @@ import datetime as dt
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import polars as pl
@@ -53,13 +53,16 @@ class ShardJob:
     earlier: pl.DataFrame | None = None  # earlier review points (performance, results.json)
 
 
-class Parcel:
+J = TypeVar("J")  # the job a parcel carries: a ShardJob, or a rerun's RerunJob
+
+
+class Parcel(Generic[J]):
     """A job as a task's argument: an opaque box, so that Prefect does not walk every policy
     and frame of it looking for futures (and Dask ships it as it is)."""
 
     __slots__ = ("job", "token")
 
-    def __init__(self, job: ShardJob, token: str) -> None:
+    def __init__(self, job: J, token: str) -> None:
         self.job = job
         self.token = token  # unique per run and shard
 
@@ -75,7 +78,7 @@ class Parcel:
         return _unparcel, (pickle.dumps(self.job, protocol=pickle.HIGHEST_PROTOCOL), self.token)
 
 
-def _unparcel(data: bytes, token: str) -> Parcel:
+def _unparcel(data: bytes, token: str) -> Parcel[Any]:
     return Parcel(pickle.loads(data), token)  # the coordinator's own job
 
 

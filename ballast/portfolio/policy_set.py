@@ -52,6 +52,25 @@ class PolicySet:
     def ids(self) -> list[str]:
         return sorted([p.id for p in self.policies] + list(self.errors))
 
+    def split(self, size: int) -> list[PolicySet]:
+        """Shards of at most ``size`` portfolios (valid or refused), each a run of consecutive
+        portfolio ids, so shard outputs joined in shard order are in portfolio id order. Each
+        shard keeps every model (a model is small, and shared)."""
+        ids = self.ids
+        by_id = {p.id: p for p in self.policies}
+        shards = []
+        for chunk in (ids[i : i + size] for i in range(0, len(ids), size)):
+            shards.append(
+                PolicySet(
+                    [by_id[k] for k in chunk if k in by_id],
+                    {k: self.errors[k] for k in chunk if k in self.errors},
+                    {k: self.hashes[k] for k in chunk if k in self.hashes},
+                    {k: self.texts[k] for k in chunk if k in self.texts},
+                    self.models,
+                )
+            )
+        return shards or [PolicySet(models=self.models)]
+
 
 def label(stem: str) -> str:
     """The key a file whose name is not a portfolio id is reported under: its name with ``_``

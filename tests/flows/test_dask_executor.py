@@ -219,7 +219,6 @@ def test_a_shard_that_fails_on_data_is_reported_and_the_rest_goes_on(
     import json
 
     from ballast.flows.review import quarterly_review
-    from distributed import LocalCluster
 
     from ballast import review
 
@@ -235,19 +234,12 @@ def test_a_shard_that_fails_on_data_is_reported_and_the_rest_goes_on(
     monkeypatch.setattr(review, "compute", compute)
     same_run.fixed_identity(monkeypatch)
     ws = _copy(generated, tmp_path)
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as local_cluster:
+    with dask_cluster.in_process() as address:
         summary = quarterly_review(
             workspace=str(ws),
             as_of=AS_OF,
             executor="dask",
-            address=local_cluster.scheduler_address,
+            address=address,
             shard_size=5,
         )
     assert summary["status"] == "completed_with_errors"
@@ -275,7 +267,6 @@ def test_a_transient_fault_in_a_shard_is_retried_on_the_cluster(
     run is exactly the local review, each shard counted once. Workers are threads of this
     process, so the fault can be planted in the review itself."""
     from ballast.flows.review import quarterly_review
-    from distributed import LocalCluster
 
     from ballast import review
     from ballast.ops.transient import FileInFlux
@@ -297,19 +288,12 @@ def test_a_transient_fault_in_a_shard_is_retried_on_the_cluster(
     (ws / "ballast.yaml").write_text(
         "retries:\n  attempts: 2\n  delay_seconds: 0\n", encoding="utf-8"
     )
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as local_cluster:
+    with dask_cluster.in_process() as address:
         summary = quarterly_review(
             workspace=str(ws),
             as_of=AS_OF,
             executor="dask",
-            address=local_cluster.scheduler_address,
+            address=address,
             shard_size=5,
         )
     assert calls == [target, target]  # failed once, retried once

@@ -103,3 +103,20 @@ def started(folder: Path, workers: int = 2) -> Iterator[Cluster]:
         for proc in cluster.workers if cluster else []:
             _stop(proc)
         _stop(scheduler)
+
+
+@contextlib.contextmanager
+def in_process(workers: int = 2) -> Iterator[str]:
+    """A ``LocalCluster`` whose workers are threads of this process, on loopback; yields the
+    scheduler's address. A fault planted in this process (a monkeypatch) reaches its workers."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address
