@@ -1,5 +1,5 @@
 """The tasks a Dask worker runs for one shard: a review's (``ballast.cluster.shard.work``:
-compute and render) and a rerun's (``ballast.cluster.rerun_shard.work``: compute). Nothing is
+compute and render) and a rerun's (``ballast.audit.rerun_jobs.work``: compute). Nothing is
 written, so a retry (or a rerun after a lost worker) is always safe."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from ballast.tasks import retrying
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ballast.cluster import rerun_shard as rerun_job
+from ballast.audit import rerun_jobs as rerun_job
 from ballast.cluster import shard, versions
 
 

@@ -32,6 +32,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ballast.audit import evidence, provenance, scratch
+from ballast.audit import evidence, provenance, rerun_jobs, scratch
 from ballast.audit.provenance import Tamper
-from ballast.cluster import rerun_shard
-from ballast.config import ExecutionConfig
 from ballast.errors import BallastError, PolicyError, Unproven
 from ballast.ops import runs
 from ballast.portfolio import policy_set
@@ -442,6 +441,16 @@ def _replayable(run: RunRecord, found: list[scratch.ArchivedFile]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Sharded:
+    """How to compute a rerun shard by shard elsewhere (a Dask cluster): ``run(jobs, count,
+    run_id)`` returns the entries of ``count`` jobs in job order (or raises ``BallastError``).
+    Given by the caller: the cluster's tasks are above this layer."""
+
+    shard_size: int
+    run: Callable[[Iterator[rerun_jobs.RerunJob], int, str], list[dict[str, Any]]]
+
+
 def rebuild(
     con: duckdb.DuckDBPyConnection,
     ws: Workspace,
@@ -449,23 +458,23 @@ def rebuild(
     *,
     latest: bool = False,
     data: duckdb.DuckDBPyConnection | None = None,
-    execution: ExecutionConfig | None = None,
+    sharded: Sharded | None = None,
 ) -> Rebuilt:
     """Recompute the run with its own inputs (or today's data when ``latest``), reading the
-    custodian rows from ``data`` (a scratch warehouse) when given, else from ``con``; on the
-    Dask cluster ``execution`` names (``executor: dask``), shard by shard, else here."""
+    custodian rows from ``data`` (a scratch warehouse) when given, else from ``con``; here, or
+    shard by shard as ``sharded`` says."""
     _check_status(run)
     pset = archived_policies(ws, run)
     pinned = None if latest else pins(con, run)
     source = con if data is None else data
     meta = {**run.meta(), "started_at": run.started_at}
     bound = None if pinned is None else pinned.high_water
-    if execution is None or execution.executor != "dask":
-        entries = rerun_shard.work(rerun_shard.prepare(con, source, meta, pset, bound))
+    if sharded is None:
+        entries = rerun_jobs.work(rerun_jobs.prepare(con, source, meta, pset, bound))
     else:
-        shards = pset.split(execution.shard_size)
-        jobs = (rerun_shard.prepare(con, source, meta, part, bound) for part in shards)
-        entries = rerun_shard.on_cluster(jobs, len(shards), execution, run.run_id)
+        shards = pset.split(sharded.shard_size)
+        jobs = (rerun_jobs.prepare(con, source, meta, part, bound) for part in shards)
+        entries = sharded.run(jobs, len(shards), run.run_id)
     return Rebuilt(entries, documents(run.meta(), entries), pinned)
 
 
@@ -695,11 +704,11 @@ def rerun(
     run_id: str,
     *,
     latest: bool = False,
-    execution: ExecutionConfig | None = None,
+    sharded: Sharded | None = None,
 ) -> RerunOutcome:
     """Rebuild a past run from the archived bytes of its custodian files and compare its
     results.json and trades.csv with the originals; name every edit made after the fact. The
-    computation runs here, or on the Dask cluster ``execution`` names."""
+    computation runs here, or shard by shard as ``sharded`` says."""
     run = load_run(con, run_id)
     _check_status(run)
     recorded = evidence.run_evidence(con, run_id, run.outputs, run.inputs)
@@ -711,7 +720,7 @@ def rerun(
             provenance.findings(con, built, bound), scratch.parsed_differently(con, built)
         )
         try:
-            rebuilt = rebuild(con, ws, run, latest=latest, data=built.con, execution=execution)
+            rebuilt = rebuild(con, ws, run, latest=latest, data=built.con, sharded=sharded)
         except BallastError as exc:  # e.g. an IPS hash in run_inputs rewritten: say so first
             if recorded.conflicts and not isinstance(exc, Unproven):
                 raise Unproven(f"{recorded.conflicts[0]}; so: {exc}") from None

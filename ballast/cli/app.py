@@ -244,7 +244,7 @@ def _run_flow(
 
     _check_portfolios(ws, portfolios)
     _take_run_lock(ws)
-    orch = orchestrator.prepare(ws.root, verbose)  # before Prefect is imported
+    orch = orchestrator.launch(orchestrator.prepare(ws.root, verbose))  # before Prefect
     with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from ballast.flows.review import monitor, quarterly_review
 
@@ -322,7 +322,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
 
     ws = workspace.resolve(ws_path).check()
     _take_run_lock(ws)
-    orch = orchestrator.prepare(ws.root, verbose)  # before Prefect is imported
+    orch = orchestrator.launch(orchestrator.prepare(ws.root, verbose))  # before Prefect
     with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from ballast.flows.ingest import ingest_inbox
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,14 +220,20 @@ def rerun_cmd(
     ws = workspace.resolve(ws_path).check()
     chosen = executor.value if executor else None
     execution = config.execution_for(ws.root, None, chosen, address)
+    sharded = None
+    if execution.executor == "dask":
+        from ballast.flows import rerun_cluster
+
+        run_on = functools.partial(rerun_cluster.on_cluster, execution)
+        sharded = rerun.Sharded(execution.shard_size, run_on)
     with db.connect(ws.warehouse) as con:
         original = rerun.load_run(con, run_id)
         meta = _rerun_meta(original, reason)
         audit.record_run_started(con, ws, meta)
         finished = {"rerun_of": run_id, "kind": original.kind, "as_of": meta["as_of"]}
         try:
-            with _orchestrated(ws, execution.executor == "dask"):
-                outcome = rerun.rerun(con, ws, run_id, latest=latest, execution=execution)
+            with _orchestrated(ws, sharded is not None):
+                outcome = rerun.rerun(con, ws, run_id, latest=latest, sharded=sharded)
             folder, hashes = outputs.write_run(ws.reports, meta, outcome.entries, [], html=False)
             finished |= outcome.as_dict() | {
                 "status": "completed",
@@ -272,7 +279,7 @@ def _orchestrated(ws: workspace.Workspace, needed: bool) -> Iterator[None]:
         return
     from ballast.ops import orchestrator
 
-    orch = orchestrator.prepare(ws.root, False)  # before Prefect is imported
+    orch = orchestrator.launch(orchestrator.prepare(ws.root, False))  # before Prefect
     with orchestrator.connected(orch):
         yield
 

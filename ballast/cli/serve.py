@@ -59,7 +59,7 @@ def loopback_server(port: int) -> Iterator[str]:
     if _healthy(api):
         yield api
         return
-    from ballast.ops import local_server
+    from ballast.ops import local_server, temporary_server
 
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env["PREFECT_HOME"] = str(local_server.state_dir() / "prefect")  # the user's, not inherited
@@ -82,12 +82,7 @@ def loopback_server(port: int) -> Iterator[str]:
                 time.sleep(0.5)
             yield api
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            temporary_server.end(proc, grace=20)
 
 
 @contextmanager

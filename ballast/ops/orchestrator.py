@@ -18,6 +18,9 @@ Two steps, around the import of the flows (which imports Prefect):
      (120 s unless ``$BALLAST_PREFECT_STARTUP_TIMEOUT`` says otherwise), instead of Prefect's
      20 s, which a loaded host can miss.
 
+   A new home gets a copy of an empty, migrated Prefect database (``prefect_template``), so
+   its temporary server skips Prefect's migrations.
+
    Without a configured server, the process takes the home's lock (``<home>/ballast.lock``)
    for the rest of its life, so two commands never run a temporary server each on one SQLite
    file: a command that finds the home in use runs on a private home beside it
@@ -42,17 +45,19 @@ import math
 import os
 import shutil
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ballast import config
 from ballast.errors import OrchestratorError
-from ballast.ops import failures, local_server
+from ballast.ops import failures, local_server, prefect_template, temporary_server
 from ballast.ops.prefect_settings import prefect_runtime, quiet_prefect
+from ballast.ops.temporary_server import TemporaryServer
 
 LOCK_NAME = "ballast.lock"
 HEALTH_TIMEOUT = 5.0  # one health request; the whole wait is startup_timeout_seconds
@@ -72,6 +77,8 @@ class Orchestrator:
     source: str | None  # where api_url was configured, for messages
     timeout: float  # seconds to wait for the API
     private: bool = False  # the shared home was in use: this process has its own
+    new_db: bool = False  # the temporary server creates the home's database: keep a template
+    server: TemporaryServer | None = None  # the temporary server, once launched
 
     @property
     def settings_file(self) -> Path:
@@ -158,9 +165,10 @@ def prepare(workspace: Path, verbose: bool = False) -> Orchestrator:
         wait_for_api(api, cfg.startup_timeout_seconds, source, settings)
     elif cfg.local_server:
         api, source = _local_server(cfg.startup_timeout_seconds, settings), LOCAL_SOURCE
-    home, private = cfg.home_path(workspace), False
+    home, private, new_db = cfg.home_path(workspace), False, False
     if api is None:
         home, private = _claim(home)
+        new_db = prefect_template.seed(home)  # a new home starts from a migrated database
     else:
         home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_API_URL"] = api
@@ -176,6 +184,7 @@ def prepare(workspace: Path, verbose: bool = False) -> Orchestrator:
         source=source if api else None,
         timeout=cfg.startup_timeout_seconds,
         private=private,
+        new_db=new_db,
     )
 
 
@@ -251,27 +260,49 @@ def _probe_writable(home: Path) -> None:
             probe.unlink()
 
 
-def _start_temporary(orch: Orchestrator) -> str:
-    """Start Prefect's temporary (ephemeral) server for this process, waiting up to the
-    configured time; the flow's client finds it running (one server per process)."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
+def _profile_api(profiles: Path | None) -> bool:
+    """Whether the active profile of the Prefect profiles file sets ``PREFECT_API_URL``."""
+    if profiles is None:
+        return False
     try:
-        server.start(timeout=math.ceil(orch.timeout))
-    except RuntimeError as exc:
-        if "Timed out" not in str(exc):
-            raise
-        code = server.server_process.poll() if server.server_process else None
-        with contextlib.suppress(Exception):
+        data = tomllib.loads(profiles.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active") or "ephemeral"
+    profile = data.get("profiles", {}).get(active, {})
+    return isinstance(profile, dict) and bool(profile.get("PREFECT_API_URL"))
+
+
+def launch(orch: Orchestrator) -> Orchestrator:
+    """Launch the temporary server when ``orch`` needs one (no server configured, none in the
+    user's Prefect profile); call right after ``prepare``, before Prefect is imported, so the
+    server boots while the command imports its flows. ``connected`` waits for it."""
+    if orch.api_url is not None or orch.server is not None or _profile_api(_profiles_path()):
+        return orch
+    server = temporary_server.launch()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return replace(orch, server=server)
+
+
+def _await_temporary(orch: Orchestrator, server: TemporaryServer) -> str:
+    """Wait up to the configured time for the launched server to answer; else one
+    ``OrchestratorError`` (a full or read-only disk: that ``OSError``, the storage's fault)."""
+    deadline = time.monotonic() + orch.timeout
+    while not server.healthy(max(0.1, min(HEALTH_TIMEOUT, deadline - time.monotonic()))):
+        code = server.exit_status()
+        if code is not None or time.monotonic() >= deadline:
             server.stop()
-        _probe_writable(orch.home)  # a full or read-only disk is the storage's fault (74)
-        exited = f"; it exited with status {code}" if code is not None else ""
-        raise OrchestratorError(
-            f"the Prefect API did not answer within {orch.timeout:.0f} s: the temporary Prefect "
-            f"server started for this command (state in {orch.home}) was not up in time{exited} "
-            f"(on a busy host {TIMEOUT_HINT.format(orch.settings_file)}, or {SERVER_HINT})"
-        ) from None
+            _probe_writable(orch.home)  # a full or read-only disk is the storage's fault (74)
+            exited = f"; it exited with status {code}" if code is not None else ""
+            raise OrchestratorError(
+                f"the Prefect API did not answer within {orch.timeout:.0f} s: the temporary "
+                f"Prefect server started for this command (state in {orch.home}) was not up in "
+                f"time{exited} (on a busy host {TIMEOUT_HINT.format(orch.settings_file)}, or "
+                f"{SERVER_HINT})"
+            )
+        time.sleep(0.1)
+    if orch.new_db:  # migrated, nothing recorded yet: the template for the next new home
+        prefect_template.keep(orch.home)
     return server.api_url
 
 
@@ -282,12 +313,16 @@ def connected(orch: Orchestrator, verbose: bool = False) -> Iterator[str]:
     import httpx
     from prefect.settings import PREFECT_API_URL
 
+    if orch.server is None:
+        orch = launch(orch)  # when the command did not launch it before importing Prefect
     api: str | None = PREFECT_API_URL.value()
-    if api and orch.api_url is None:  # a server set in the user's Prefect profile
+    if orch.server is not None:
+        api = _await_temporary(orch, orch.server)
+    elif api and orch.api_url is None:  # a server set in the user's Prefect profile
         source = "the active Prefect profile (`prefect config view`)"
         wait_for_api(api.rstrip("/"), orch.timeout, source, orch.settings_file)
-    elif not api:
-        api = _start_temporary(orch)
+    if api is None:  # launch gives a server whenever none is configured
+        raise OrchestratorError("no Prefect API: set prefect.api_url in ballast.yaml")
     with prefect_runtime(verbose):
         try:
             yield api

@@ -5,6 +5,7 @@ the rerun fail in one line, recorded in the audit trail."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -48,8 +49,16 @@ def _copy(reviewed: tuple[Path, str], folder: Path) -> Workspace:
 
 
 def _rerun(ws: Workspace, run_id: str, execution: ExecutionConfig | None) -> rerun.RerunOutcome:
+    """The rerun here (no ``execution``), or on the cluster ``execution`` names, as the
+    command line asks for it."""
+    from ballast.flows import rerun_cluster
+
+    sharded = None
+    if execution is not None:
+        run_on = functools.partial(rerun_cluster.on_cluster, execution)
+        sharded = rerun.Sharded(execution.shard_size, run_on)
     with db.connect(ws.warehouse) as con:
-        return rerun.rerun(con, ws, run_id, execution=execution)
+        return rerun.rerun(con, ws, run_id, sharded=sharded)
 
 
 def test_rerun_on_a_cluster_is_the_local_rerun(

@@ -13,15 +13,13 @@ import socket
 import subprocess
 import sys
 import threading
-import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ballast import config
 from ballast.errors import EXIT_STORAGE, BallastError, OrchestratorError
-from ballast.ops import orchestrator
+from ballast.ops import orchestrator, temporary_server
 
 TOUCHED = (
     "PREFECT_HOME",
@@ -36,9 +34,11 @@ TOUCHED = (
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """The variables ``prepare`` sets, cleared now and restored after the test."""
+    """The variables ``prepare`` sets, cleared now and restored after the test (set first:
+    ``delenv`` records nothing for a variable that is absent, and ``prepare`` sets them)."""
     for name in TOUCHED:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(orchestrator, "_HELD", {})
     return monkeypatch
 
@@ -196,39 +196,77 @@ def test_a_server_that_never_answers_is_waited_for_then_one_error(tmp_path: Path
 
 
 @pytest.fixture
-def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[type]:
-    """Prefect's temporary server, replaced by one that never comes up (no Prefect import)."""
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Prefect's temporary server replaced by a process that never answers (the script it
+    runs can be changed: e.g. one that exits at once)."""
+    from ballast.ops import temporary_server
 
-    class Server:
-        server_process = None
-        stopped = False
-
-        def start(self, timeout: int | None = None) -> None:
-            Server.timeout = timeout
-            raise RuntimeError(
-                "Timed out while attempting to connect to ephemeral Prefect API server."
-            )
-
-        def stop(self) -> None:
-            Server.stopped = True
-
-    module = types.ModuleType("prefect.server.api.server")
-    module.SubprocessASGIServer = Server  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "prefect.server.api.server", module)
-    yield Server
+    script = ["import time; time.sleep(300)"]
+    monkeypatch.setattr(temporary_server, "command", lambda port: [sys.executable, "-c", script[0]])
+    monkeypatch.setenv("PREFECT_API_URL", "")  # launch sets it: recorded, so restored after
+    monkeypatch.delenv("PREFECT_API_URL")
+    return script
 
 
-def test_temporary_server_not_up_in_time(tmp_path: Path, fake_server: type) -> None:
+def _launched(orch: orchestrator.Orchestrator) -> temporary_server.TemporaryServer:
+    server = orchestrator.launch(orch).server
+    assert server is not None and os.environ["PREFECT_API_URL"] == server.api_url
+    return server
+
+
+def test_temporary_server_not_up_in_time(tmp_path: Path, fake_server: list[str]) -> None:
     orch = orchestrator.Orchestrator(
-        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=7.5
+        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=1.2
+    )
+    server = _launched(orch)
+    proc = server.process
+    with pytest.raises(OrchestratorError) as caught:
+        orchestrator._await_temporary(orch, server)
+    line = str(caught.value)
+    assert line.startswith("the Prefect API did not answer within 1 s: the temporary Prefect")
+    assert f"raise prefect.startup_timeout_seconds in {tmp_path / 'ballast.yaml'}" in line
+    assert "`ballast server start`" in line and "\n" not in line and "exited" not in line
+    assert proc is not None and proc.poll() is not None and server.process is None  # stopped
+
+
+def test_temporary_server_that_exits_says_so_at_once(
+    tmp_path: Path, fake_server: list[str]
+) -> None:
+    """A server that exits before it answers: the error names its exit status, without
+    waiting out the start-up time."""
+    fake_server[0] = "import sys; sys.exit(1)"
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=600
     )
     with pytest.raises(OrchestratorError) as caught:
-        orchestrator._start_temporary(orch)
-    line = str(caught.value)
-    assert line.startswith("the Prefect API did not answer within 8 s: the temporary Prefect")
-    assert f"raise prefect.startup_timeout_seconds in {tmp_path / 'ballast.yaml'}" in line
-    assert "`ballast server start`" in line and "\n" not in line
-    assert fake_server.timeout == 8 and fake_server.stopped  # type: ignore[attr-defined]
+        orchestrator._await_temporary(orch, _launched(orch))
+    assert "was not up in time; it exited with status 1 (on a busy host" in str(caught.value)
+
+
+def test_no_temporary_server_when_one_is_configured(tmp_path: Path, fake_server: list[str]) -> None:
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path,
+        home=tmp_path / "h",
+        api_url="http://127.0.0.1:9/api",
+        source="x",
+        timeout=1,
+    )
+    assert orchestrator.launch(orch) is orch and "PREFECT_API_URL" not in os.environ
+
+
+def test_no_temporary_server_when_the_prefect_profile_sets_an_api(
+    tmp_path: Path, fake_server: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's Prefect profile names a server: ``connected`` asks it, nothing is launched."""
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        'active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://10.0.0.5:4200/api"\n'
+    )
+    monkeypatch.setenv("PREFECT_PROFILES_PATH", str(profiles))
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=1
+    )
+    assert orchestrator.launch(orch).server is None
 
 
 # -- the user's `ballast server` --------------------------------------------------------------
@@ -298,7 +336,7 @@ def test_a_stale_record_gives_a_temporary_server(tmp_path: Path, state: Path) ->
 
 
 def test_temporary_server_on_a_full_disk_is_a_storage_failure(
-    tmp_path: Path, fake_server: type
+    tmp_path: Path, fake_server: list[str]
 ) -> None:
     """The server did not come up and its home cannot be written (every write: ``ENOSPC``):
     the storage's fault (exit status 74), not the orchestrator's (69)."""
@@ -310,7 +348,8 @@ def test_temporary_server_on_a_full_disk_is_a_storage_failure(
     orch = orchestrator.Orchestrator(
         workspace=tmp_path, home=home, api_url=None, source=None, timeout=1
     )
+    fake_server[0] = "import sys; sys.exit(1)"
     with pytest.raises(OSError) as caught:
-        orchestrator._start_temporary(orch)
+        orchestrator._await_temporary(orch, _launched(orch))
     assert caught.value.errno == errno.ENOSPC
     assert failures.describe(caught.value, ["ballast", "review"]).exit_code == EXIT_STORAGE

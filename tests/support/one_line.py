@@ -75,3 +75,20 @@ def read_only(ws: Workspace, cmd: list[str]) -> Iterator[list[str]]:
     finally:
         for folder, _, _ in os.walk(ws.root):
             os.chmod(folder, 0o755)
+
+
+def ingest_demo(ws: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``ballast ingest`` of a copy of the demo workspace, as a process: exit status 1 (the
+    demo's inbox has one bad file), no traceback."""
+    proc = subprocess.run(
+        [BALLAST, "ingest", "-w", str(ws)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc

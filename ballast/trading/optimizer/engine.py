@@ -28,8 +28,6 @@ from ballast.trading import gains_budget, heuristic, wash_sales
 from ballast.trading.destinations import cash_frame, destinations
 from ballast.trading.inputs import TradingInputs
 from ballast.trading.lots import GAIN, LOT_SCHEMA, account_rates
-from ballast.trading.optimizer.programme import programmes
-from ballast.trading.optimizer.solve import solve_all
 from ballast.trading.optimizer.trades import to_proposal
 from ballast.trading.optimizer.variables import (
     all_variables,
@@ -294,6 +292,11 @@ def _optimise_lp(
     )
     pids = totals["portfolio_id"].sort().to_list()
     caps = _budget_caps(inputs, accounts, as_of, totals)
+    # SciPy (HiGHS) is imported here, when a portfolio asks for the optimiser: a review with
+    # none does not pay its import (about 0.8 s on two cores)
+    from ballast.trading.optimizer.programme import programmes
+    from ballast.trading.optimizer.solve import solve_all
+
     lps = programmes(variables, classes, cash, pids, caps)
     xs = solve_all(lps, workers)
     failed = [p for p, x in zip(pids, xs, strict=True) if np.isnan(x).any()]
