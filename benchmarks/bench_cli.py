@@ -308,7 +308,13 @@ def prime_state(work: Path, timeout: float) -> float:
     empty = work / "prime-ws"
     shutil.rmtree(empty, ignore_errors=True)
     env = review_env(None)
-    subprocess.run([*ballast_command(), "init", str(empty)], env=env, check=True, timeout=timeout)
+    subprocess.run(
+        [*ballast_command(), "init", str(empty)],
+        env=env,
+        check=True,
+        timeout=timeout,
+        capture_output=True,
+    )
     t0 = time.perf_counter()
     subprocess.run(
         [*ballast_command(), "ingest", "-w", str(empty)],
