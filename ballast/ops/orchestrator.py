@@ -311,7 +311,7 @@ def connected(orch: Orchestrator, verbose: bool = False) -> Iterator[str]:
     """A Prefect API that answers, for the block (the flow call); yields its URL. A transport
     failure of the API during the block becomes an ``OrchestratorError`` too."""
     import httpx
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if orch.server is None:
         orch = launch(orch)  # when the command did not launch it before importing Prefect
@@ -323,7 +323,8 @@ def connected(orch: Orchestrator, verbose: bool = False) -> Iterator[str]:
         wait_for_api(api.rstrip("/"), orch.timeout, source, orch.settings_file)
     if api is None:  # launch gives a server whenever none is configured
         raise OrchestratorError("no Prefect API: set prefect.api_url in ballast.yaml")
-    with prefect_runtime(verbose):
+    # Prefect read its settings when imported: a server launched after that is named here
+    with temporary_settings(updates={PREFECT_API_URL: api}), prefect_runtime(verbose):
         try:
             yield api
         except httpx.TransportError as exc:

@@ -243,6 +243,43 @@ def test_temporary_server_that_exits_says_so_at_once(
     assert "was not up in time; it exited with status 1 (on a busy host" in str(caught.value)
 
 
+ANSWERING = (
+    "import http.server, sys\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200); self.end_headers()\n"
+    "    def log_message(self, *a): pass\n"
+    "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+)
+
+
+def test_a_server_launched_after_prefect_is_imported_is_the_one_used(
+    tmp_path: Path, fake_server: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``connected`` without an earlier ``launch`` (Prefect already imported, its settings
+    read): the server it launches is the API the block runs against."""
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.setattr(
+        temporary_server,
+        "command",
+        lambda port: [sys.executable, "-c", ANSWERING, str(port)],
+    )
+    launched: list[temporary_server.TemporaryServer] = []
+    real = temporary_server.launch
+    monkeypatch.setattr(temporary_server, "launch", lambda: launched.append(real()) or launched[-1])
+    orch = orchestrator.Orchestrator(
+        workspace=tmp_path, home=tmp_path / "h", api_url=None, source=None, timeout=600
+    )
+    try:
+        with orchestrator.connected(orch) as api:
+            assert api.startswith("http://127.0.0.1:") and PREFECT_API_URL.value() == api
+    finally:
+        for server in launched:
+            server.stop()
+    assert len(launched) == 1
+
+
 def test_no_temporary_server_when_one_is_configured(tmp_path: Path, fake_server: list[str]) -> None:
     orch = orchestrator.Orchestrator(
         workspace=tmp_path,
