@@ -279,9 +279,7 @@ def launch(orch: Orchestrator) -> Orchestrator:
     server boots while the command imports its flows. ``connected`` waits for it."""
     if orch.api_url is not None or orch.server is not None or _profile_api(_profiles_path()):
         return orch
-    server = temporary_server.launch()
-    os.environ["PREFECT_API_URL"] = server.api_url
-    return replace(orch, server=server)
+    return replace(orch, server=temporary_server.launch())
 
 
 def _await_temporary(orch: Orchestrator, server: TemporaryServer) -> str:
@@ -323,7 +321,8 @@ def connected(orch: Orchestrator, verbose: bool = False) -> Iterator[str]:
         wait_for_api(api.rstrip("/"), orch.timeout, source, orch.settings_file)
     if api is None:  # launch gives a server whenever none is configured
         raise OrchestratorError("no Prefect API: set prefect.api_url in ballast.yaml")
-    # Prefect read its settings when imported: a server launched after that is named here
+    # named in Prefect's settings for the block only, never in this process's environment: a
+    # command run in a longer-lived process (a test, a notebook) must not leave it behind
     with temporary_settings(updates={PREFECT_API_URL: api}), prefect_runtime(verbose):
         try:
             yield api

@@ -10,8 +10,9 @@ same command itself, in ``orchestrator.prepare``, for two reasons measured on tw
 - the server boots (about 5 s) while the command imports its flows, Polars and DuckDB, instead
   of after.
 
-The process then talks to it as to any configured server (``PREFECT_API_URL``).
-``orchestrator.connected`` waits for its health check before the flow runs.
+``orchestrator.connected`` waits for its health check, then runs the flow with the server
+named in Prefect's settings (``PREFECT_API_URL``, for that block only), as a configured server
+is.
 """
 
 from __future__ import annotations

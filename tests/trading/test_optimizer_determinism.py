@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ballast.trading.optimizer import engine, optimise, solve, weights
+from ballast.trading.optimizer import optimise, programme, solve, weights
 from ballast.trading.proposal import OptimisedProposal
 from tests.support.paths import ROOT
 
@@ -102,13 +102,13 @@ def test_same_trades_with_wash_sale_switches(
     monkeypatch.setattr(weights, "PARALLEL_MIN", 1)
     inputs = bench.optimiser_inputs(40, lots=20, seed=3, recent=True)
     kinds: list[str] = []
-    real = engine.programmes
+    real = programme.programmes
 
     def spy(variables: Any, *args: Any, **kwargs: Any) -> Any:
         kinds.extend(variables["kind"].to_list())
         return real(variables, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "programmes", spy)
+    monkeypatch.setattr(programme, "programmes", spy)  # imported by the engine at each call
     first = optimise(inputs, workers=1)
     assert "wash" in kinds, "no wash-sale switch: the test no longer exercises them"
     assert all("time_limit" not in options for options, _ in milp_calls)
