@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from ballast import review
-from ballast.portfolio.policy_set import PolicySet
+from ballast.portfolio.policy_set import PolicySet, accounts_of
 from ballast.reporting import performance, results
 from ballast.warehouse import snapshot
 
@@ -47,7 +47,7 @@ def prepare(
     (bounded by ``max_file_id``, the run's high-water file id; None for today's data), and
     their earlier review points from ``con``. ``run`` is the run's metadata with its
     ``started_at``."""
-    accounts = sorted({a.id for p in pset.policies for a in p.accounts})
+    accounts = accounts_of(pset)
     as_of = dt.date.fromisoformat(str(run["as_of"])[:10])
     bound = {} if max_file_id is None else {"max_file_id": max_file_id}
     snap = snapshot.take(data, as_of, accounts, **bound)
