@@ -23,7 +23,7 @@ retries:
 ingest:
   stable_seconds: 0                   # leave inbox files modified less than this long ago
 execution:
-  shard_size: 1000                    # portfolios computed, written and released together: a
+  shard_size: 2500                    # portfolios computed, written and released together: a
                                       # review's memory is set by this, not by the run's size
   executor: local                     # local: shards on this machine; dask: on a Dask cluster
   address: tcp://10.0.0.5:8786        # dask: the scheduler to use (unset: a LocalCluster sized
@@ -185,8 +185,10 @@ class ExecutionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # portfolios per shard: computed, written to the run folder and released together
-    shard_size: int = Field(1000, ge=1, le=1_000_000)
+    # portfolios per shard: computed, written to the run folder and released together. Each
+    # shard costs a fixed ~0.35 s of Polars calls however small it is; 2,500 keeps that under
+    # a tenth of a 10,000-portfolio review for about 70 MiB more memory than 1,000.
+    shard_size: int = Field(2500, ge=1, le=1_000_000)
     # local: shards computed and rendered on this machine; dask: on a Dask cluster
     executor: Literal["local", "dask"] = "local"
     # the Dask scheduler (tcp://HOST:PORT); unset with dask: a LocalCluster sized to the machine
@@ -320,7 +322,7 @@ def load_prefect(workspace: Path) -> PrefectConfig:
 
 
 def load_execution(workspace: Path) -> ExecutionConfig:
-    """The ``execution:`` settings (shards of 1,000 portfolios by default)."""
+    """The ``execution:`` settings (shards of 2,500 portfolios by default)."""
     return section(workspace, "execution", ExecutionConfig)
 
 

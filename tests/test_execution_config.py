@@ -16,9 +16,9 @@ def _yaml(root: Path, text: str) -> Path:
     return root
 
 
-def test_defaults_are_local_shards_of_a_thousand(tmp_path: Path) -> None:
+def test_defaults_are_local_shards_of_2500(tmp_path: Path) -> None:
     cfg = load_execution(tmp_path)
-    assert (cfg.executor, cfg.address, cfg.shard_size) == ("local", None, 1000)
+    assert (cfg.executor, cfg.address, cfg.shard_size) == ("local", None, 2500)
 
 
 def test_the_file_names_a_scheduler(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import polars as pl
 
 from ballast.review import Computed
@@ -348,116 +349,27 @@ def results_document(run: dict[str, Any], entries: list[dict[str, Any]]) -> str:
         "trigger": run["trigger"],
         "portfolios": entries,
     }
-    return _json_text(doc) + "\n"
+    return json_text(doc) + "\n"
 
 
 # --- results.json text -----------------------------------------------------------------------
-# ``json.dumps(doc, indent=2, ensure_ascii=False)``, twice as fast: the standard library encodes
-# with indentation in pure Python, one generator step per token; this writes the same text
-# (same separators, escaping and number forms) with one recursive function. Anything it does not
-# know (other types, a reference cycle) goes to ``json.dumps``, which decides.
+# Written with orjson (Rust): two-space indent, keys in insertion order, UTF-8 text unescaped,
+# as ``json.dumps(doc, indent=2, ensure_ascii=False)`` writes the same document, about twenty
+# times faster. Entries hold strings (every number is a decimal string, rounded once), booleans,
+# null, lists and mappings; orjson would write a float in its own shortest form (1e-05 as
+# 0.00001) where json.dumps differs, which no entry has. What orjson refuses (keys that are not
+# strings, integers beyond 64 bits, unknown types) goes to ``json.dumps``, which decides.
+
+_INDENT_2 = orjson.OPT_INDENT_2
 
 
-class _NotPlain(Exception):
-    pass
-
-
-def _json_float(o: float) -> str:
-    if o != o:
-        return "NaN"
-    if o == _INF:
-        return "Infinity"
-    if o == -_INF:
-        return "-Infinity"
-    return float.__repr__(o)
-
-
-_INF = float("inf")
-_ENCODE = json.encoder.encode_basestring  # the C escaper json.dumps uses without ensure_ascii
-
-
-def _json_key(k: Any) -> str:
-    if isinstance(k, str):
-        return k
-    if isinstance(k, float):
-        return _json_float(k)
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, int):
-        return int.__repr__(k)
-    raise _NotPlain
-
-
-def _json_scalar(o: Any) -> str | None:
-    """The text of a str, int, bool or None (exact types, the usual case), else None."""
-    t = type(o)
-    if t is str:
-        return _ENCODE(o)
-    if o is None:
-        return "null"
-    if o is True:
-        return "true"
-    if o is False:
-        return "false"
-    if t is int:
-        return int.__repr__(o)
-    return None
-
-
-def _json_write(o: Any, newline: str, out: list[str]) -> None:
-    """``o`` as indented JSON text; ``newline`` is a line break and the current indent."""
-    if (text := _json_scalar(o)) is not None:
-        out.append(text)
-    elif isinstance(o, dict):
-        if not o:
-            out.append("{}")
-            return
-        inner = newline + "  "
-        before = "{" + inner
-        for k, v in o.items():
-            key = _ENCODE(_json_key(k)) + ": "
-            if (text := _json_scalar(v)) is not None:
-                out.append(before + key + text)
-            else:
-                out.append(before + key)
-                _json_write(v, inner, out)
-            before = "," + inner
-        out.append(newline + "}")
-    elif isinstance(o, list | tuple):
-        if not o:
-            out.append("[]")
-            return
-        inner = newline + "  "
-        before = "[" + inner
-        for v in o:
-            if (text := _json_scalar(v)) is not None:
-                out.append(before + text)
-            else:
-                out.append(before)
-                _json_write(v, inner, out)
-            before = "," + inner
-        out.append(newline + "]")
-    elif isinstance(o, str):
-        out.append(_ENCODE(o))
-    elif isinstance(o, int):
-        out.append(int.__repr__(o))
-    elif isinstance(o, float):
-        out.append(_json_float(o))
-    else:
-        raise _NotPlain
-
-
-def _json_text(doc: Any) -> str:
-    out: list[str] = []
+def json_text(doc: Any, newline: str = "\n") -> str:
+    """``doc`` as indented JSON text, each line break followed by ``newline``'s indent."""
     try:
-        _json_write(doc, "\n", out)
-    except (_NotPlain, RecursionError):
-        return json.dumps(doc, indent=2, ensure_ascii=False)
-    return "".join(out)
+        text = orjson.dumps(doc, option=_INDENT_2).decode("utf-8")
+    except TypeError:
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return text if newline == "\n" else text.replace("\n", newline)
 
 
 TRADE_COLUMNS = (

@@ -12,7 +12,6 @@ run's entries would give (``results.results_document``, ``results.trades_csv``,
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +42,8 @@ def results_head(run: dict[str, Any]) -> str:
 
 
 def entry_text(entry: dict[str, Any]) -> str:
-    """One results.json entry as it is indented in the document (as ``json.dumps`` with an
-    indent of 2 writes it there; anything the fast encoder does not know goes to ``json``)."""
-    out: list[str] = []
-    try:
-        results._json_write(entry, ENTRY_INDENT, out)
-    except (results._NotPlain, RecursionError):
-        return json.dumps(entry, indent=2, ensure_ascii=False).replace("\n", ENTRY_INDENT)
-    return "".join(out)
+    """One results.json entry as it is indented in the document (``results.json_text``)."""
+    return results.json_text(entry, ENTRY_INDENT)
 
 
 @dataclass(frozen=True)

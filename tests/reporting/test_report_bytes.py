@@ -157,37 +157,53 @@ def test_number_filters_give_the_same_text_from_their_cache() -> None:
     assert html.money("1234", "USD") == "USD 1,234.00" and html.money(None, "USD") == "—"
 
 
-_JSON = st.recursive(
+def _json(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+        ),
+        max_leaves=30,
+    )
+
+
+_PLAIN = (
     st.none()
     | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(alphabet=st.characters(codec="utf-8"), max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
-    ),
-    max_leaves=30,
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
 )
+_RUN = {"run_id": "r", "as_of": "2026-09-30", "kind": "quarterly_review", "trigger": None}
 
 
 @settings(max_examples=300, deadline=None)
-@given(entries=st.lists(_JSON, max_size=4))
+@given(entries=st.lists(_json(_PLAIN), max_size=4))
 def test_results_json_text_is_what_json_dumps_writes(entries: list[Any]) -> None:
-    """results.json is written by a faster encoder, character for character json.dumps'."""
-    run = {"run_id": "r", "as_of": "2026-09-30", "kind": "quarterly_review", "trigger": None}
-    doc = {**run, "portfolios": entries}
+    """results.json is written by a faster encoder (orjson), character for character what
+    json.dumps writes of what entries hold: text, integers, booleans, null, lists, mappings."""
+    doc = {**_RUN, "portfolios": entries}
     expected = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    assert results.results_document(run, entries) == expected  # type: ignore[arg-type]
+    assert results.results_document(_RUN, entries) == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(entries=st.lists(_json(_PLAIN | st.floats(allow_nan=False, allow_infinity=False))))
+def test_a_float_in_results_json_reads_back_as_the_same_number(entries: list[Any]) -> None:
+    """No entry holds a float (numbers are decimal strings); one would be written in orjson's
+    shortest form, which reads back as the same number."""
+    text = results.results_document(_RUN, entries)  # type: ignore[arg-type]
+    assert json.loads(text)["portfolios"] == entries
 
 
 def test_results_json_leaves_what_it_does_not_know_to_json() -> None:
-    """Keys of other types, tuples and unknown values behave as in json.dumps."""
+    """Keys of other types and integers beyond 64 bits are written as json.dumps writes them;
+    unknown values raise TypeError as there."""
     run = {"run_id": "r", "as_of": "d", "kind": "k", "trigger": "t"}
-    odd = [{1: (1.5, float("nan")), None: True, 2.5: [], False: {}}]
-    assert (
-        results.results_document(run, odd)
-        == json.dumps({**run, "portfolios": odd}, indent=2, ensure_ascii=False) + "\n"
-    )
+    for odd in ([{1: (1.5, float("nan")), None: True, 2.5: [], False: {}}], [{"n": 2**70}]):
+        assert (
+            results.results_document(run, odd)
+            == json.dumps({**run, "portfolios": odd}, indent=2, ensure_ascii=False) + "\n"
+        )
     with pytest.raises(TypeError):
         results.results_document(run, [{"x": object()}])
 

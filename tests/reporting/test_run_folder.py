@@ -89,7 +89,7 @@ _VALUES = st.recursive(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entry=st.dictionaries(st.text(max_size=4), _VALUES, max_size=4))
 def test_an_entry_is_indented_as_in_the_whole_document(entry: dict[str, Any]) -> None:
-    whole = json.dumps({"portfolios": [entry]}, indent=2, ensure_ascii=False)
+    whole = results.json_text({"portfolios": [entry]})
     assert whole == '{\n  "portfolios": [\n    ' + entry_text(entry) + "\n  ]\n}"
 
 
