@@ -357,8 +357,9 @@ def results_document(run: dict[str, Any], entries: list[dict[str, Any]]) -> str:
 # as ``json.dumps(doc, indent=2, ensure_ascii=False)`` writes the same document, about ten
 # times faster on real entries. Entries hold strings (every number is a decimal string, rounded
 # once), booleans, null, lists and mappings; orjson would write a float in its own shortest
-# form (1e-05 as 0.00001) where json.dumps differs, which no entry has. What orjson refuses (keys that are not
-# strings, integers beyond 64 bits, unknown types) goes to ``json.dumps``, which decides.
+# form (1e-05 as 0.00001) where json.dumps differs, which no entry has. What orjson refuses
+# (keys that are not strings, integers beyond 64 bits, unknown types) goes to ``json.dumps``,
+# which decides.
 
 _INDENT_2 = orjson.OPT_INDENT_2
 
