@@ -31,12 +31,13 @@ IN_FLIGHT_PER_THREAD = 2  # shards sent per worker thread: one running, one wait
 
 def api_url() -> str | None:
     """The Prefect API this process uses: the configured one, or its temporary server's."""
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL
 
     configured: str | None = PREFECT_API_URL.value()
     if configured:
         return configured
+    from prefect.server.api.server import SubprocessASGIServer  # 2 s of imports: only here
+
     server = SubprocessASGIServer()
     return server.api_url if server.running else None
 
