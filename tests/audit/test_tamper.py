@@ -618,3 +618,57 @@ def test_a_purge_is_not_tampering(ws: Workspace, run_id: str) -> None:
     r = report(ws)
     assert r.findings.problems == [], r.findings.problems
     assert r.findings.counts.get("archived files", 0) < 6 + 5
+
+
+# -- digests streamed batch by batch are the format's digests --------------------------------------
+
+
+def _aggregated(con: duckdb.DuckDBPyConnection, name: str, keys: str, ids: str) -> list[Any]:
+    """Format 1 as one string per group, the way it was first written: ``sha256(string_agg(
+    body, chr(10) order by body))`` over the bodies of ``sql/<name>.sql``."""
+    body = db.sql_text(name)
+    return con.sql(
+        f"select {keys}, count(*), sha256(string_agg(body, chr(10) order by body)) "
+        f"from ({body}) group by all order by all",
+        params={ids: None},
+    ).fetchall()
+
+
+@pytest.mark.parametrize("batch", [1, 3, 100_000])
+def test_streamed_digests_are_the_aggregated_ones(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """Each file's, run's and portfolio's digest, hashed as DuckDB streams the sorted rows
+    (groups cut across batches of 1 and 3 rows too), is SHA-256 of the group's rows joined in
+    one string."""
+    from ballast.audit import digests
+
+    monkeypatch.setattr(digests, "BATCH_ROWS", batch)
+    with db.connect(ws.warehouse) as con:
+        files = [
+            (fid, table, r["rows"], r["sha256"])
+            for fid, tables in digests.file_records(con).items()
+            for table, r in tables.items()
+            if table != "file_ledger"
+        ]
+        runs = [
+            (rid, table, r["rows"], r["sha256"])
+            for rid, tables in digests.run_records(con).items()
+            for table, r in tables.items()
+        ]
+        portfolios = [
+            (rid, pid, sha)
+            for rid, by_pid in digests.portfolio_records(con).items()
+            for pid, sha in by_pid.items()
+        ]
+        assert sorted(files) == _aggregated(
+            con, "audit/records/file_rows", "file_id, table_name", "file_ids"
+        )
+        assert sorted(runs) == _aggregated(
+            con, "audit/records/run_rows", "run_id, table_name", "run_ids"
+        )
+        aggregated = _aggregated(
+            con, "audit/records/portfolio_rows", "run_id, portfolio_id", "run_ids"
+        )
+        assert sorted(portfolios) == [(r, p, sha) for r, p, _, sha in aggregated]
+    assert len(files) > 3 and len(runs) == 5 and len(portfolios) > 3

@@ -1,9 +1,10 @@
--- audit/records/file_rows: the warehouse rows loaded from each file, one digest per file and table
--- (the canonical tables and validation_results); all files when $file_ids is null.
+-- audit/records/file_rows: the text of every warehouse row loaded from each file (the canonical
+-- tables and validation_results), ordered by file, table and text; all files when $file_ids is
+-- null. ballast/audit/digests.py streams them into one digest per file and table.
 -- A row's text is the JSON array of its columns cast to text, in the order below (null stays
 -- null); a table's digest is the SHA-256 of its rows' texts, sorted, joined by newlines (format 1,
 -- ballast/audit/digests.py). A column added to a table must be added here (tests/audit hold it).
--- columns: file_id, table_name, rows, sha256
+-- columns: file_id, table_name, body
 with body as (
     select file_id, 'positions' as table_name, to_json([
         line::varchar, as_of_date::varchar, account_id, security_id, quantity::varchar,
@@ -50,15 +51,10 @@ with body as (
 ),
 
 final as (
-    select
-        file_id,
-        table_name,
-        count(*) as rows,
-        sha256(string_agg(body, chr(10) order by body)) as sha256
+    select file_id, table_name, body
     from body
     where $file_ids is null or list_contains($file_ids, file_id)
-    group by file_id, table_name
 )
 
 select * from final
-order by file_id, table_name
+order by file_id, table_name, body

@@ -1,8 +1,9 @@
--- audit/records/portfolio_rows: one digest per run and portfolio of its rows in run_portfolios,
+-- audit/records/portfolio_rows: the text of every row of each run and portfolio in run_portfolios,
 -- run_allocations and run_trades (each row's text starts with its table's name; otherwise as
--- audit/records/run_rows), so verify can name the portfolio whose figures changed; all runs when
--- $run_ids is null
--- columns: run_id, portfolio_id, sha256
+-- audit/records/run_rows), ordered by run, portfolio and text, so verify can name the portfolio
+-- whose figures changed; all runs when $run_ids is null. ballast/audit/digests.py streams them
+-- into one digest per run and portfolio.
+-- columns: run_id, portfolio_id, body
 with body as (
     select run_id, portfolio_id, to_json([
         'run_portfolios', status, breached::varchar, action, total_value::varchar,
@@ -25,11 +26,10 @@ with body as (
 ),
 
 final as (
-    select run_id, portfolio_id, sha256(string_agg(body, chr(10) order by body)) as sha256
+    select run_id, portfolio_id, body
     from body
     where $run_ids is null or list_contains($run_ids, run_id)
-    group by run_id, portfolio_id
 )
 
 select * from final
-order by run_id, portfolio_id
+order by run_id, portfolio_id, body

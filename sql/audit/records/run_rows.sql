@@ -1,6 +1,7 @@
--- audit/records/run_rows: the rows each run wrote to the run tables, one digest per run and table
--- (format 1, as audit/records/file_rows); all runs when $run_ids is null
--- columns: run_id, table_name, rows, sha256
+-- audit/records/run_rows: the text of every row each run wrote to the run tables (format 1, as
+-- audit/records/file_rows), ordered by run, table and text; all runs when $run_ids is null.
+-- ballast/audit/digests.py streams them into one digest per run and table.
+-- columns: run_id, table_name, body
 with body as (
     select run_id, 'run_inputs' as table_name, to_json([
         role, name, sha256, file_id::varchar
@@ -31,15 +32,10 @@ with body as (
 ),
 
 final as (
-    select
-        run_id,
-        table_name,
-        count(*) as rows,
-        sha256(string_agg(body, chr(10) order by body)) as sha256
+    select run_id, table_name, body
     from body
     where $run_ids is null or list_contains($run_ids, run_id)
-    group by run_id, table_name
 )
 
 select * from final
-order by run_id, table_name
+order by run_id, table_name, body
