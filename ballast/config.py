@@ -187,7 +187,7 @@ class ExecutionConfig(BaseModel):
 
     # portfolios per shard: computed, written to the run folder and released together. Each
     # shard costs a fixed ~0.35 s of Polars calls however small it is; 2,500 keeps that under
-    # a tenth of a 10,000-portfolio review for about 70 MiB more memory than 1,000.
+    # a tenth of a 10,000-portfolio review for 60-100 MiB more memory than 1,000.
     shard_size: int = Field(2500, ge=1, le=1_000_000)
     # local: shards computed and rendered on this machine; dask: on a Dask cluster
     executor: Literal["local", "dask"] = "local"
