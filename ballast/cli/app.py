@@ -230,6 +230,23 @@ def _take_run_lock(ws: workspace.Workspace) -> None:
         recovery.acquire(ws, timeout)
 
 
+def _validation_ready(ws: workspace.Workspace, orch: Any) -> None:
+    """Start Great Expectations (about 3 s of imports and its context) while the temporary
+    Prefect server this command launched boots, when the inbox has files to validate: the
+    command would otherwise wait for the server idle, then spend that time in the validate
+    stage. Against a configured server nothing waits: GX starts in the stage, if needed."""
+    if orch.server is None:
+        return
+    try:
+        waiting = workspace.entries(ws.inbox).files
+    except OSError:  # the ingest stage says what is wrong with the inbox
+        return
+    if waiting:
+        from ballast.ingest import validation
+
+        validation.warm_up()
+
+
 def _run_flow(
     kind: str,
     ws: workspace.Workspace,
@@ -249,6 +266,7 @@ def _run_flow(
         from ballast.flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review
+        _validation_ready(ws, orch)
         with orchestrator.connected(orch, verbose):
             return flow(
                 workspace=str(ws.root),
@@ -326,6 +344,7 @@ def ingest(ws_path: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
     with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
         from ballast.flows.ingest import ingest_inbox
 
+        _validation_ready(ws, orch)
         with orchestrator.connected(orch, verbose):
             report = ingest_inbox(workspace=str(ws.root))
     for e in report["loaded"]:

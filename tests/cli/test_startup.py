@@ -94,3 +94,29 @@ def test_every_help_page_without_heavy_imports() -> None:
     assert out["failed"] == {}
     for command in ("", "review", "simulate", "audit verify", "rerun", "serve", "schedule"):
         assert command in out["seen"]
+
+
+def _gx_after_ready(tmp_path_factory, *, server: bool, inbox_file: bool) -> bool:
+    """Whether ``_validation_ready`` started Great Expectations, in a fresh interpreter."""
+    root = tmp_path_factory.mktemp("ws")
+    code = f"""
+import json, sys
+from pathlib import Path
+from types import SimpleNamespace
+from ballast import workspace
+from ballast.cli.app import _validation_ready
+ws = workspace.init(Path({str(root / "w")!r}))
+if {inbox_file!r}:
+    (ws.inbox / "positions.csv").write_text("x\\n", encoding="utf-8")
+_validation_ready(ws, SimpleNamespace(server=object() if {server!r} else None))
+print(json.dumps("great_expectations" in sys.modules))
+"""
+    return bool(json.loads(_run(code)))
+
+
+def test_gx_starts_while_a_temporary_server_boots_only_with_files_waiting(tmp_path_factory) -> None:
+    """A command that launched its own Prefect server and has inbox files starts GX before
+    waiting for the server; with nothing to validate, or a configured server, it does not."""
+    assert _gx_after_ready(tmp_path_factory, server=True, inbox_file=True)
+    assert not _gx_after_ready(tmp_path_factory, server=True, inbox_file=False)
+    assert not _gx_after_ready(tmp_path_factory, server=False, inbox_file=True)
