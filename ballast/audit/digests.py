@@ -32,8 +32,8 @@ def _streamed(
     """(key, key, rows, sha256) per group of ``sql/<name>.sql``'s rows (two key columns, then
     ``body``, ordered by keys and body): the SHA-256 of the group's texts joined by newlines,
     what ``sha256(string_agg(body, chr(10) order by body))`` gives, hashed batch by batch as
-    DuckDB streams them instead of aggregated in one string per group (at 50,000 portfolios that
-    held some 350 MiB)."""
+    DuckDB streams them instead of aggregated in one string per group (every digest of a
+    50,000-portfolio warehouse: a 694 MiB peak against 997 MiB)."""
     key: tuple[Any, Any] | None = None
     sha = hashlib.sha256()
     rows = 0
