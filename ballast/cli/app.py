@@ -230,21 +230,48 @@ def _take_run_lock(ws: workspace.Workspace) -> None:
         recovery.acquire(ws, timeout)
 
 
-def _validation_ready(ws: workspace.Workspace, orch: Any) -> None:
+def _validation_ready(ws: workspace.Workspace, orch: Any) -> bool:
     """Start Great Expectations (about 3 s of imports and its context) while the temporary
     Prefect server this command launched boots, when the inbox has files to validate: the
     command would otherwise wait for the server idle, then spend that time in the validate
-    stage. Against a configured server nothing waits: GX starts in the stage, if needed."""
+    stage. Against a configured server nothing waits: GX starts in the stage, if needed.
+    Whether GX was started (files are waiting)."""
     if orch.server is None:
-        return
+        return False
     try:
         waiting = workspace.entries(ws.inbox).files
     except OSError:  # the ingest stage says what is wrong with the inbox
-        return
+        return False
     if waiting:
         from ballast.ingest import validation
 
         validation.warm_up()
+    return bool(waiting)
+
+
+def _policies_ahead(
+    ws: workspace.Workspace,
+    orch: Any,
+    portfolios: list[str] | None,
+    files_waiting: bool,
+    options: dict[str, Any],
+) -> Any:
+    """The IPS files parsed on a background thread while the temporary Prefect server boots
+    (``ballast.portfolio.read_ahead``), when nothing else uses that wait: no files for GX to
+    validate, and the shards computed in this process (not on a Dask cluster)."""
+    from ballast import config
+    from ballast.portfolio.read_ahead import ReadAhead
+
+    try:
+        execution = config.execution_for(
+            ws.root, options.get("shard_size"), options.get("executor"), options.get("address")
+        )
+    except BallastError:  # the flow says what is wrong with the settings
+        local = False
+    else:
+        local = execution.executor == "local"
+    waiting_idle = orch.server is not None and not files_waiting
+    return ReadAhead(ws, portfolios, enabled=waiting_idle and local)
 
 
 def _run_flow(
@@ -266,8 +293,10 @@ def _run_flow(
         from ballast.flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review
-        _validation_ready(ws, orch)
-        with orchestrator.connected(orch, verbose):
+        files_waiting = _validation_ready(ws, orch)
+        ahead = _policies_ahead(ws, orch, portfolios, files_waiting, options)
+        with ahead, orchestrator.connected(orch, verbose):
+            ahead.stop()
             return flow(
                 workspace=str(ws.root),
                 as_of=as_of,

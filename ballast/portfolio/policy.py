@@ -5,7 +5,8 @@ agree on what a breach is. Percentages are kept as exact ``Decimal`` fractions (
 
 A review reads thousands of these files, so loading is tuned (``benchmarks/bench_ips.py``): the
 YAML is parsed by PyYAML's C parser with a shortcut for plain documents (``_parse_yaml``), and a
-file already loaded in this process, same path and same bytes, is not parsed or validated again.
+file already loaded in this process, same path and same bytes, is not parsed or validated again,
+and one parsed ahead (``parse_ahead``, while a command waits for its Prefect server) is taken.
 """
 
 from __future__ import annotations
@@ -438,6 +439,10 @@ def load_policy(path: Path, text: str | None = None, models: ModelCatalog | None
     key = (str(path), content_hash(text), "" if models is None else models.fingerprint)
     with _LOADED_LOCK:
         known = _LOADED.get(key)
+        if known is None:
+            known = _AHEAD.pop(key, None)
+            if known is not None:
+                _remember(key, known)
     if known is None:
         beside: list[bool] = []  # set when models beside the IPS were read: not kept
         try:
@@ -445,7 +450,8 @@ def load_policy(path: Path, text: str | None = None, models: ModelCatalog | None
         except PolicyError as exc:
             known = str(exc)
         if not beside:
-            _remember(key, known)
+            with _LOADED_LOCK:
+                _remember(key, known)
     if isinstance(known, str):
         raise PolicyError(known)
     return known
@@ -455,13 +461,45 @@ def clear_loaded() -> None:
     """Forget the policies loaded in this process (the next load parses every file again)."""
     with _LOADED_LOCK:
         _LOADED.clear()
+        _AHEAD.clear()
 
 
 def _remember(key: tuple[str, str, str], outcome: Policy | str) -> None:
+    """Keep an outcome (the caller holds ``_LOADED_LOCK``)."""
+    if len(_LOADED) >= _LOADED_MAX:
+        _LOADED.pop(next(iter(_LOADED)))  # the oldest
+    _LOADED[key] = outcome
+
+
+# outcomes parsed ahead of a review (``ballast.portfolio.read_ahead``), each taken once
+_AHEAD: dict[tuple[str, str, str], Policy | str] = {}
+AHEAD_MAX = 10_000
+"""At most this many outcomes parsed ahead are held (about 9 KB a policy: 90 MB)."""
+
+
+def parse_ahead(path: Path, text: str, models: ModelCatalog) -> bool:
+    """Parse and validate ``text`` (the IPS at ``path``) now, for the next ``load_policy`` of
+    the same path, bytes and models, which takes the outcome (once) instead of parsing.
+    False when ``AHEAD_MAX`` outcomes are already held (nothing done)."""
+    key = (str(path), content_hash(text), models.fingerprint)
     with _LOADED_LOCK:
-        if len(_LOADED) >= _LOADED_MAX:
-            _LOADED.pop(next(iter(_LOADED)))  # the oldest
-        _LOADED[key] = outcome
+        if len(_AHEAD) >= AHEAD_MAX:
+            return False
+        if key in _AHEAD or key in _LOADED:
+            return True
+    try:
+        outcome: Policy | str = _validate(path, text, models)
+    except PolicyError as exc:
+        outcome = str(exc)
+    with _LOADED_LOCK:
+        _AHEAD[key] = outcome
+    return True
+
+
+def drop_ahead() -> None:
+    """Forget the outcomes parsed ahead and not taken."""
+    with _LOADED_LOCK:
+        _AHEAD.clear()
 
 
 def _validate(
