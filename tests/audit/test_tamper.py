@@ -634,7 +634,7 @@ def _aggregated(con: duckdb.DuckDBPyConnection, name: str, keys: str, ids: str) 
     ).fetchall()
 
 
-@pytest.mark.parametrize("batch", [1, 3, 100_000])
+@pytest.mark.parametrize("batch", [1, 3, 10_000, 100_000])
 def test_streamed_digests_are_the_aggregated_ones(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
