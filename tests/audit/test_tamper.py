@@ -627,10 +627,12 @@ def _aggregated(con: duckdb.DuckDBPyConnection, name: str, keys: str, ids: str) 
     """Format 1 as one string per group, the way it was first written: ``sha256(string_agg(
     body, chr(10) order by body))`` over the bodies of ``sql/<name>.sql``."""
     body = db.sql_text(name)
+    every = {"from_portfolio": None, "to_portfolio": None}  # the bounds of a range: none
+    every |= {"keyed": None} if "$keyed" in body else {}
     return con.sql(
         f"select {keys}, count(*), sha256(string_agg(body, chr(10) order by body)) "
         f"from ({body}) group by all order by all",
-        params={ids: None},
+        params={ids: None, **(every if "$from_portfolio" in body else {})},
     ).fetchall()
 
 
@@ -672,3 +674,45 @@ def test_streamed_digests_are_the_aggregated_ones(
         )
         assert sorted(portfolios) == [(r, p, sha) for r, p, _, sha in aggregated]
     assert len(files) > 3 and len(runs) == 5 and len(portfolios) > 3
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 10_000])
+def test_a_runs_digests_taken_a_range_of_portfolios_at_a_time_are_the_whole_runs(
+    ws: Workspace, run_id: str, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The record stage's digests of a run (``run_payload``, a range of portfolios at a time)
+    are those of the run read at once, and those ``verify`` takes of every run."""
+    from ballast.audit import digests
+
+    monkeypatch.setattr(digests, "CHUNK_PORTFOLIOS", chunk)
+    with db.connect(ws.warehouse) as con:
+        ranges = digests._ranges(con, run_id)
+        payload = digests.run_payload(con, run_id)
+        whole = digests.run_records(con, [run_id])[run_id]
+        by_portfolio = digests.portfolio_records(con, [run_id])[run_id]
+        assert payload["records"] == whole == digests.run_records(con)[run_id]
+        assert payload["portfolio_records"] == by_portfolio
+    assert len(ranges) == (1 if chunk == 10_000 else -(-len(by_portfolio) // chunk))
+    assert set(whole) == {"run_inputs", "run_outputs", "run_portfolios", "run_allocations"} | (
+        {"run_trades"} & set(whole)
+    )
+
+
+def test_ranges_out_of_text_order_fall_back_to_the_whole_run(
+    ws: Workspace, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of a table that came back out of text order across ranges are never hashed as
+    they came: the run is read at once instead (the same digests)."""
+    from ballast.audit import digests
+
+    with db.connect(ws.warehouse) as con:
+        whole = digests.run_records(con, [run_id])[run_id]
+        monkeypatch.setattr(digests, "CHUNK_PORTFOLIOS", 1)
+        backwards = list(reversed(digests._ranges(con, run_id)))
+        with pytest.raises(digests._OutOfOrder):
+            params = [
+                {"run_ids": [run_id], "keyed": True, "from_portfolio": lo, "to_portfolio": hi}
+                for lo, hi in backwards
+            ]
+            list(digests._interleaved(con, "audit/records/run_rows", params))
+        assert digests._run_records_by_range(con, run_id, backwards) == whole

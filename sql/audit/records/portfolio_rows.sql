@@ -2,7 +2,8 @@
 -- run_allocations and run_trades (each row's text starts with its table's name; otherwise as
 -- audit/records/run_rows), ordered by run, portfolio and text, so verify can name the portfolio
 -- whose figures changed; all runs when $run_ids is null. ballast/audit/digests.py streams them
--- into one digest per run and portfolio.
+-- into one digest per run and portfolio. $from_portfolio (inclusive) and $to_portfolio
+-- (exclusive) bound the portfolios, either null for none.
 -- columns: run_id, portfolio_id, body
 with body as (
     select run_id, portfolio_id, to_json([
@@ -28,7 +29,9 @@ with body as (
 final as (
     select run_id, portfolio_id, body
     from body
-    where $run_ids is null or list_contains($run_ids, run_id)
+    where ($run_ids is null or list_contains($run_ids, run_id))
+        and ($from_portfolio is null or portfolio_id >= $from_portfolio)
+        and ($to_portfolio is null or portfolio_id < $to_portfolio)
 )
 
 select * from final
