@@ -123,8 +123,8 @@ def file_records(
 _EVERY_ROW = {"keyed": None, "from_portfolio": None, "to_portfolio": None}
 CHUNK_PORTFOLIOS = 5_000
 """A run's digests are taken this many portfolios at a time (``run_payload``), so DuckDB
-sorts one range's rows at a time, not the whole run's: the record stage of a
-50,000-portfolio review peaked lower by about 200 MiB, in the same time."""
+sorts one range's rows at a time, not the whole run's: a 50,000-portfolio run's digests
+peaked at 257 MiB instead of 363 MiB, in 1.41 s instead of 1.05 s."""
 
 
 def run_records(
