@@ -154,7 +154,7 @@ def _review(
         following = t.compute.submit(root, run.as_of, quote(shards[0]), with_trades)
         for i in range(len(shards)):
             t0 = time.perf_counter()
-            computed = following.result()
+            computed = following.result().take()
             waited += time.perf_counter() - t0
             if i + 1 < len(shards):
                 following = t.compute.submit(root, run.as_of, quote(shards[i + 1]), with_trades)

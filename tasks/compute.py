@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from ballast.tasks import retrying
+from ballast.tasks.handoff import Handoff
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -26,12 +27,14 @@ def find_policies(workspace: str, portfolios: list[str] | None) -> policy_set.Po
 @task(name="compute", cache_policy=NO_CACHE, **retrying.DEFAULT)
 def compute(
     workspace: str, as_of: str, files: policy_set.PolicyFiles, with_trades: bool
-) -> review.Computed:
-    """Read this shard's IPS files, snapshot the warehouse and compute the shard's review."""
+) -> Handoff[review.Computed]:
+    """Read this shard's IPS files, snapshot the warehouse and compute the shard's review
+    (handed off: freed once the flow has rendered it, see ``ballast.tasks.handoff``)."""
     ws = Workspace(Path(workspace))
     policies = policy_set.read_policies(ws, files)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
     with db.connect(ws.warehouse) as con:
-        return review.review(
+        computed = review.review(
             con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades, stale_after=stale
         )
+    return Handoff(computed)

@@ -284,7 +284,7 @@ def _run_flow(
     trigger: str = "manual",
     **options: Any,
 ) -> dict[str, Any]:
-    from ballast.ops import orchestrator
+    from ballast.ops import memory, orchestrator
 
     _check_portfolios(ws, portfolios)
     _take_run_lock(ws)
@@ -297,14 +297,15 @@ def _run_flow(
         ahead = _policies_ahead(ws, orch, portfolios, files_waiting, options)
         with ahead, orchestrator.connected(orch, verbose):
             ahead.stop()
-            return flow(
-                workspace=str(ws.root),
-                as_of=as_of,
-                portfolios=portfolios,
-                reason=reason,
-                trigger=trigger,
-                **options,
-            )
+            with memory.heap_frozen():
+                return flow(
+                    workspace=str(ws.root),
+                    as_of=as_of,
+                    portfolios=portfolios,
+                    reason=reason,
+                    trigger=trigger,
+                    **options,
+                )
 
 
 @app.command()

@@ -25,6 +25,29 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+YOUNG_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """What is alive on entry (modules, Prefect's client, parsed IPS files) moved out of the
+    cycle collector's sight while the block runs, back on exit (``gc.freeze``).
+
+    The collector's full passes walk every tracked object; a review's command holds some
+    hundreds of thousands before its flow starts, and each full pass during the flow walked
+    them all again (0.2-0.5 s each on two cores) to find no garbage among them. Objects freed by
+    their reference count are freed as before; only garbage cycles among the frozen objects
+    wait for the exit."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def rss_mib() -> tuple[float, float]:
     """This process's resident memory now and at its peak so far, in MiB (Linux ``/proc``;
     elsewhere the peak for both)."""

@@ -65,3 +65,31 @@ def test_shards_write_the_same_run_as_one(
     assert [name for name in a if a[name] != b[name]] == []
     assert b["trades.csv"].count(b"\n") > 1  # the generated portfolios do trade
     assert same_run.recorded(whole) == same_run.recorded(sharded)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_shard_is_released_once_rendered(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shard's computed review (snapshot, frames, policies) outlives the flow waiting for
+    Python's cycle collector: Prefect's futures are cycles, so a result kept in a future's state
+    would be (``ballast.tasks.handoff``)."""
+    import gc
+
+    from ballast.flows.review import quarterly_review
+
+    from ballast.review import Computed
+
+    same_run.fixed_identity(monkeypatch)
+    ws = tmp_path / "ws"
+    shutil.copytree(generated, ws)
+    gc.collect()
+    gc.disable()  # garbage cycles stay in the heap, where get_objects finds them
+    try:
+        done = quarterly_review(workspace=str(ws), as_of=AS_OF, shard_size=4)
+        alive = [o for o in gc.get_objects() if isinstance(o, Computed)]
+    finally:
+        gc.enable()
+    assert done["status"] == "completed_with_errors" and len(done["rows"]) == N + 1
+    assert alive == []
