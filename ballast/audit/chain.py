@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from ballast.audit import digests
 from ballast.errors import BallastError
@@ -559,16 +560,21 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     if not found:
         raise BallastError(f"no run {run_id} in the warehouse (see 'ballast runs')")
     run = found[0]
-    inputs = db.query(con, "audit/run_inputs", {"run_id": run_id}).to_dicts()
-    file_ids = [i["file_id"] for i in inputs if i["file_id"] is not None]
+    # the per-IPS, per-output and per-portfolio parts are taken column by column: at 50,000
+    # portfolios a dict per row of each, only to be taken apart, cost tens of MiB
+    inputs = db.query(con, "audit/run_inputs", {"run_id": run_id})
+    is_ips = pl.col("role") == "ips"
+    ips = inputs.filter(is_ips)
+    others = inputs.filter(~is_ips).to_dicts()
+    file_ids = inputs["file_id"].drop_nulls().to_list()
     checks = db.query(con, "audit/validation", {"file_ids": file_ids}).to_dicts()
-    outputs = db.query(con, "audit/run_outputs", {"run_id": run_id}).to_dicts()
-    portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id}).to_dicts()
+    outputs = db.query(con, "audit/run_outputs", {"run_id": run_id})
+    portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id})
     return {
         **{k: run[k] for k in ("kind", "as_of", "trigger", "who", "reason", "code_version")},
         **{k: run[k] for k in ("started_at", "ended_at", "status", "report_dir")},
-        "ips": {i["name"]: i["sha256"] for i in inputs if i["role"] == "ips"},
-        "inputs": [i for i in inputs if i["role"] != "ips"],
+        "ips": dict(zip(ips["name"].to_list(), ips["sha256"].to_list(), strict=True)),
+        "inputs": others,
         "validation": {
             "passed": sum(bool(c["success"]) for c in checks),
             "failed": sum(c["success"] is False for c in checks),
@@ -583,14 +589,12 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
                 for c in checks
             ],
         },
-        "outputs": {o["name"]: o["sha256"] for o in outputs},
+        "outputs": dict(zip(outputs["name"].to_list(), outputs["sha256"].to_list(), strict=True)),
         "portfolios": {
-            p["portfolio_id"]: {
-                "status": p["status"],
-                "breached": p["breached"],
-                "trades": p["trades"],
-            }
-            for p in portfolios
+            pid: {"status": status, "breached": breached, "trades": trades}
+            for pid, status, breached, trades in portfolios.select(
+                "portfolio_id", "status", "breached", "trades"
+            ).iter_rows()
         },
     }
 
