@@ -592,6 +592,18 @@ def _pipe_closed(console: Any) -> NoReturn:
     sys.exit(failures.EXIT_PIPE)
 
 
+def entry() -> None:
+    """The ``ballast`` console script: ``main``, then out of the process without the
+    interpreter's teardown (``ballast.cli.quick_exit``)."""
+    from ballast.cli import quick_exit
+
+    try:
+        main()
+    except SystemExit as exc:
+        quick_exit.leave(exc.code)
+    quick_exit.leave(0)
+
+
 def main() -> None:
     """Entry point of every command: a failure is one line on stderr with its exit status
     (docs/user-guide.md, "Exit status"), never a traceback; ``ballast.ops.failures`` says which.
