@@ -38,7 +38,14 @@ def _recorded_digest(con: duckdb.DuckDBPyConnection, run_id: str, portfolio_id: 
     events = db.query(con, "audit/run_events", {"run_id": run_id}).to_dicts()
     for e in reversed(events):
         if e["event"] == "run_finished" and e["run_id"] == run_id:
-            kept = json.loads(e["payload"]).get("portfolio_records") or {}
+            chained = json.loads(e["payload"])
+            whole = chain.expand(con, chained)
+            if "detail" in chained and "portfolio_records" not in whole:
+                raise Unproven(
+                    f"run {run_id}: the digests its run_finished event recorded (audit_detail) "
+                    "were edited or deleted; see 'ballast audit verify'"
+                )
+            kept = whole.get("portfolio_records") or {}
             found = kept.get(portfolio_id)
             return found if isinstance(found, str) else None
     return None

@@ -14,6 +14,12 @@ Row hash (the chain format)
     ``run_id`` and ``subject`` may be null (JSON ``null``); the payload enters as the stored
     text. ``prev_hash`` is the previous row's ``row_hash``, 64 zeros for seq 1.
 
+Detail
+    A ``run_finished`` payload's maps with an entry per IPS file, output or portfolio
+    (``DETAIL_PARTS``) are stored as rows of ``audit_detail``; the chained payload names them
+    as ``"detail": {"entries": n, "sha256": sha256(canonical JSON of {part: {key: value}})}``.
+    Few rows holding megabytes made DuckDB rewrite them all at every append (docs/audit.md).
+
 Head file
     After every append, ``audit/head`` in the workspace is replaced atomically with one line,
     ``<seq> <row_hash>``: the newest row. It lives outside the database, so a truncated or
@@ -77,15 +83,124 @@ EVENTS = frozenset(
         "hold_released",
     }
 )
+DETAILED_EVENTS = frozenset({"run_finished"})  # payloads whose DETAIL_PARTS go to audit_detail
 _LOCK = threading.Lock()  # threads of one process share the database: one append at a time
 
 
 # -- the chain -------------------------------------------------------------------------------
 
 
-def canonical_payload(data: dict[str, Any]) -> str:
+def canonical_payload(data: Any) -> str:
     """The payload's stored JSON text."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+# -- detail: the large maps of a payload, kept as rows of audit_detail -----------------------
+
+DETAIL_PARTS = ("ips", "outputs", "portfolios", "portfolio_records")
+"""The parts of a ``run_finished`` payload kept as ``audit_detail`` rows (maps with an entry
+per IPS file, output or portfolio); everything else stays in the chained payload."""
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A payload's detail: its digest, its entry count and its rows (part, key, value text)."""
+
+    sha256: str
+    entries: int
+    rows: pl.DataFrame
+
+    @property
+    def reference(self) -> dict[str, Any]:
+        """What the chained payload keeps of it (``payload["detail"]``)."""
+        return {"entries": self.entries, "sha256": self.sha256}
+
+
+def detail_digest(parts: dict[str, dict[str, Any]]) -> str:
+    """SHA-256 of the detail's canonical JSON (``{part: {key: value}}``, keys sorted)."""
+    return hashlib.sha256(canonical_payload(parts).encode("utf-8")).hexdigest()
+
+
+def split_detail(payload: dict[str, Any]) -> tuple[dict[str, Any], Detail | None]:
+    """The payload to chain (its non-empty ``DETAIL_PARTS`` replaced by ``detail``: their
+    digest and entry count) and the detail (None when none of those parts has an entry)."""
+    parts = {k: v for k in DETAIL_PARTS if isinstance(v := payload.get(k), dict) and v}
+    if not parts:
+        return payload, None
+    digest = detail_digest(parts)
+    names, keys, values = [], [], []
+    for part, entries in parts.items():
+        names += [part] * len(entries)
+        keys += list(entries)
+        values += [canonical_payload(v) for v in entries.values()]
+    rows = pl.DataFrame(
+        {"digest": [digest] * len(keys), "part": names, "key": keys, "value": values},
+        schema={n: pl.String for n in ("digest", "part", "key", "value")},
+    )
+    detail = Detail(digest, len(keys), rows)
+    kept = {k: v for k, v in payload.items() if k not in parts}
+    return kept | {"detail": detail.reference}, detail
+
+
+def _reference(payload: dict[str, Any]) -> tuple[str, int] | None:
+    """(sha256, entries) of the detail a payload names, if it names one."""
+    ref = payload.get("detail")
+    if not isinstance(ref, dict):
+        return None
+    sha, entries = ref.get("sha256"), ref.get("entries")
+    if isinstance(sha, str) and isinstance(entries, int) and not isinstance(entries, bool):
+        return sha, entries
+    return None
+
+
+def _details(con: duckdb.DuckDBPyConnection, digests: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored detail of each digest, as ``{part: {key: value}}`` (an absent digest: none)."""
+    if not digests:
+        return {}
+    found = db.query(con, "audit/detail_rows", {"digests": sorted(set(digests))})
+    out: dict[str, dict[str, Any]] = {}
+    for digest, part, key, value in found.iter_rows():
+        entries = out.setdefault(digest, {}).setdefault(part, {})
+        try:
+            entries[key] = json.loads(value)
+        except ValueError:  # an edited row: its digest no longer matches (``detail_problems``)
+            entries[key] = value
+    return out
+
+
+def _merged(payload: dict[str, Any], parts: dict[str, Any] | None) -> dict[str, Any]:
+    """The payload with its detail's parts, when they are stored and still match its digest."""
+    ref = _reference(payload)
+    if ref is None or parts is None or detail_digest(parts) != ref[0]:
+        return payload
+    return payload | parts
+
+
+def expand(con: duckdb.DuckDBPyConnection, payload: dict[str, Any]) -> dict[str, Any]:
+    """The whole payload: a chained payload naming a detail gets its parts back (a detail
+    missing or edited gives none: ``verify`` names it)."""
+    ref = _reference(payload)
+    if ref is None:
+        return payload
+    return _merged(payload, _details(con, [ref[0]]).get(ref[0]))
+
+
+def _naming(log: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str, int]]:
+    """(row, payload, sha256, entries) of each row of ``log`` whose payload names a detail."""
+    out = []
+    for r in log:
+        with contextlib.suppress(ValueError):
+            payload = json.loads(r["payload"])
+            if isinstance(payload, dict) and (ref := _reference(payload)) is not None:
+                out.append((r, payload, *ref))
+    return out
+
+
+def expanded(con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -> dict[int, dict]:
+    """The whole payload of each row of ``log`` that names a detail, by seq (one query)."""
+    named = _naming(log)
+    stored = _details(con, [sha for _, _, sha, _ in named])
+    return {r["seq"]: _merged(p, stored.get(sha)) for r, p, sha, _ in named}
 
 
 def at_text(at: dt.datetime) -> str:
@@ -178,6 +293,11 @@ def _insert(
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.row_hash
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if event in DETAILED_EVENTS:
+        payload, detail = split_detail(payload)
+        if detail is not None:
+            detail_rows = detail.rows.to_arrow()  # noqa: F841 - named in the SQL
+            con.execute(db.sql_text("audit/detail_insert"))
     text = canonical_payload(payload)
     digest = row_hash(seq, at, event, actor, run_id, subject, text, prev)
     db.execute(
@@ -523,9 +643,44 @@ def check(log: list[dict[str, Any]], ws: Workspace, trusted: Head | None = None)
     return sorted(found, key=lambda p: (p.seq is None, p.seq or 0))
 
 
+def detail_problems(con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -> list[Problem]:
+    """Each row of ``log`` whose payload names a detail that ``audit_detail`` no longer holds
+    as recorded (rows deleted, added or edited: their digest or count differs)."""
+    named = _naming(log)
+    stored = _details(con, [sha for _, _, sha, _ in named])
+    problems = []
+    for r, _, sha, entries in named:
+        parts = stored.get(sha)
+        if parts is None:
+            problems.append(
+                Problem(
+                    "detail_missing",
+                    r["seq"],
+                    f"{_label(r)}: its detail ({entries} entries, sha256 {sha[:12]}…) is "
+                    "missing from audit_detail (rows were deleted)",
+                )
+            )
+            continue
+        count = sum(len(v) for v in parts.values())
+        if count != entries or detail_digest(parts) != sha:
+            problems.append(
+                Problem(
+                    "detail_edited",
+                    r["seq"],
+                    f"{_label(r)}: its detail in audit_detail was edited: {count} entries "
+                    f"hashing to {detail_digest(parts)[:12]}…, recorded {entries} entries "
+                    f"hashing to {sha[:12]}…",
+                )
+            )
+    return problems
+
+
 def verify(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Problem]:
-    """Every problem with the chain and its head file, in seq order; empty when intact."""
-    return [p for p in check(rows(con), ws) if not p.is_note]
+    """Every problem with the chain, its head file and the payload details, in seq order;
+    empty when intact."""
+    log = rows(con)
+    found = [p for p in check(log, ws) if not p.is_note] + detail_problems(con, log)
+    return sorted(found, key=lambda p: (p.seq is None, p.seq or 0))
 
 
 # -- recording what happened -----------------------------------------------------------------

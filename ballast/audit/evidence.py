@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from ballast.audit import chain
 from ballast.warehouse import db
 
 
@@ -36,6 +37,8 @@ def _finished(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | N
     """The run's own ``run_finished`` payload (the first that lists outputs), if any."""
     for (payload,) in db.query(con, "audit/rerun/run_finished", {"run_id": run_id}).rows():
         data = json.loads(payload)
+        if isinstance(data, dict):
+            data = chain.expand(con, data)
         if isinstance(data, dict) and data.get("outputs"):
             return data
     return None

@@ -58,11 +58,14 @@ def _file_id(payload: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def read(rows: list[dict[str, Any]]) -> Trail:
-    """Index the chain's rows (``chain.rows``)."""
+def read(rows: list[dict[str, Any]], payloads: dict[int, dict[str, Any]] | None = None) -> Trail:
+    """Index the chain's rows (``chain.rows``); ``payloads``: the whole payload of the rows
+    whose payload names a detail (``chain.expanded``), by seq."""
     trail = Trail(rows=len(rows))
+    whole = payloads or {}
     for r in rows:
-        e = Event(r["seq"], r["event"], r["run_id"], r["subject"], _payload(r["payload"]))
+        payload = whole.get(r["seq"]) or _payload(r["payload"])
+        e = Event(r["seq"], r["event"], r["run_id"], r["subject"], payload)
         p, file_id = e.payload, _file_id(e.payload)
         if e.event in FILE_EVENTS and file_id is not None:
             trail.files[file_id] = e

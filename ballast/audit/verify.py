@@ -53,9 +53,11 @@ def verify(
     found = Findings()
     for p in chain.check(log, ws):
         (found.note if p.is_note else found.problem)(str(p))
+    for p in chain.detail_problems(con, log):
+        found.problem(str(p))
     witnessed, line = anchoring.check_configured(log, ws, witness_folder, public_key)
     found.extend(witnessed)
-    told = trail.read(log)
+    told = trail.read(log, chain.expanded(con, log))
     runs, unfinished = verify_runs.check(con, told)
     found.extend(runs)
     found.extend(verify_files.check(con, ws, told, unfinished))

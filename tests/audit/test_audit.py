@@ -254,3 +254,34 @@ def test_append_interrupted_before_the_head_moved_is_a_note(
         audit.append(con, empty_ws, "legal_hold", actor="t", subject="y", payload={})
         assert audit.check(audit.rows(con), empty_ws) == []
     assert audit.read_head(empty_ws).seq == 4
+
+
+def test_a_large_payload_is_chained_by_the_digest_of_its_detail() -> None:
+    """A run_finished payload of 10,000 portfolios chains a few hundred bytes: its maps become
+    one audit_detail row per entry, whose digest is that of the maps' canonical JSON (the
+    appends after it no longer rewrite megabytes of log, docs/audit.md)."""
+    n = 10_000
+    payload = {
+        "status": "completed",
+        "ips": {f"pf-{i:05d}.yaml": f"{i:064x}" for i in range(n)},
+        "outputs": {f"pf-{i:05d}.html": f"{i + 1:064x}" for i in range(n)},
+        "portfolios": {f"pf-{i:05d}": {"status": "ok", "trades": i % 7} for i in range(n)},
+        "portfolio_records": {f"pf-{i:05d}": f"{i + 2:064x}" for i in range(n)},
+    }
+    chained, detail = audit.split_detail(payload)
+    assert detail is not None and detail.entries == 4 * n and detail.rows.height == 4 * n
+    assert len(audit.canonical_payload(chained)) < 200
+    maps = {k: payload[k] for k in audit.DETAIL_PARTS}
+    want = hashlib.sha256(
+        json.dumps(maps, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+    assert chained == {"status": "completed", "detail": {"entries": 4 * n, "sha256": want}}
+    stored: dict[str, dict] = {}
+    for digest, part, key, text in detail.rows.iter_rows():
+        assert digest == want
+        stored.setdefault(part, {})[key] = json.loads(text)
+    assert stored == maps
+    assert audit.split_detail({"status": "completed"}) == ({"status": "completed"}, None)
+    empty = {"status": "completed", "ips": {}, "outputs": {"results.json": "0" * 64}}
+    chained, detail = audit.split_detail(empty)
+    assert detail is not None and detail.entries == 1 and chained["ips"] == {}

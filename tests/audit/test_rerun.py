@@ -166,7 +166,11 @@ def test_run_finished_event(reviewed, tmp_path) -> None:
                 "select name, sha256 from run_outputs where run_id = ?", [run_id]
             ).fetchall()
         )
-    p = json.loads(row["payload"])
+        chained = json.loads(row["payload"])
+        p = audit.expand(con, chained)
+    # the per-IPS, per-output and per-portfolio maps are rows of audit_detail, named by digest
+    assert not set(audit.DETAIL_PARTS) & set(chained)
+    assert chained["detail"]["entries"] == sum(len(p[k]) for k in audit.DETAIL_PARTS)
     assert (row["event"], row["run_id"], p["status"]) == (
         "run_finished",
         run_id,

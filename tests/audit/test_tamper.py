@@ -21,6 +21,7 @@ import pytest
 from ballast.audit import approvals, records
 from ballast.audit import chain as audit
 from ballast.audit import verify as proof
+from ballast.errors import Unproven
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.conftest import copy_demo
@@ -309,6 +310,43 @@ def test_chain_row_deleted(ws: Workspace) -> None:
     seq = value(ws, "select seq from audit_log where event = 'ingest'")
     sql(ws, f"delete from audit_log where seq = {seq}")
     only(ws, f"seq {seq}: row {seq} was deleted")
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            "update audit_detail set value = '\"' || repeat('0', 64) || '\"' "
+            "where part = 'outputs' and key = 'trades.csv'",
+            "its detail in audit_detail was edited",
+        ),
+        ("delete from audit_detail where part = 'portfolios' and key = 'seed-60-40'", "edited"),
+        (
+            "insert into audit_detail select digest, part, 'extra.html', value from audit_detail "
+            "where part = 'outputs' limit 1",
+            "edited",
+        ),
+        ("delete from audit_detail", "is missing from audit_detail"),
+    ],
+)
+def test_run_finished_detail_edited(ws: Workspace, edit: str, said: str) -> None:
+    """The IPS, output and per-portfolio maps of ``run_finished`` are rows of ``audit_detail``,
+    named in the chained payload by their digest and count: an edited, deleted or added row is
+    named at the event's seq."""
+    seq = value(ws, "select seq from audit_log where event = 'run_finished'")
+    sql(ws, edit)
+    found = problems(ws)
+    assert any(f"seq {seq} (run_finished" in f and said in f for f in found), found
+
+
+def test_an_edited_detail_gives_approvals_no_recorded_digest(ws: Workspace, run_id: str) -> None:
+    """A reader of the detail gets nothing from a detail that no longer matches its digest:
+    the portfolio's recorded digest is gone, so its proposal is not proven."""
+    with db.connect(ws.warehouse) as con:
+        assert approvals.proposal_sha256(con, run_id, APPROVED)
+    sql(ws, "update audit_detail set key = key || 'x' where part = 'ips'")
+    with db.connect(ws.warehouse) as con, pytest.raises(Unproven, match="were edited or deleted"):
+        approvals.proposal_sha256(con, run_id, APPROVED)
 
 
 def test_chain_row_inserted_after_the_head(ws: Workspace) -> None:
