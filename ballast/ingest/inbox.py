@@ -281,7 +281,7 @@ def stage(
 
 
 def _validated(s: StagedFile) -> StagedFile:
-    from ballast.ingest.validation import validate_frame
+    from ballast.ingest.validator import validate_frame
 
     outcomes = tuple(validate_frame(p.kind.name, p.frame, s.name) for p in s.parts)
     failures = [f for o in outcomes for f in o.failures]
@@ -308,6 +308,9 @@ def validate(staged: list[StagedFile]) -> list[StagedFile]:
         except Exception as exc:
             error = _unexpected(s.name, "could not be validated", exc)
             out.append(replace(s, parts=(), validations=(), error=error))
+    from ballast.ingest import validator
+
+    validator.release()  # a command's GX process, done with (its memory freed)
     return out
 
 

@@ -96,8 +96,9 @@ def test_every_help_page_without_heavy_imports() -> None:
         assert command in out["seen"]
 
 
-def _gx_after_ready(tmp_path_factory, *, server: bool, inbox_file: bool) -> bool:
-    """Whether ``_validation_ready`` started Great Expectations, in a fresh interpreter."""
+def _gx_after_ready(tmp_path_factory, *, server: bool, inbox_file: bool) -> list[bool]:
+    """[whether ``_validation_ready`` started the validation process, whether this process
+    imported Great Expectations], in a fresh interpreter."""
     root = tmp_path_factory.mktemp("ws")
     code = f"""
 import json, sys
@@ -105,18 +106,21 @@ from pathlib import Path
 from types import SimpleNamespace
 from ballast import workspace
 from ballast.cli.app import _validation_ready
+from ballast.ingest import validator
 ws = workspace.init(Path({str(root / "w")!r}))
 if {inbox_file!r}:
     (ws.inbox / "positions.csv").write_text("x\\n", encoding="utf-8")
 _validation_ready(ws, SimpleNamespace(server=object() if {server!r} else None))
-print(json.dumps("great_expectations" in sys.modules))
+print(json.dumps([validator.started(), "great_expectations" in sys.modules]))
+validator.release()
 """
-    return bool(json.loads(_run(code)))
+    return list(json.loads(_run(code)))
 
 
-def test_gx_starts_while_a_temporary_server_boots_only_with_files_waiting(tmp_path_factory) -> None:
-    """A command that launched its own Prefect server and has inbox files starts GX before
-    waiting for the server; with nothing to validate, or a configured server, it does not."""
-    assert _gx_after_ready(tmp_path_factory, server=True, inbox_file=True)
-    assert not _gx_after_ready(tmp_path_factory, server=True, inbox_file=False)
-    assert not _gx_after_ready(tmp_path_factory, server=False, inbox_file=True)
+def test_gx_starts_at_once_in_its_own_process_only_with_files_waiting(tmp_path_factory) -> None:
+    """A command with inbox files starts GX in its validation process before waiting for
+    Prefect (a temporary server or a configured one); with nothing to validate it does not.
+    The command's own process never imports GX."""
+    assert _gx_after_ready(tmp_path_factory, server=True, inbox_file=True) == [True, False]
+    assert _gx_after_ready(tmp_path_factory, server=False, inbox_file=True) == [True, False]
+    assert _gx_after_ready(tmp_path_factory, server=True, inbox_file=False) == [False, False]

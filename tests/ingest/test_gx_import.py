@@ -136,16 +136,35 @@ def test_review_with_an_empty_inbox_does_not_import_gx(tmp_path: Path) -> None:
     assert not any(ws.inbox.iterdir())
 
     args = ["review", "--as-of", "2026-09-30", "--workspace", str(ws.root)]
-    proc = subprocess.run(
-        [sys.executable, "-c", NO_GX + REVIEW, *args],
-        cwd=tmp_path,
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = _child(REVIEW, *args, cwd=tmp_path)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert proc.returncode in (0, 1), proc.stderr  # 1: a portfolio with invalid data
     assert "reports:" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "GX-ATTEMPTS []"
+
+
+@pytest.mark.slow
+def test_review_validates_its_files_in_a_process_of_their_own(tmp_path: Path) -> None:
+    """``ballast review`` with files to validate: Great Expectations runs in the command's
+    validation process (``ballast.ingest.validator``), never in the command's own, which
+    refuses to import it here; a file failing an expectation is still quarantined with the
+    file, row and column GX found."""
+    ws = copy_demo(tmp_path / "ws")
+    src = ws.inbox / "custodian-a_positions_2026-09-30.csv"
+    lines = src.read_text("utf-8").splitlines()
+    # the same account and security twice: the suite's compound-unique rule fails
+    (ws.inbox / "custodian-c_positions_2026-09-30.csv").write_text(
+        "\n".join([lines[0], lines[1], lines[1]]) + "\n", encoding="utf-8"
+    )
+    args = ["review", "--as-of", "2026-09-30", "--workspace", str(ws.root)]
+    proc = _child(REVIEW, *args, cwd=tmp_path)
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # quarantined files and an invalid portfolio
+    quarantined = [
+        line for line in proc.stderr.splitlines() if line.startswith("quarantined custodian-c")
+    ]
+    assert len(quarantined) == 1, proc.stderr
+    assert "row 2, columns as_of_date, account_id, security_id" in quarantined[0]
+    assert "also on row 3" in quarantined[0]
+    assert "files: 5 loaded, 2 quarantined" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "GX-ATTEMPTS []"
