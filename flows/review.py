@@ -187,6 +187,9 @@ def _review_on_cluster(
     from ballast.cluster import runner as cluster_runner
     from ballast.cluster import shard as cluster_shard
     from ballast.cluster import versions as cluster_versions
+    from ballast.cluster.policy_accounts import PolicyAccounts
+    from ballast.portfolio.models import ModelCatalog
+    from ballast.portfolio.models import read_folder as read_models
 
     logger = get_run_logger()
     shards = _shards(found, execution.shard_size)
@@ -208,14 +211,22 @@ def _review_on_cluster(
             window,
         )
         progress.stage("render", len(found.ids) if html else None)
+        catalog = read_models(ws.models) if found.files else ModelCatalog()
+        accounts = PolicyAccounts(con, catalog, ws.root)
         sent = 0
         for _ in range(len(shards)):
             while sent < len(shards) and len(pending) < window:
-                job, pset = cluster_shard.prepare(
-                    con, ws, run, shards[sent], stale_after=stale, html=html, pdf=pdf, folder=shared
+                job = cluster_shard.prepare(
+                    con,
+                    ws,
+                    run,
+                    shards[sent],
+                    accounts,
+                    stale_after=stale,
+                    html=html,
+                    pdf=pdf,
+                    folder=shared,
                 )
-                kept.policies(ws, pset)
-                del pset
                 parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
                 future = task_runner.submit(t.review_shard, {"parcel": parcel, "code": code})
                 pending.append((future, job))
@@ -225,15 +236,18 @@ def _review_on_cluster(
             try:
                 part = future.result()
             except Exception as exc:  # the task failed for good (retries spent)
-                logger.error("a shard of %d portfolios failed: %s", len(job.policies.ids), exc)
+                logger.error("a shard of %d portfolios failed: %s", len(job.ips.ids), exc)
                 part = cluster_shard.failed(job, exc)
             waited += time.perf_counter() - t0
+            kept.policies(ws, part.policies(job))
             del future, job
             folder.add_encoded(part.encoded)
             folder.add_documents(part.documents, part.written)
             kept.add(part.encoded.rows, part)
             del part
         hashes = folder.close()
+    if accounts.parsed:
+        logger.info("parsed %d IPS files here to find their accounts", accounts.parsed)
     return kept.result(folder, hashes), kept.reviewed, waited
 
 

@@ -1,10 +1,12 @@
 """One shard's review, cut in two so that it can run on a Dask worker.
 
 ``prepare`` runs on the coordinator, the only process that opens the warehouse: it reads the
-shard's IPS files and takes its snapshot (Polars frames, shipped as Arrow), with the facts of
-the files and the drift history its reports show. ``work`` runs anywhere: checks, drift, bands
-and trades (``ballast.review.compute``), the results entries and result tables, and the reports
-rendered to bytes. The coordinator writes what comes back (``RunFolder.add_documents``) and
+shard's IPS files (their texts: it parses only those it has not seen,
+``ballast.cluster.policy_accounts``) and takes its snapshot (Polars frames, shipped as Arrow),
+with the facts of the files and the drift history its reports show. ``work`` runs anywhere: it
+parses and validates the IPS texts, then checks, drift, bands and trades
+(``ballast.review.compute``), the results entries and result tables, and the reports rendered
+to bytes. The coordinator writes what comes back (``RunFolder.add_documents``) and
 records the run, so outputs are byte for byte those of a local review. Workers that share the
 coordinator's disk (a local cluster) write the reports into the run's staging folder themselves
 (``ShardJob.folder``) and send back only their hashes.
@@ -27,10 +29,18 @@ import polars as pl
 
 from ballast import review
 from ballast.audit import records
+from ballast.cluster.policy_accounts import PolicyAccounts
 from ballast.cluster.shard_results import shard_results
 from ballast.errors import printable
 from ballast.ops.runs import RunIdentity
-from ballast.portfolio.policy_set import PolicyFiles, PolicySet, accounts_of, read_policies
+from ballast.portfolio.models import ModelCatalog, ModelFile
+from ballast.portfolio.policy_set import (
+    PolicyFiles,
+    PolicySet,
+    PolicyTexts,
+    parse_texts,
+    read_texts,
+)
 from ballast.reporting import drift_history, outputs, performance
 from ballast.reporting.run_folder import EncodedShard, encode
 from ballast.warehouse import snapshot
@@ -42,7 +52,9 @@ class ShardJob:
     """Everything a worker needs for one shard: no path, no connection."""
 
     run: RunIdentity
-    policies: PolicySet  # without the IPS texts (the coordinator archives them)
+    ips: PolicyTexts  # the shard's IPS files as read: the worker parses them
+    models: ModelCatalog  # the model files an IPS may name
+    root: str  # the workspace, left out of an IPS error (as in a local review)
     snapshot: snapshot.Snapshot
     stale_after: int
     html: bool
@@ -93,6 +105,13 @@ class ShardOutcome:
     file_ids: list[int]
     positions: int
     written: dict[str, str] = field(default_factory=dict)  # reports the worker wrote: hashes
+    errors: dict[str, str] = field(default_factory=dict)  # refused IPS files: why
+    models: dict[str, ModelFile] = field(default_factory=dict)  # model files the IPS named
+
+    def policies(self, job: ShardJob) -> PolicySet:
+        """The shard's IPS files as the record stage keeps them: texts, hashes, refusals and
+        models (no parsed policies)."""
+        return PolicySet([], self.errors, job.ips.hashes, job.ips.texts, self.models)
 
 
 def _file_ids(snap: snapshot.Snapshot) -> list[int]:
@@ -108,31 +127,42 @@ def prepare(
     ws: Workspace,
     run: RunIdentity,
     files: PolicyFiles,
+    accounts: PolicyAccounts,
     *,
     stale_after: int,
     html: bool,
     pdf: str,
     folder: Path | None = None,
-) -> tuple[ShardJob, PolicySet]:
-    """The shard's job, and its policies as read (with their texts, for the archive)."""
-    pset = read_policies(ws, files)
-    snap = snapshot.take(con, dt.date.fromisoformat(run.as_of), accounts_of(pset))
+) -> ShardJob:
+    """The shard's job: its IPS texts (parsed by the worker) and its snapshot."""
+    ips = read_texts(ws, files)
+    snap = snapshot.take(con, dt.date.fromisoformat(run.as_of), accounts.accounts(ips))
     info = history = None
     if html:
         info = records.file_info(con, _file_ids(snap))
-        history = drift_history.fetch(con, run.meta(), pset.ids)
-    earlier = performance.fetch_for(con, run.meta(), pset.ids)
-    shipped = dataclasses.replace(pset, texts={})
+        history = drift_history.fetch(con, run.meta(), ips.ids)
+    earlier = performance.fetch_for(con, run.meta(), ips.ids)
     shared = str(folder) if folder is not None else None
-    job = ShardJob(run, shipped, snap, stale_after, html, pdf, info, history, shared, earlier)
-    return job, pset
+    catalog, root = accounts.catalog, str(ws.root)
+    return ShardJob(
+        run, ips, catalog, root, snap, stale_after, html, pdf, info, history, shared, earlier
+    )
+
+
+def _parsed(job: ShardJob) -> PolicySet:
+    return parse_texts(job.ips, job.models, Path(job.root))
 
 
 def work(job: ShardJob) -> ShardOutcome:
-    """Compute and render one shard (on a worker): no warehouse, no files written."""
+    """Parse, compute and render one shard (on a worker): no warehouse, no files written."""
+    pset = _parsed(job)
+    return _work(job, pset, pset)
+
+
+def _work(job: ShardJob, pset: PolicySet, kept: PolicySet) -> ShardOutcome:
     computed = review.compute(
         job.snapshot,
-        job.policies,
+        pset,
         with_trades=job.run.kind != "monitor",
         stale_after=job.stale_after,
     )
@@ -143,17 +173,27 @@ def work(job: ShardJob) -> ShardOutcome:
     written = {}
     if job.folder is not None:  # this disk is the coordinator's: write them here
         written, documents = outputs.write_documents(Path(job.folder), documents), {}
-    return ShardOutcome(encoded, part.frames, documents, part.file_ids, part.positions, written)
+    return ShardOutcome(
+        encoded,
+        part.frames,
+        documents,
+        part.file_ids,
+        part.positions,
+        written,
+        kept.errors,
+        kept.models,
+    )
 
 
 def failed(job: ShardJob, error: BaseException) -> ShardOutcome:
     """The outcome of a shard whose work failed for good: every portfolio in it is invalid,
-    with the reason (computed here, on the coordinator, from no data at all)."""
+    with the reason (computed here, on the coordinator, from no data at all). Its IPS files
+    are parsed here, so the run records their refusals and models as a local review would."""
     reason = printable(f"{type(error).__name__}: {error}".splitlines()[0])[:300]
     message = f"not reviewed: its shard failed on the cluster ({reason})"
-    pset = PolicySet(errors=dict.fromkeys(job.policies.ids, message))
+    pset = PolicySet(errors=dict.fromkeys(job.ips.ids, message))
     snap = job.snapshot
     frames = {f.name: getattr(snap, f.name) for f in dataclasses.fields(snap)[1:]}
     empty = snapshot.Snapshot(snap.as_of, **{k: v.clear() for k, v in frames.items()})
-    blank = dataclasses.replace(job, policies=pset, snapshot=empty, history={})
-    return work(blank)
+    blank = dataclasses.replace(job, snapshot=empty, history={})
+    return _work(blank, pset, _parsed(job))

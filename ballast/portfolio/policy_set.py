@@ -153,23 +153,57 @@ def _text(ws: Workspace, path: Path) -> str:
 
 def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
     """Read and validate the IPS files ``found``; a bad file is recorded, not raised."""
-    out = PolicySet()
-    out.errors |= found.refused
     catalog = model_files.read_folder(ws.models) if found.files else model_files.ModelCatalog()
+    return parse_texts(read_texts(ws, found), catalog, ws.root)
+
+
+@dataclass(frozen=True)
+class PolicyTexts:
+    """IPS files as read and not yet parsed: the files found, the text and SHA-256 of each
+    readable one, and why the others were refused. A review on a cluster ships these to the
+    worker that parses them (``parse_texts``), so the coordinator need not parse them."""
+
+    found: PolicyFiles
+    texts: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return self.found.ids
+
+
+def read_texts(ws: Workspace, found: PolicyFiles) -> PolicyTexts:
+    """The texts (and SHA-256) of the IPS files ``found``; one that cannot be read is refused."""
+    out = PolicyTexts(found)
+    for pid in sorted(found.files):
+        try:
+            text = _text(ws, found.files[pid])
+        except PolicyError as exc:
+            out.unreadable[pid] = str(exc)
+            continue
+        out.texts[pid], out.hashes[pid] = text, content_hash(text)
+    return out
+
+
+def parse_texts(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Path) -> PolicySet:
+    """Validate IPS texts (``read_texts``) against the models of ``catalog``; a bad one is
+    recorded under its portfolio with ``root`` left out of the message, not raised. The same
+    set wherever it runs: errors, hashes and models in portfolio id order."""
+    out = PolicySet()
+    out.errors |= read.found.refused
     with collector_paused():
-        for pid in sorted(found.files):
-            path = found.files[pid]
-            try:
-                text = _text(ws, path)
-            except PolicyError as exc:
-                out.errors[pid] = str(exc)
+        for pid in sorted(read.found.files):
+            if pid in read.unreadable:
+                out.errors[pid] = read.unreadable[pid]
                 continue
-            out.hashes[pid] = content_hash(text)
+            text = read.texts[pid]
+            out.hashes[pid] = read.hashes[pid]
             out.texts[pid] = text
             try:
-                policy = load_policy(path, text, catalog)
+                policy = load_policy(read.found.files[pid], text, catalog)
             except PolicyError as exc:
-                out.errors[pid] = str(exc).replace(str(ws.root) + "/", "")
+                out.errors[pid] = str(exc).replace(str(root) + "/", "")
                 used = catalog.referenced(_named_model(text)) if catalog.files else None
             else:
                 out.policies.append(policy)

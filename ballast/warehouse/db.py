@@ -115,5 +115,6 @@ _ALLOWED_TABLES = frozenset(
         "run_allocations",
         "run_trades",
         "run_outputs",
+        "policy_accounts",
     }
 )

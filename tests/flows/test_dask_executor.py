@@ -77,6 +77,44 @@ def test_review_on_a_cluster_is_the_local_review(
     _same_as_local(local_run, summary, ws)
 
 
+def test_ips_files_seen_before_are_parsed_on_the_workers_only(
+    generated: Path,
+    local_run: tuple[dict, Path],
+    cluster: dask_cluster.Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the accounts of every IPS kept from before (``policy_accounts``), the coordinator
+    parses only the refused IPS (never kept): the workers parse the rest, and the run is the
+    local review's to the byte."""
+    from ballast.flows.review import quarterly_review
+
+    from ballast.cluster.policy_accounts import PolicyAccounts
+    from ballast.portfolio.models import read_folder
+    from ballast.portfolio.policy_set import find_policies, read_texts
+    from ballast.warehouse import db
+    from ballast.workspace import Workspace
+
+    same_run.fixed_identity(monkeypatch)
+    ws = Workspace(_copy(generated, tmp_path))
+    with db.connect(ws.warehouse) as con:
+        known = PolicyAccounts(con, read_folder(ws.models), ws.root)
+        known.accounts(read_texts(ws, find_policies(ws)))
+    parsed: list[str] = []
+    real = PolicyAccounts._parse
+
+    def spy(self: PolicyAccounts, read: object, pids: list[str]) -> set[str]:
+        parsed.extend(pids)
+        return real(self, read, pids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PolicyAccounts, "_parse", spy)
+    summary = quarterly_review(
+        workspace=str(ws.root), as_of=AS_OF, executor="dask", address=cluster.address, shard_size=5
+    )
+    _same_as_local(local_run, summary, ws.root)
+    assert parsed == local_run[0]["invalid"] and len(parsed) == 1
+
+
 def test_review_on_a_local_cluster_is_the_local_review(
     generated: Path,
     local_run: tuple[dict, Path],
