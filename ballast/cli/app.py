@@ -250,12 +250,11 @@ def _policies_ahead(
     ws: workspace.Workspace,
     orch: Any,
     portfolios: list[str] | None,
-    files_waiting: bool,
     options: dict[str, Any],
 ) -> Any:
     """The IPS files parsed on a background thread while the temporary Prefect server boots
-    (``ballast.portfolio.read_ahead``), when nothing else uses that wait: no files for GX to
-    validate, and the shards computed in this process (not on a Dask cluster)."""
+    (``ballast.portfolio.read_ahead``), when the shards are computed in this process (not on a
+    Dask cluster). Files waiting for GX do not stop it: GX starts in a process of its own."""
     from ballast import config
     from ballast.portfolio.read_ahead import ReadAhead
 
@@ -267,8 +266,7 @@ def _policies_ahead(
         local = False
     else:
         local = execution.executor == "local"
-    waiting_idle = orch.server is not None and not files_waiting
-    return ReadAhead(ws, portfolios, enabled=waiting_idle and local)
+    return ReadAhead(ws, portfolios, enabled=orch.server is not None and local)
 
 
 def _run_flow(
@@ -290,8 +288,8 @@ def _run_flow(
         from ballast.flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review
-        files_waiting = _validation_ready(ws, orch)
-        ahead = _policies_ahead(ws, orch, portfolios, files_waiting, options)
+        _validation_ready(ws, orch)
+        ahead = _policies_ahead(ws, orch, portfolios, options)
         with ahead, orchestrator.connected(orch, verbose):
             ahead.stop()
             with memory.heap_frozen():

@@ -116,14 +116,14 @@ def test_a_missing_ips_folder_ends_the_thread_quietly(
 def test_read_ahead_only_while_a_temporary_server_boots_for_a_local_review(
     demo_ws: Workspace,
 ) -> None:
-    """Parsed ahead when the command launched its own server, no inbox file waits for GX and
-    the shards run here; not against a configured server, with files to validate, or on Dask."""
+    """Parsed ahead when the command launched its own server and the shards run here (files
+    waiting for GX or not: GX starts in a process of its own); not against a configured server,
+    nor on Dask."""
     from ballast.cli.app import _policies_ahead
 
     booting, configured = SimpleNamespace(server=object()), SimpleNamespace(server=None)
-    assert _policies_ahead(demo_ws, booting, None, False, {})._enabled
-    assert not _policies_ahead(demo_ws, configured, None, False, {})._enabled
-    assert not _policies_ahead(demo_ws, booting, None, True, {})._enabled
-    assert not _policies_ahead(demo_ws, booting, None, False, {"executor": "dask"})._enabled
+    assert _policies_ahead(demo_ws, booting, None, {})._enabled
+    assert not _policies_ahead(demo_ws, configured, None, {})._enabled
+    assert not _policies_ahead(demo_ws, booting, None, {"executor": "dask"})._enabled
     address = {"address": "tcp://127.0.0.1:8786"}
-    assert not _policies_ahead(demo_ws, booting, None, False, address)._enabled
+    assert not _policies_ahead(demo_ws, booting, None, address)._enabled
