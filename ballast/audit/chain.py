@@ -196,11 +196,35 @@ def _naming(log: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, A
     return out
 
 
-def expanded(con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -> dict[int, dict]:
-    """The whole payload of each row of ``log`` that names a detail, by seq (one query)."""
-    named = _naming(log)
-    stored = _details(con, [sha for _, _, sha, _ in named])
-    return {r["seq"]: _merged(p, stored.get(sha)) for r, p, sha, _ in named}
+class StoredDetails:
+    """The rows of a log whose payload names a detail, and what ``audit_detail`` holds for
+    each: read with one query, each stored detail hashed at most once, for both
+    ``detail_problems`` and ``expanded``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -> None:
+        self.named = _naming(log)
+        self.stored = _details(con, [sha for _, _, sha, _ in self.named])
+        self._digests: dict[str, str] = {}
+
+    def digest(self, sha: str) -> str | None:
+        """The digest of what is stored under ``sha`` now (none stored: None)."""
+        parts = self.stored.get(sha)
+        if parts is None:
+            return None
+        if sha not in self._digests:
+            self._digests[sha] = detail_digest(parts)
+        return self._digests[sha]
+
+
+def expanded(
+    con: duckdb.DuckDBPyConnection,
+    log: list[dict[str, Any]],
+    details: StoredDetails | None = None,
+) -> dict[int, dict]:
+    """The whole payload of each row of ``log`` that names a detail, by seq (one query): a
+    detail missing or edited gives none (``detail_problems`` names it)."""
+    d = details or StoredDetails(con, log)
+    return {r["seq"]: p | d.stored[sha] if d.digest(sha) == sha else p for r, p, sha, _ in d.named}
 
 
 def at_text(at: dt.datetime) -> str:
@@ -643,15 +667,18 @@ def check(log: list[dict[str, Any]], ws: Workspace, trusted: Head | None = None)
     return sorted(found, key=lambda p: (p.seq is None, p.seq or 0))
 
 
-def detail_problems(con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -> list[Problem]:
+def detail_problems(
+    con: duckdb.DuckDBPyConnection,
+    log: list[dict[str, Any]],
+    details: StoredDetails | None = None,
+) -> list[Problem]:
     """Each row of ``log`` whose payload names a detail that ``audit_detail`` no longer holds
     as recorded (rows deleted, added or edited: their digest or count differs)."""
-    named = _naming(log)
-    stored = _details(con, [sha for _, _, sha, _ in named])
+    d = details or StoredDetails(con, log)
     problems = []
-    for r, _, sha, entries in named:
-        parts = stored.get(sha)
-        if parts is None:
+    for r, _, sha, entries in d.named:
+        parts, digest = d.stored.get(sha), d.digest(sha)
+        if parts is None or digest is None:
             problems.append(
                 Problem(
                     "detail_missing",
@@ -662,13 +689,13 @@ def detail_problems(con: duckdb.DuckDBPyConnection, log: list[dict[str, Any]]) -
             )
             continue
         count = sum(len(v) for v in parts.values())
-        if count != entries or detail_digest(parts) != sha:
+        if count != entries or digest != sha:
             problems.append(
                 Problem(
                     "detail_edited",
                     r["seq"],
                     f"{_label(r)}: its detail in audit_detail was edited: {count} entries "
-                    f"hashing to {detail_digest(parts)[:12]}…, recorded {entries} entries "
+                    f"hashing to {digest[:12]}…, recorded {entries} entries "
                     f"hashing to {sha[:12]}…",
                 )
             )

@@ -53,11 +53,12 @@ def verify(
     found = Findings()
     for p in chain.check(log, ws):
         (found.note if p.is_note else found.problem)(str(p))
-    for p in chain.detail_problems(con, log):
+    details = chain.StoredDetails(con, log)  # read and hashed once, for both uses below
+    for p in chain.detail_problems(con, log, details):
         found.problem(str(p))
     witnessed, line = anchoring.check_configured(log, ws, witness_folder, public_key)
     found.extend(witnessed)
-    told = trail.read(log, chain.expanded(con, log))
+    told = trail.read(log, chain.expanded(con, log, details))
     runs, unfinished = verify_runs.check(con, told)
     found.extend(runs)
     found.extend(verify_files.check(con, ws, told, unfinished))

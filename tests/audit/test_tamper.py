@@ -339,6 +339,29 @@ def test_run_finished_detail_edited(ws: Workspace, edit: str, said: str) -> None
     assert any(f"seq {seq} (run_finished" in f and said in f for f in found), found
 
 
+def test_verify_reads_and_hashes_each_detail_once(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detail of a large run is tens of thousands of rows: ``verify`` reads them in one
+    query and hashes each detail once, for both its own check and the trail it reads."""
+    reads, hashed = [], []
+    real_read, real_digest = audit._details, audit.detail_digest
+
+    def read(con: duckdb.DuckDBPyConnection, digests: list[str]) -> dict[str, Any]:
+        reads.append(len(digests))
+        return real_read(con, digests)
+
+    def digest(parts: dict[str, Any]) -> str:
+        hashed.append(1)
+        return real_digest(parts)
+
+    monkeypatch.setattr(audit, "_details", read)
+    monkeypatch.setattr(audit, "detail_digest", digest)
+    assert problems(ws) == []
+    details = value(ws, "select count(distinct digest) from audit_detail")
+    assert details >= 1 and reads == [details] and len(hashed) == details
+
+
 def test_an_edited_detail_gives_approvals_no_recorded_digest(ws: Workspace, run_id: str) -> None:
     """A reader of the detail gets nothing from a detail that no longer matches its digest:
     the portfolio's recorded digest is gone, so its proposal is not proven."""
