@@ -7,8 +7,10 @@ on the same generated workspace, next to the bare floor in the same run.
 
 For each size the workspace is generated once (``generate.generate_workspace``, seeded) and
 ingested once (``ballast ingest``), so every review measured here is warm: ingest is the same
-code on both executors and would only blur the comparison. Then ``--runs`` times: the floor
-(``benchmarks/floor.py``), a local review, a Dask review. Each review is measured from the
+code on both executors and would only blur the comparison. First, once, the workspace's first
+Dask review ("dask-first": the coordinator parses every IPS to find its accounts,
+``ballast.cluster.policy_accounts``); then ``--runs`` times: the floor (``benchmarks/floor.py``),
+a local review, a Dask review (IPS files already seen). Each review is measured from the
 outside (wall time; peak RSS of every process of its tree, sampled) and from its run log
 (stage seconds; the coordinator's own peak RSS, which the flow logs after each stage). With a
 LocalCluster the workers are the review's descendants, so their peak RSS is measured too; on an
