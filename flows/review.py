@@ -23,7 +23,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import polars as pl
 from ballast.flows.states import ballast_flow, finished
 from ballast.tasks import retrying
 from ballast.tasks.compute import compute, find_policies
@@ -38,6 +37,7 @@ from prefect.utilities.annotations import quote
 
 from ballast import config as ballast_config
 from ballast.audit import records, recovery
+from ballast.audit.result_files import ResultFiles
 from ballast.config import ExecutionConfig
 from ballast.ops import memory, notify, progress, runlog, runs
 from ballast.portfolio.policy_set import PolicyFiles, PolicySet
@@ -71,7 +71,7 @@ def _counts(stage: str, out: Any) -> dict[str, int]:
     if stage == "compute":
         return {"portfolios": len(out.rows), "positions": out.positions}
     if stage == "render":
-        return {"portfolios": len(out.rows), "files": len(out.outputs)}
+        return {"portfolios": len(out.rows), "files": out.files}
     return {}
 
 
@@ -92,42 +92,37 @@ def _tasks(workspace: Path) -> SimpleNamespace:
     return SimpleNamespace(**{t.fn.__name__: retrying.configured(t, retry) for t in tasks})
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The shards' rows of one result table (a shard with none may have no columns)."""
-    rows = [f for f in frames if f.height]
-    return pl.concat(rows, how="vertical_relaxed") if rows else frames[0]
-
-
 class _Shards:
-    """What a run keeps of its shards once each is written: the policies reviewed (hashes and
-    errors, for the record stage), one terminal row per portfolio, the result tables, the
-    files read and the positions counted."""
+    """What a run keeps of its shards once each is written: the policies refused and the
+    models read (for the record stage), one terminal row per portfolio, the files read and the
+    positions counted. Their result rows, IPS hashes and report hashes go to disk
+    (``ResultFiles``) as each is written."""
 
-    def __init__(self) -> None:
+    def __init__(self, ws: Workspace, run_id: str) -> None:
         self.reviewed = PolicySet()
         self.rows: list[dict[str, Any]] = []
-        self.frames: dict[str, list[pl.DataFrame]] = {}
+        self.results = ResultFiles.begin(ws, run_id)
         self.file_ids: set[int] = set()
         self.positions = 0
 
     def policies(self, ws: Workspace, pset: PolicySet) -> None:
         records.archive_policies(ws, pset)  # content-addressed: idempotent
         self.reviewed.errors |= pset.errors
-        self.reviewed.hashes |= pset.hashes
         self.reviewed.models |= pset.models
+        self.results.add_ips(pset.hashes)
 
-    def add(self, rows: list[dict[str, Any]], part: Any) -> None:
-        """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``)."""
+    def add(self, rows: list[dict[str, Any]], part: Any, folder: RunFolder) -> None:
+        """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``),
+        and the hashes of the reports written so far."""
         self.rows += rows
-        for table, frame in part.frames.items():
-            self.frames.setdefault(table, []).append(frame)
+        self.results.add(part.frames)
+        self.results.add_outputs(folder.take_hashes())
         self.file_ids.update(part.file_ids)
         self.positions += part.positions
 
     def result(self, folder: RunFolder, hashes: dict[str, str]) -> RenderResult:
-        tables = {table: _concat(parts) for table, parts in self.frames.items()}
         return RenderResult(
-            folder.final, hashes, tables, sorted(self.file_ids), self.rows, self.positions
+            folder.final, hashes, self.results, sorted(self.file_ids), self.rows, self.positions
         )
 
 
@@ -147,7 +142,7 @@ def _review(
     compute (the rest of the time is the render stage's)."""
     root, with_trades = str(ws.root), run.kind != "monitor"
     shards = _shards(found, shard_size)
-    kept, waited = _Shards(), 0.0
+    kept, waited = _Shards(ws, run.run_id), 0.0
     with RunFolder(
         ws.reports, run.meta(), total=len(found.ids), html=html, pdf=PdfChoice(pdf)
     ) as folder:
@@ -164,7 +159,7 @@ def _review(
             part = t.render(root, run, quote(computed), html)
             del computed
             encoded = folder.add(part.entries, part.contexts)
-            kept.add(encoded.rows, part)
+            kept.add(encoded.rows, part, folder)
             del part
         hashes = folder.close()
     return kept.result(folder, hashes), kept.reviewed, waited
@@ -194,7 +189,7 @@ def _review_on_cluster(
     logger = get_run_logger()
     shards = _shards(found, execution.shard_size)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
-    kept, waited = _Shards(), 0.0
+    kept, waited = _Shards(ws, run.run_id), 0.0
     pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
     with (
         cluster_runner.opened(execution) as task_runner,
@@ -243,7 +238,7 @@ def _review_on_cluster(
             del future, job
             folder.add_encoded(part.encoded)
             folder.add_documents(part.documents, part.written)
-            kept.add(part.encoded.rows, part)
+            kept.add(part.encoded.rows, part, folder)
             del part
         hashes = folder.close()
     if accounts.parsed:

@@ -14,7 +14,7 @@ from ballast.tasks import retrying
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ballast.audit import anchoring, records
+from ballast.audit import anchoring, records, result_files, run_finished
 from ballast.audit import chain as audit
 from ballast.errors import BallastError
 from ballast.ingest.inbox import IngestReport
@@ -56,7 +56,8 @@ def finish_run(
         if records.run_status(con, run_id) == "running":
             records.finish(con, ws, run, policies, rendered, ingest, status)
         if "run_finished" not in records.audit_events(con, run_id):
-            audit.record_run_finished(con, ws, run_id)
+            run_finished.record(con, ws, run_id)
+    result_files.remove(ws, run_id)  # recorded: the rows are in the warehouse
     if rendered is not None and status in FINISHED:
         outputs.publish(rendered.folder)
     try:  # the chain's head to the witness, when ballast.yaml asks for it after each run

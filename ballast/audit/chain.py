@@ -56,7 +56,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
@@ -114,6 +114,13 @@ class Detail:
     def reference(self) -> dict[str, Any]:
         """What the chained payload keeps of it (``payload["detail"]``)."""
         return {"entries": self.entries, "sha256": self.sha256}
+
+
+class StagedRows(Protocol):
+    """A detail whose rows are staged in the warehouse already, under the digest its payload
+    names: ``insert`` moves them to ``audit_detail``."""
+
+    def insert(self, con: duckdb.DuckDBPyConnection) -> None: ...
 
 
 def detail_digest(parts: dict[str, dict[str, Any]]) -> str:
@@ -313,11 +320,14 @@ def _insert(
     run_id: str | None,
     subject: str | None,
     payload: dict[str, Any],
+    staged: StagedRows | None = None,
 ) -> Head:
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.row_hash
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    if event in DETAILED_EVENTS:
+    if staged is not None:  # the payload names it already
+        staged.insert(con)
+    elif event in DETAILED_EVENTS:
         payload, detail = split_detail(payload)
         if detail is not None:
             detail_rows = detail.rows.to_arrow()  # noqa: F841 - named in the SQL
@@ -404,8 +414,10 @@ class Appender:
         run_id: str | None = None,
         subject: str | None = None,
         payload: dict[str, Any],
+        detail: StagedRows | None = None,
     ) -> str:
-        """Add one event (an ``audit_anomaly`` first when the log was out of step)."""
+        """Add one event (an ``audit_anomaly`` first when the log was out of step); ``detail``:
+        its detail, staged already, which the payload names (``ballast.audit.run_finished``)."""
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
         if self._problem is not None:
@@ -424,7 +436,7 @@ class Appender:
                     "head_hash": old.row_hash if old else None,
                 },
             )
-        self._last = _insert(self._con, self._last, event, actor, run_id, subject, payload)
+        self._last = _insert(self._con, self._last, event, actor, run_id, subject, payload, detail)
         self.head = self._last
         return self._last.row_hash
 
@@ -736,27 +748,20 @@ def record_run_started(con: duckdb.DuckDBPyConnection, ws: Workspace, run: dict[
     )
 
 
-def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    """A recorded run as the ``run_finished`` payload gives it (inputs, validation, outputs)."""
+def run_head(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """A recorded run as the ``run_finished`` payload gives it, but for the maps with an entry
+    per IPS, output or portfolio (``DETAIL_PARTS``): its fields, inputs and validation."""
     found = db.query(con, "audit/run", {"run_id": run_id}).to_dicts()
     if not found:
         raise BallastError(f"no run {run_id} in the warehouse (see 'ballast runs')")
     run = found[0]
-    # the per-IPS, per-output and per-portfolio parts are taken column by column: at 50,000
-    # portfolios a dict per row of each, only to be taken apart, cost tens of MiB
-    inputs = db.query(con, "audit/run_inputs", {"run_id": run_id})
-    is_ips = pl.col("role") == "ips"
-    ips = inputs.filter(is_ips)
-    others = inputs.filter(~is_ips).to_dicts()
-    file_ids = inputs["file_id"].drop_nulls().to_list()
+    others = db.query(con, "audit/run_files", {"run_id": run_id})
+    file_ids = others["file_id"].drop_nulls().to_list()
     checks = db.query(con, "audit/validation", {"file_ids": file_ids}).to_dicts()
-    outputs = db.query(con, "audit/run_outputs", {"run_id": run_id})
-    portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id})
     return {
         **{k: run[k] for k in ("kind", "as_of", "trigger", "who", "reason", "code_version")},
         **{k: run[k] for k in ("started_at", "ended_at", "status", "report_dir")},
-        "ips": dict(zip(ips["name"].to_list(), ips["sha256"].to_list(), strict=True)),
-        "inputs": others,
+        "inputs": others.to_dicts(),
         "validation": {
             "passed": sum(bool(c["success"]) for c in checks),
             "failed": sum(c["success"] is False for c in checks),
@@ -771,6 +776,19 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
                 for c in checks
             ],
         },
+    }
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """A recorded run as the ``run_finished`` payload gives it (inputs, validation, outputs)."""
+    head = run_head(con, run_id)
+    # the per-IPS, per-output and per-portfolio maps are taken column by column: at 50,000
+    # portfolios a dict per row of each, only to be taken apart, cost tens of MiB
+    ips = db.query(con, "audit/run_ips", {"run_id": run_id})
+    outputs = db.query(con, "audit/run_outputs", {"run_id": run_id})
+    portfolios = db.query(con, "audit/run_portfolios", {"run_id": run_id})
+    return head | {
+        "ips": dict(zip(ips["name"].to_list(), ips["sha256"].to_list(), strict=True)),
         "outputs": dict(zip(outputs["name"].to_list(), outputs["sha256"].to_list(), strict=True)),
         "portfolios": {
             pid: {"status": status, "breached": breached, "trades": trades}
@@ -779,18 +797,6 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
             ).iter_rows()
         },
     }
-
-
-def run_finished_payload(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    """The ``run_finished`` payload: the run summary and the digests of its records."""
-    return run_summary(con, run_id) | digests.run_payload(con, run_id)
-
-
-def record_run_finished(con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str) -> str:
-    """``run_finished`` for a run recorded in the warehouse (``records.finish`` appends it with
-    the records themselves; this is for a run recorded without it)."""
-    payload = run_finished_payload(con, run_id)
-    return append(con, ws, "run_finished", actor=payload["who"], run_id=run_id, payload=payload)
 
 
 def superseded(con: duckdb.DuckDBPyConnection, file_id: int) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
-from ballast.audit import chain
+from ballast.audit import chain, result_files, run_finished
 from ballast.portfolio.policy_set import PolicySet
 from ballast.warehouse import db
 from ballast.workspace import Workspace
@@ -227,8 +227,8 @@ def finish(
     with chain.transaction(con, ws) as t:
         db.append(con, "run_inputs", _inputs(con, run_id, policies, rendered))
         if rendered is not None:
-            for table, frame in rendered.frames.items():
-                db.append(con, table, frame)
+            for table in result_files.TABLES:
+                db.append_parquet(con, table, rendered.results.files(table))
             db.append(
                 con,
                 "run_outputs",
@@ -250,5 +250,7 @@ def finish(
                 "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
             },
         )
-        payload = chain.run_finished_payload(con, run_id)
-        t.append("run_finished", actor=payload["who"], run_id=run_id, payload=payload)
+        payload, detail = run_finished.event(con, run_id)
+        t.append(
+            "run_finished", actor=payload["who"], run_id=run_id, payload=payload, detail=detail
+        )

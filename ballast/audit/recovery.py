@@ -19,7 +19,9 @@
    folder is rolled forward (renamed to ``<run_id>``, see ``ballast.reporting.outputs``); any
    other is removed. A visible folder of a crashed run (left by a version that renamed before
    recording) is hidden as ``.<run_id>.crashed``, kept as evidence, never read as a run;
-4. appends the ``file_loaded``/``file_quarantined`` events of ledger files committed by a run
+4. removes the result files (``ballast.audit.result_files``) of runs not alive: a recorded
+   run's rows are in the warehouse, any other's are never recorded;
+5. appends the ``file_loaded``/``file_quarantined`` events of ledger files committed by a run
    that died before writing them (the ledger and the audit trail agree again).
 
 Nothing is lost: a file committed before the crash stays loaded (its inbox copy is gone, its
@@ -44,7 +46,7 @@ from typing import Any
 import duckdb
 
 from ballast.audit import chain as audit
-from ballast.audit import digests
+from ballast.audit import digests, result_files
 from ballast.errors import BallastError
 from ballast.ops import runs
 from ballast.reporting import outputs
@@ -85,10 +87,18 @@ class Recovered:
     published: list[str] = field(default_factory=list)  # rolled forward: recorded, not renamed
     hidden: list[str] = field(default_factory=list)
     files_audited: list[str] = field(default_factory=list)
+    removed_results: list[str] = field(default_factory=list)  # result files never recorded
 
     def __bool__(self) -> bool:
         return any(
-            (self.crashed, self.removed_partial, self.published, self.hidden, self.files_audited)
+            (
+                self.crashed,
+                self.removed_partial,
+                self.published,
+                self.hidden,
+                self.files_audited,
+                self.removed_results,
+            )
         )
 
     def describe(self) -> str:
@@ -99,6 +109,7 @@ class Recovered:
             "recorded run folders published": self.published,
             "crashed run folders hidden": self.hidden,
             "files audited": self.files_audited,
+            "unrecorded result files removed": self.removed_results,
         }
         return "; ".join(
             f"{k}: {', '.join(Path(v).name for v in vs)}" for k, vs in parts.items() if vs
@@ -306,6 +317,7 @@ def recover(workspace: str, run_id: str, *, lock_timeout: float | None = None) -
             else:
                 alive.add(row["run_id"])
         _tidy_reports(con, ws, alive, set(out.crashed), out)
+        out.removed_results += result_files.tidy(ws, alive)
         _audit_orphan_files(con, ws, out)
         _forget_finished(con, ws)
     return out

@@ -31,6 +31,7 @@ from ballast.reporting.pdf import PdfChoice, html_to_pdf, wanted
 if TYPE_CHECKING:
     import polars as pl
 
+    from ballast.audit.result_files import ResultFiles
     from ballast.portfolio.policy import Policy
     from ballast.review import Computed
 
@@ -38,18 +39,24 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RenderResult:
     """What the review wrote, for the record stage and the command line: the run folder's
-    final path (still under its staging name until ``publish``), each output's SHA-256, the
-    result tables to record (``ballast.audit.records.result_frames``: run_portfolios,
-    run_allocations, run_trades), the ids of the files the review read, one terminal row per
+    final path (still under its staging name until ``publish``), the SHA-256 of the outputs
+    written last (results.json, the CSVs, the index, the last reports), the files of the rows to
+    record (``ballast.audit.result_files``: the results, the IPS hashes, the other outputs'
+    hashes), the ids of the files the review read, one terminal row per
     portfolio (``ballast.reporting.summary.terminal_row``) and the positions reviewed. No
     results entries: they were written shard by shard and released."""
 
     folder: Path
     outputs: dict[str, str]
-    frames: dict[str, pl.DataFrame]
+    results: ResultFiles
     file_ids: list[int]
     rows: list[dict[str, Any]]
     positions: int = 0
+
+    @property
+    def files(self) -> int:
+        """How many files the run folder holds."""
+        return len(self.outputs) + self.results.rows.get("run_outputs", 0)
 
     @property
     def invalid(self) -> list[str]:
@@ -277,8 +284,14 @@ class ReportRenderer:
             self.hashes |= done.result()
             progress.advance(batch[done])
 
+    def take(self) -> dict[str, str]:
+        """The hashes of the files written so far and not taken yet (``finish`` gives the
+        rest)."""
+        taken, self.hashes = self.hashes, {}
+        return taken
+
     def finish(self) -> dict[str, str]:
-        """Wait for every report submitted; the hashes of all written files."""
+        """Wait for every report submitted; the hashes of the written files not taken."""
         while self._batches:
             self._drain(self._batches.pop(0))
         return self.hashes

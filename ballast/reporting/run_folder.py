@@ -167,9 +167,16 @@ class RunFolder:
         self._documents |= hashes
         progress.advance(sum(1 for name in hashes if name.endswith(".html")))
 
+    def take_hashes(self) -> dict[str, str]:
+        """The hashes of the reports written so far and not taken yet (``close`` gives the
+        rest), so a caller can keep them elsewhere than in memory."""
+        taken = self._renderer.take() | self._documents
+        self._documents = {}
+        return taken
+
     def close(self) -> dict[str, str]:
         """End results.json and trades.csv, write index.html, wait for the reports; the hash
-        of every file in the folder."""
+        of every file in the folder not taken (``take_hashes``)."""
         self._results.write(("[]" if self._first else "\n  ]") + "\n}\n")
         self.outputs["results.json"] = self._results.close()
         for name, (f, _) in self._tables.items():

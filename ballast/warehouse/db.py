@@ -106,6 +106,18 @@ def append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> N
     con.execute(f"insert into {table} ({cols}) select {cols} from arrow")
 
 
+def append_parquet(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> None:
+    """Append the rows of Parquet files to a canonical or run table (columns matched by
+    name), in one statement: DuckDB reads them as it inserts."""
+    if table not in _ALLOWED_TABLES:
+        raise ValueError(f"not a ballast table: {table}")
+    if files:
+        paths = [str(f) for f in files]
+        con.execute(
+            f"insert into {table} by name select * from read_parquet($files)", {"files": paths}
+        )
+
+
 _ALLOWED_TABLES = frozenset(
     {
         *ALL_KINDS,

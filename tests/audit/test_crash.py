@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ballast.audit import chain as audit
+from ballast.audit.result_files import results_dir
 from ballast.warehouse import db
 from ballast.workspace import Workspace
 from tests.conftest import copy_demo
@@ -84,6 +85,12 @@ def state(ws: Workspace) -> dict:
             "runs": con.execute("select status, pid from runs order by started_at").fetchall(),
             "unaudited": db.query(con, "audit/recovery/unaudited_files").height,
             "events": [r["event"] for r in audit.rows(con)],
+            "result_runs": [
+                s
+                for (s,) in con.execute(
+                    "select status from runs where run_id in (select run_id from run_portfolios)"
+                ).fetchall()
+            ],
         }
 
 
@@ -97,6 +104,9 @@ def test_kill_at_each_stage_then_rerun(tmp_path: Path) -> None:
         assert rc == -signal.SIGKILL, f"{stage}: {out}"
         # two-phase publish: no stage, not even after the record, leaves a visible folder
         assert not run_folders(crashed), f"{stage}: a run folder of a killed run is visible"
+        if stage == "record":  # killed inside its transaction, after inserting its result files
+            (spilled,) = results_dir(crashed).iterdir()  # the earlier killed runs' are removed
+            assert list(spilled.glob("run_portfolios-*.parquet"))
     (staged,) = (crashed.reports / AS_OF).glob(".*.partial")  # the recorded, unpublished run
     rc, out = finish(start(crashed))
     assert rc == 1, out  # demo: one portfolio has invalid data
@@ -119,3 +129,7 @@ def test_kill_at_each_stage_then_rerun(tmp_path: Path) -> None:
     assert all(pid for s, pid in after["runs"] if s == "crashed")
     assert after["events"].count("run_crashed") == killed
     assert not list(crashed.inbox.iterdir())
+    # result files: the killed runs' removed by recovery, a recorded run's by its record stage;
+    # result rows only of the runs recorded as finished
+    assert not list(results_dir(crashed).iterdir()) and not list(results_dir(clean).iterdir())
+    assert after["result_runs"] == ["completed_with_errors"] * 2

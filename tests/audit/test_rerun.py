@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ballast.audit import chain as audit
-from ballast.audit import rerun
+from ballast.audit import rerun, run_finished
 from ballast.errors import BallastError
 from ballast.ingest import inbox
 from ballast.portfolio import policy_set
@@ -159,7 +159,7 @@ def test_run_finished_event(reviewed, tmp_path) -> None:
     ws = clone(reviewed[0], tmp_path / "ws")
     run_id = reviewed[1]["run_id"]
     with db.connect(ws.warehouse) as con:
-        audit.record_run_finished(con, ws, run_id)
+        run_finished.record(con, ws, run_id)
         row = audit.rows(con)[-1]
         recorded = dict(
             con.execute(

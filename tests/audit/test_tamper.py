@@ -747,7 +747,7 @@ def test_a_runs_digests_taken_a_range_of_portfolios_at_a_time_are_the_whole_runs
 
     monkeypatch.setattr(digests, "CHUNK_PORTFOLIOS", chunk)
     with db.connect(ws.warehouse) as con:
-        ranges = digests._ranges(con, run_id)
+        ranges = digests.portfolio_ranges(con, run_id)
         payload = digests.run_payload(con, run_id)
         whole = digests.run_records(con, [run_id])[run_id]
         by_portfolio = digests.portfolio_records(con, [run_id])[run_id]
@@ -769,11 +769,11 @@ def test_ranges_out_of_text_order_fall_back_to_the_whole_run(
     with db.connect(ws.warehouse) as con:
         whole = digests.run_records(con, [run_id])[run_id]
         monkeypatch.setattr(digests, "CHUNK_PORTFOLIOS", 1)
-        backwards = list(reversed(digests._ranges(con, run_id)))
+        backwards = list(reversed(digests.portfolio_ranges(con, run_id)))
         with pytest.raises(digests._OutOfOrder):
             params = [
                 {"run_ids": [run_id], "keyed": True, "from_portfolio": lo, "to_portfolio": hi}
                 for lo, hi in backwards
             ]
             list(digests._interleaved(con, "audit/records/run_rows", params))
-        assert digests._run_records_by_range(con, run_id, backwards) == whole
+        assert digests.table_records(con, run_id, backwards) == whole
