@@ -11,7 +11,7 @@ import base64
 import hashlib
 import heapq
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache, lru_cache, partial
 from itertools import islice
@@ -587,8 +587,19 @@ def render_index(
     """The firm-wide page of one run from its ``index_row`` lines: the exceptions first, the
     drift distribution, then every portfolio in a table the page can filter and sort (with an
     Approval column when ``signed_at`` says when the rows' sign-offs were read)."""
+    return "".join(index_chunks(run, rows, env, signed_at))
+
+
+def index_chunks(
+    run: dict[str, Any],
+    rows: list[dict[str, Any]],
+    env: jinja2.Environment | None = None,
+    signed_at: str | None = None,
+) -> Iterator[str]:
+    """``render_index``'s text as Jinja makes it, piece by piece, to be written as it comes:
+    at 100,000 portfolios the page is 55 MiB of text, and rendering it whole took 290 MiB."""
     env = env or environment()
-    return env.get_template("index.html.j2").render(index_context(run, rows, signed_at))
+    return env.get_template("index.html.j2").generate(index_context(run, rows, signed_at))
 
 
 def render_run_index(

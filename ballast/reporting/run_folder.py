@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -23,7 +24,7 @@ from ballast.ops import progress
 from ballast.ops.memory import collector_paused
 from ballast.reporting import html as report_html
 from ballast.reporting import results
-from ballast.reporting.outputs import ReportRenderer, sha256_text, staging, write_documents
+from ballast.reporting.outputs import ReportRenderer, staging, write_documents
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.summary import terminal_row
 
@@ -70,6 +71,14 @@ def encode(entries: list[dict[str, Any]], *, tables: bool, html: bool) -> Encode
             [report_html.index_row(e) for e in entries] if html else [],
             [terminal_row(e) for e in entries],
         )
+
+
+def _joined(pieces: Iterable[str], count: int = 1 << 15) -> Iterator[str]:
+    """``pieces`` joined ``count`` at a time, in order (Jinja yields many small ones: about 40
+    per portfolio of the index page)."""
+    it = iter(pieces)
+    while batch := list(islice(it, count)):
+        yield "".join(batch)
 
 
 class _Hashed:
@@ -182,8 +191,10 @@ class RunFolder:
         for name, (f, _) in self._tables.items():
             self.outputs[name] = f.close()
         if self.html:
-            text = report_html.render_index(self.run, self._index)
-            (self.folder / "index.html").write_text(text, encoding="utf-8")
-            self.outputs["index.html"] = sha256_text(text)
+            index = _Hashed(self.folder / "index.html")
+            with collector_paused():  # else its passes walk every index row: 2.5x the time
+                for text in _joined(report_html.index_chunks(self.run, self._index)):
+                    index.write(text)
+            self.outputs["index.html"] = index.close()
         self.outputs |= self._renderer.finish() | self._documents
         return self.outputs
