@@ -37,7 +37,6 @@ from prefect.utilities.annotations import quote
 
 from ballast import config as ballast_config
 from ballast.audit import records, recovery
-from ballast.audit.result_files import ResultFiles
 from ballast.config import ExecutionConfig
 from ballast.ops import memory, notify, progress, runlog, runs
 from ballast.portfolio.policy_set import PolicyFiles, PolicySet
@@ -45,6 +44,7 @@ from ballast.reporting.outputs import RenderResult
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.run_folder import RunFolder
 from ballast.warehouse import db
+from ballast.warehouse.result_files import ResultFiles
 from ballast.workspace import Workspace
 
 

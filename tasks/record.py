@@ -14,7 +14,7 @@ from ballast.tasks import retrying
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ballast.audit import anchoring, records, result_files, run_finished
+from ballast.audit import anchoring, records, run_finished
 from ballast.audit import chain as audit
 from ballast.errors import BallastError
 from ballast.ingest.inbox import IngestReport
@@ -22,7 +22,7 @@ from ballast.ops.runs import RunIdentity
 from ballast.portfolio.policy_set import PolicySet
 from ballast.reporting import outputs
 from ballast.reporting.outputs import RenderResult
-from ballast.warehouse import db
+from ballast.warehouse import db, result_files
 from ballast.workspace import Workspace
 
 FINISHED = ("completed", "completed_with_errors")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
-from ballast.audit import chain, result_files, run_finished
+from ballast.audit import chain, run_finished
 from ballast.portfolio.policy_set import PolicySet
-from ballast.warehouse import db
+from ballast.warehouse import db, result_files
 from ballast.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@
    folder is rolled forward (renamed to ``<run_id>``, see ``ballast.reporting.outputs``); any
    other is removed. A visible folder of a crashed run (left by a version that renamed before
    recording) is hidden as ``.<run_id>.crashed``, kept as evidence, never read as a run;
-4. removes the result files (``ballast.audit.result_files``) of runs not alive: a recorded
+4. removes the result files (``ballast.warehouse.result_files``) of runs not alive: a recorded
    run's rows are in the warehouse, any other's are never recorded;
 5. appends the ``file_loaded``/``file_quarantined`` events of ledger files committed by a run
    that died before writing them (the ledger and the audit trail agree again).
@@ -46,11 +46,11 @@ from typing import Any
 import duckdb
 
 from ballast.audit import chain as audit
-from ballast.audit import digests, result_files
+from ballast.audit import digests
 from ballast.errors import BallastError
 from ballast.ops import runs
 from ballast.reporting import outputs
-from ballast.warehouse import db
+from ballast.warehouse import db, result_files
 from ballast.workspace import Workspace
 
 

@@ -31,9 +31,9 @@ from ballast.reporting.pdf import PdfChoice, html_to_pdf, wanted
 if TYPE_CHECKING:
     import polars as pl
 
-    from ballast.audit.result_files import ResultFiles
     from ballast.portfolio.policy import Policy
     from ballast.review import Computed
+    from ballast.warehouse.result_files import ResultFiles
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class RenderResult:
     """What the review wrote, for the record stage and the command line: the run folder's
     final path (still under its staging name until ``publish``), the SHA-256 of the outputs
     written last (results.json, the CSVs, the index, the last reports), the files of the rows to
-    record (``ballast.audit.result_files``: the results, the IPS hashes, the other outputs'
+    record (``ballast.warehouse.result_files``: the results, the IPS hashes, the other outputs'
     hashes), the ids of the files the review read, one terminal row per
     portfolio (``ballast.reporting.summary.terminal_row``) and the positions reviewed. No
     results entries: they were written shard by shard and released."""

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from ballast.audit import chain as audit
-from ballast.audit.result_files import results_dir
 from ballast.warehouse import db
+from ballast.warehouse.result_files import results_dir
 from ballast.workspace import Workspace
 from tests.conftest import copy_demo
 from tests.support import faults

@@ -1,4 +1,4 @@
-"""A run's rows kept on disk until the record stage (``ballast.audit.result_files``): written
+"""A run's rows kept on disk until the record stage (``ballast.warehouse.result_files``): written
 in order, inserted by name into a real warehouse, removed by recovery when never recorded."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from ballast.audit import records, result_files
-from ballast.audit.result_files import ResultFiles
-from ballast.warehouse import db
+from ballast.audit import records
+from ballast.warehouse import db, result_files
+from ballast.warehouse.result_files import ResultFiles
 from ballast.workspace import Workspace
 
 
