@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ballast.flows.states import ballast_flow, finished
+from ballast.flows.states import RunResult, ballast_flow, finished
 from ballast.tasks import retrying
 from ballast.tasks.compute import compute, find_policies
 from ballast.tasks.ingest import load_files, stage_inbox
@@ -367,7 +367,7 @@ def quarterly_review(
     pdf: str = "none",
     executor: str | None = None,
     address: str | None = None,
-) -> dict[str, Any] | State:
+) -> RunResult | State:
     """Ingest, validate, compute drift, breaches and trades, and render the reports (PDF copies
     for ``pdf``: none, action (portfolios to rebalance or with invalid data) or all). Shards run
     on this machine or, with ``executor="dask"``, on the Dask scheduler at ``address`` (a local
@@ -399,7 +399,7 @@ def monitor(
     trigger: str = "manual",
     executor: str | None = None,
     address: str | None = None,
-) -> dict[str, Any] | State:
+) -> RunResult | State:
     """The daily drift check: ingest and report breaches, propose no trades (``finished``)."""
     return finished(
         run_review(

@@ -20,9 +20,8 @@ review, the flow waits for late custodian files (``ballast.ingest.custodian_wait
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from ballast.flows.states import ballast_flow, passed_on
+from ballast.flows.states import RunResult, ballast_flow, passed_on
 from prefect import get_run_logger
 from prefect.states import Completed, State
 
@@ -51,7 +50,7 @@ def scheduled_review(
     workspace: str,
     n_business_days: int = _DEFAULTS.review_business_days_after_quarter_end,
     timezone: str = _DEFAULTS.timezone,
-) -> dict[str, Any] | State:
+) -> RunResult | State:
     """Run the quarterly review if today is the Nth NYSE session after a quarter end."""
     from ballast.flows.review import quarterly_review
 
@@ -76,7 +75,7 @@ def scheduled_review(
 def scheduled_monitor(
     workspace: str,
     minutes_after_close: int = _DEFAULTS.monitor_after_close_minutes,
-) -> dict[str, Any] | State:
+) -> RunResult | State:
     """Run the drift monitor for today's NYSE session once it has closed."""
     from ballast.flows.review import monitor
 

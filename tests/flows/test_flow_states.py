@@ -79,6 +79,42 @@ def test_clean_review_is_completed(tmp_path: Path) -> None:
     assert "trigger:rerun" in run.tags and not any(t.startswith("reason:") for t in run.tags)
 
 
+def test_prefect_does_not_walk_a_runs_rows(tmp_path: Path) -> None:
+    """A flow's result is returned in a holder Prefect's ``visit_collection`` (run on every
+    flow's return value) does not walk into: not one object per terminal row. Calling the flow
+    gives the plain dict."""
+    from prefect.utilities.collections import visit_collection
+
+    from ballast.flows.review import quarterly_review
+    from ballast.flows.states import RunResult, outcome
+
+    ws = _clean(copy_demo(tmp_path / "ws"))
+    state = quarterly_review(workspace=str(ws.root), as_of=AS_OF, html=False, return_state=True)
+    held = state.result()
+    assert isinstance(held, RunResult) and len(held["rows"]) == 4
+
+    def visited(value: Any) -> int:
+        seen: list[Any] = []
+        visit_collection(value, visit_fn=seen.append, return_data=False)
+        return len(seen)
+
+    assert visited(held) == 1
+    assert visited(held.data) > 4 * 8  # the dict itself: every field of every row
+    plain = outcome(state)
+    assert type(plain) is dict and plain == dict(held) and plain["rows"] == held["rows"]
+
+
+def test_a_state_names_ten_invalid_portfolios_and_counts_the_rest() -> None:
+    from ballast.flows.states import CompletedWithExceptions, finished
+
+    invalid = [f"p{i:02d}" for i in range(25)]
+    result = {"run_id": "r", "invalid": invalid, "ingest": {"quarantined": []}}
+    state = finished(result)
+    assert "25 portfolio(s) with invalid data (p00, p01, " in state.message
+    assert "p09 and 15 more)" in state.message and "p10" not in state.message
+    assert isinstance(state.data, CompletedWithExceptions) and state.data.result is result
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
