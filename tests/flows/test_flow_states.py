@@ -83,10 +83,9 @@ def test_prefect_does_not_walk_a_runs_rows(tmp_path: Path) -> None:
     """A flow's result is returned in a holder Prefect's ``visit_collection`` (run on every
     flow's return value) does not walk into: not one object per terminal row. Calling the flow
     gives the plain dict."""
-    from prefect.utilities.collections import visit_collection
-
     from ballast.flows.review import quarterly_review
     from ballast.flows.states import RunResult, outcome
+    from prefect.utilities.collections import visit_collection
 
     ws = _clean(copy_demo(tmp_path / "ws"))
     state = quarterly_review(workspace=str(ws.root), as_of=AS_OF, html=False, return_state=True)
