@@ -43,6 +43,7 @@ from ballast.portfolio.policy_set import PolicyFiles, PolicySet
 from ballast.reporting.outputs import RenderResult
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.run_folder import RunFolder
+from ballast.reporting.summary import TerminalRows
 from ballast.warehouse import db
 from ballast.warehouse.result_files import ResultFiles
 from ballast.workspace import Workspace
@@ -69,9 +70,9 @@ def _counts(stage: str, out: Any) -> dict[str, int]:
     if stage == "policies":
         return {"portfolios": len(out.ids), "refused": len(out.refused)}
     if stage == "compute":
-        return {"portfolios": len(out.rows), "positions": out.positions}
+        return {"portfolios": out.terminal.count, "positions": out.positions}
     if stage == "render":
-        return {"portfolios": len(out.rows), "files": out.files}
+        return {"portfolios": out.terminal.count, "files": out.files}
     return {}
 
 
@@ -94,13 +95,14 @@ def _tasks(workspace: Path) -> SimpleNamespace:
 
 class _Shards:
     """What a run keeps of its shards once each is written: the policies refused and the
-    models read (for the record stage), one terminal row per portfolio, the files read and the
-    positions counted. Their result rows, IPS hashes and report hashes go to disk
-    (``ResultFiles``) as each is written."""
+    models read (for the record stage), what the terminal shows (``TerminalRows``: every
+    portfolio only for ``all_rows`` or a small run), the files read and the positions counted.
+    Their result rows, IPS hashes and report hashes go to disk (``ResultFiles``) as each is
+    written."""
 
-    def __init__(self, ws: Workspace, run_id: str) -> None:
+    def __init__(self, ws: Workspace, run_id: str, all_rows: bool = False) -> None:
         self.reviewed = PolicySet()
-        self.rows: list[dict[str, Any]] = []
+        self.terminal = TerminalRows(keep_all=all_rows)
         self.results = ResultFiles.begin(ws, run_id)
         self.file_ids: set[int] = set()
         self.positions = 0
@@ -114,7 +116,7 @@ class _Shards:
     def add(self, rows: list[dict[str, Any]], part: Any, folder: RunFolder) -> None:
         """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``),
         and the hashes of the reports written so far."""
-        self.rows += rows
+        self.terminal.add(rows)
         self.results.add(part.frames)
         self.results.add_outputs(folder.take_hashes())
         self.file_ids.update(part.file_ids)
@@ -122,7 +124,7 @@ class _Shards:
 
     def result(self, folder: RunFolder, hashes: dict[str, str]) -> RenderResult:
         return RenderResult(
-            folder.final, hashes, self.results, sorted(self.file_ids), self.rows, self.positions
+            folder.final, hashes, self.results, sorted(self.file_ids), self.terminal, self.positions
         )
 
 
@@ -134,6 +136,7 @@ def _review(
     shard_size: int,
     html: bool,
     pdf: str,
+    all_rows: bool = False,
 ) -> tuple[RenderResult, PolicySet, float]:
     """Compute and render the run shard by shard (the next shard is computed while this one
     is written); each shard's policies and results go to the archive and the run folder and
@@ -142,7 +145,7 @@ def _review(
     compute (the rest of the time is the render stage's)."""
     root, with_trades = str(ws.root), run.kind != "monitor"
     shards = _shards(found, shard_size)
-    kept, waited = _Shards(ws, run.run_id), 0.0
+    kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
     with RunFolder(
         ws.reports, run.meta(), total=len(found.ids), html=html, pdf=PdfChoice(pdf)
     ) as folder:
@@ -173,6 +176,7 @@ def _review_on_cluster(
     execution: ExecutionConfig,
     html: bool,
     pdf: str,
+    all_rows: bool = False,
 ) -> tuple[RenderResult, PolicySet, float]:
     """``_review`` with each shard computed and rendered by a task on a Dask cluster (Prefect's
     ``DaskTaskRunner``). This process stays the warehouse's only reader and writer: it prepares
@@ -189,7 +193,7 @@ def _review_on_cluster(
     logger = get_run_logger()
     shards = _shards(found, execution.shard_size)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
-    kept, waited = _Shards(ws, run.run_id), 0.0
+    kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
     pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
     with (
         cluster_runner.opened(execution) as task_runner,
@@ -206,7 +210,7 @@ def _review_on_cluster(
             window,
         )
         progress.stage("render", len(found.ids) if html else None)
-        catalog = read_models(ws.models) if found.files else ModelCatalog()
+        catalog = read_models(ws.models) if found.names else ModelCatalog()
         accounts = PolicyAccounts(con, catalog, ws.root)
         sent = 0
         for _ in range(len(shards)):
@@ -258,16 +262,19 @@ def run_review(
     pdf: str = "none",
     executor: str | None = None,
     address: str | None = None,
+    all_rows: bool = False,
 ) -> dict[str, Any]:
     """The body shared by both flows: ingest, compute, render and record one run. The shard
     size, executor (local or dask) and scheduler address default to ``ballast.yaml``'s
-    ``execution:`` section."""
+    ``execution:`` section. The result's ``rows`` are every portfolio's terminal row for
+    ``all_rows`` or a run of at most ``FULL_TABLE_MAX`` portfolios, else the first exceptions
+    (``ballast.reporting.summary.TerminalRows``)."""
     ws = Workspace(Path(workspace)).check()
     dt.date.fromisoformat(as_of)
     execution = ballast_config.execution_for(ws.root, shard_size, executor, address)
     run = runs.RunIdentity.begin(as_of, kind, trigger, reason)
     with runlog.bound(ws.root, run.run_id):
-        return _run(ws, run, portfolios, html, execution, pdf)
+        return _run(ws, run, portfolios, html, execution, pdf, all_rows)
 
 
 def _run(
@@ -277,6 +284,7 @@ def _run(
     html: bool,
     execution: ExecutionConfig,
     pdf: str,
+    all_rows: bool = False,
 ) -> dict[str, Any]:
     root, as_of, kind = str(ws.root), run.as_of, run.kind
     logger = get_run_logger()
@@ -318,9 +326,13 @@ def _run(
         progress.stage("compute")
         t0 = time.perf_counter()
         if execution.executor == "dask":
-            rendered, pset, waited = _review_on_cluster(t, ws, run, found, execution, html, pdf)
+            rendered, pset, waited = _review_on_cluster(
+                t, ws, run, found, execution, html, pdf, all_rows
+            )
         else:
-            rendered, pset, waited = _review(t, ws, run, found, execution.shard_size, html, pdf)
+            rendered, pset, waited = _review(
+                t, ws, run, found, execution.shard_size, html, pdf, all_rows
+            )
         done("compute", waited, rendered)  # waiting for shards to be computed
         done("render", time.perf_counter() - t0 - waited, rendered)  # the rest: writing them
         invalid = rendered.invalid
@@ -332,7 +344,7 @@ def _run(
             recovery.abandon(root, run.run_id)
             raise
         recovery.release(root)
-    rows = rendered.rows
+    terminal = rendered.terminal
     result = {
         "run_id": run.run_id,
         "as_of": as_of,
@@ -341,10 +353,11 @@ def _run(
         "report_dir": str(rendered.folder),
         "ingest": ingest.as_dict(),
         "invalid": invalid,
-        "portfolios": len(rows),
-        "breached": sum(r["breached"] for r in rows),
-        "trades": sum(r["trades"] for r in rows),
-        "rows": rows,
+        "portfolios": terminal.count,
+        "breached": terminal.breached,
+        "trades": terminal.trades,
+        "exceptions": terminal.exceptions,
+        "rows": terminal.rows,
         "positions": rendered.positions,
         "stage_seconds": seconds,
     }
@@ -367,12 +380,14 @@ def quarterly_review(
     pdf: str = "none",
     executor: str | None = None,
     address: str | None = None,
+    all_rows: bool = False,
 ) -> RunResult | State:
     """Ingest, validate, compute drift, breaches and trades, and render the reports (PDF copies
     for ``pdf``: none, action (portfolios to rebalance or with invalid data) or all). Shards run
     on this machine or, with ``executor="dask"``, on the Dask scheduler at ``address`` (a local
-    cluster without one); unset, as ``ballast.yaml`` says. Ends ``Completed with exceptions``
-    (``finished``) when portfolios were invalid or files quarantined."""
+    cluster without one); unset, as ``ballast.yaml`` says. The result lists every portfolio
+    for ``all_rows`` (``--table``) or a small run, else the first exceptions. Ends ``Completed
+    with exceptions`` (``finished``) when portfolios were invalid or files quarantined."""
     return finished(
         run_review(
             workspace,
@@ -386,6 +401,7 @@ def quarterly_review(
             pdf,
             executor,
             address,
+            all_rows,
         )
     )
 
@@ -399,8 +415,10 @@ def monitor(
     trigger: str = "manual",
     executor: str | None = None,
     address: str | None = None,
+    all_rows: bool = False,
 ) -> RunResult | State:
-    """The daily drift check: ingest and report breaches, propose no trades (``finished``)."""
+    """The daily drift check: ingest and report breaches, propose no trades (``finished``);
+    ``all_rows`` as for ``quarterly_review``."""
     return finished(
         run_review(
             workspace,
@@ -413,5 +431,6 @@ def monitor(
             None,
             executor=executor,
             address=address,
+            all_rows=all_rows,
         )
     )

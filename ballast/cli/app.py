@@ -90,9 +90,9 @@ def _print_refused(ingest: dict[str, Any]) -> None:
         err.print(f"[yellow]not read:[/] {escape(r['reason'])}", markup=True, highlight=False)
 
 
-def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
-    """Files, the run's table (every portfolio of a small run, else counts and the exceptions)
-    and where the reports are; nothing is read back from disk."""
+def _print_summary(summary: dict[str, Any]) -> None:
+    """Files, the run's table (every portfolio of a small run or of ``--table``, else counts
+    and the exceptions) and where the reports are; nothing is read back from disk."""
     ingest = summary["ingest"]
     for e in ingest["loaded"]:
         _print_restated(e)
@@ -102,12 +102,12 @@ def _print_summary(summary: dict[str, Any], full_table: bool = False) -> None:
     _print_refused(ingest)
     from ballast.reporting.summary import shown
 
-    rows, left_out = shown(summary["rows"], full_table)
+    rows, left_out = shown(summary)
     monitor = summary["kind"] == "monitor"
-    if len(rows) < len(summary["rows"]):
+    if len(rows) < summary["portfolios"]:
         invalid, breached = len(summary["invalid"]), summary["breached"]
         out.print(
-            f"{len(summary['rows'])} portfolios: {breached} breached, {invalid} data invalid"
+            f"{summary['portfolios']} portfolios: {breached} breached, {invalid} data invalid"
             + ("" if monitor else f", {summary['trades']} trades proposed")
             + "; the exceptions:",
             highlight=False,
@@ -411,9 +411,17 @@ def review(
     ws = workspace.resolve(ws_path).check()
     run_on = _execution(ws, executor, address)
     summary = _run_flow(
-        "quarterly_review", ws, _as_of(as_of), portfolio, reason, verbose, pdf=pdf.value, **run_on
+        "quarterly_review",
+        ws,
+        _as_of(as_of),
+        portfolio,
+        reason,
+        verbose,
+        pdf=pdf.value,
+        all_rows=table,
+        **run_on,
     )
-    _print_summary(summary, table)
+    _print_summary(summary)
     _print_pdfs(summary, pdf)
     if summary["invalid"]:
         raise typer.Exit(1)
@@ -433,8 +441,10 @@ def monitor(
     """The daily drift check: breaches only, no trades."""
     ws = workspace.resolve(ws_path).check()
     run_on = _execution(ws, executor, address)
-    summary = _run_flow("monitor", ws, _as_of(as_of), portfolio, reason, verbose, **run_on)
-    _print_summary(summary, table)
+    summary = _run_flow(
+        "monitor", ws, _as_of(as_of), portfolio, reason, verbose, all_rows=table, **run_on
+    )
+    _print_summary(summary)
     if summary["invalid"]:
         raise typer.Exit(1)
 

@@ -59,7 +59,7 @@ class PolicyAccounts:
 
     def _parse(self, read: PolicyTexts, pids: list[str]) -> set[str]:
         """Parse the IPS files ``pids`` here; keep the accounts of the valid ones."""
-        files = PolicyFiles({p: read.found.files[p] for p in pids})
+        files = PolicyFiles({p: read.found.names[p] for p in pids}, folder=read.found.folder)
         subset = PolicyTexts(
             files, {p: read.texts[p] for p in pids}, {p: read.hashes[p] for p in pids}
         )

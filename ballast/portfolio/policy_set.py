@@ -82,16 +82,22 @@ def label(stem: str) -> str:
 
 @dataclass(frozen=True)
 class PolicyFiles:
-    """The IPS files of a review, found but not yet read: portfolio id → path, and the refused
-    ones: key → reason. A review reads them shard by shard (``split``, ``read_policies``), so
-    only one shard's policies are in memory at a time."""
+    """The IPS files of a review, found but not yet read: portfolio id → the file's name in
+    ``folder`` (``path`` gives the path), and the refused ones: key → reason. A review reads
+    them shard by shard (``split``, ``read_policies``), so only one shard's policies are in
+    memory at a time; a name is held for the whole run, about a tenth of a ``Path``."""
 
-    files: dict[str, Path] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # portfolio id -> file name in folder
     refused: dict[str, str] = field(default_factory=dict)
+    folder: Path = Path()  # the workspace's ips/
 
     @property
     def ids(self) -> list[str]:
-        return sorted([*self.files, *self.refused])
+        return sorted([*self.names, *self.refused])
+
+    def path(self, pid: str) -> Path:
+        """The IPS file of portfolio ``pid``."""
+        return self.folder / self.names[pid]
 
     def split(self, size: int) -> list[PolicyFiles]:
         """Shards of at most ``size`` portfolios (found or refused), each a run of consecutive
@@ -99,8 +105,9 @@ class PolicyFiles:
         ids = self.ids
         shards = [
             PolicyFiles(
-                {k: self.files[k] for k in chunk if k in self.files},
+                {k: self.names[k] for k in chunk if k in self.names},
                 {k: self.refused[k] for k in chunk if k in self.refused},
+                self.folder,
             )
             for chunk in (ids[i : i + size] for i in range(0, len(ids), size))
         ]
@@ -112,7 +119,7 @@ def find_policies(ws: Workspace, only: list[str] | None = None) -> PolicyFiles:
     ``only`` with no file is refused (``BallastError``)."""
     entries = workspace.entries(ws.ips)  # hidden names are left out
     others = dict(entries.others)
-    files: dict[str, Path] = {}
+    files: dict[str, str] = {}
     refused: dict[str, str] = {}
     for path in sorted([*entries.files, *others]):
         if path.suffix not in SUFFIXES:
@@ -126,7 +133,7 @@ def find_policies(ws: Workspace, only: list[str] | None = None) -> PolicyFiles:
         elif path in others:
             refused[path.stem] = f"{shown}: {others[path]}, not a regular file: not read"
         else:
-            files[path.stem] = path
+            files[path.stem] = path.name
     if only:
         unknown = sorted(set(only) - set(files) - set(refused))
         if unknown:
@@ -135,7 +142,7 @@ def find_policies(ws: Workspace, only: list[str] | None = None) -> PolicyFiles:
         wanted = set(only)
         files = {k: v for k, v in files.items() if k in wanted}
         refused = {k: v for k, v in refused.items() if k in wanted}
-    return PolicyFiles(files, refused)
+    return PolicyFiles(files, refused, ws.ips)
 
 
 def _text(ws: Workspace, path: Path) -> str:
@@ -153,7 +160,7 @@ def _text(ws: Workspace, path: Path) -> str:
 
 def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
     """Read and validate the IPS files ``found``; a bad file is recorded, not raised."""
-    catalog = model_files.read_folder(ws.models) if found.files else model_files.ModelCatalog()
+    catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
     return parse_texts(read_texts(ws, found), catalog, ws.root)
 
 
@@ -176,9 +183,9 @@ class PolicyTexts:
 def read_texts(ws: Workspace, found: PolicyFiles) -> PolicyTexts:
     """The texts (and SHA-256) of the IPS files ``found``; one that cannot be read is refused."""
     out = PolicyTexts(found)
-    for pid in sorted(found.files):
+    for pid in sorted(found.names):
         try:
-            text = _text(ws, found.files[pid])
+            text = _text(ws, found.path(pid))
         except PolicyError as exc:
             out.unreadable[pid] = str(exc)
             continue
@@ -193,7 +200,7 @@ def parse_texts(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Path
     out = PolicySet()
     out.errors |= read.found.refused
     with collector_paused():
-        for pid in sorted(read.found.files):
+        for pid in sorted(read.found.names):
             if pid in read.unreadable:
                 out.errors[pid] = read.unreadable[pid]
                 continue
@@ -201,7 +208,7 @@ def parse_texts(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Path
             out.hashes[pid] = read.hashes[pid]
             out.texts[pid] = text
             try:
-                policy = load_policy(read.found.files[pid], text, catalog)
+                policy = load_policy(read.found.path(pid), text, catalog)
             except PolicyError as exc:
                 out.errors[pid] = str(exc).replace(str(root) + "/", "")
                 used = catalog.referenced(_named_model(text)) if catalog.files else None

@@ -72,13 +72,13 @@ class ReadAhead:
         # the collector stays off while this thread parses: the command's own thread only
         # waits for the server meanwhile (``stop`` is called before the flow runs)
         with collector_paused():
-            for pid in sorted(found.files):
+            for pid in sorted(found.names):
                 if self._stop.is_set():
                     return
                 try:
-                    text = _text(self.ws, found.files[pid])
+                    text = _text(self.ws, found.path(pid))
                 except PolicyError:
                     continue
-                if not policy.parse_ahead(found.files[pid], text, catalog):
+                if not policy.parse_ahead(found.path(pid), text, catalog):
                     return  # the store is full
                 self.parsed += 1

@@ -11,7 +11,8 @@ import base64
 import hashlib
 import heapq
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache, lru_cache, partial
 from itertools import islice
@@ -553,28 +554,70 @@ def index_script() -> tuple[Markup, str]:
     return Markup(text), f"sha256-{digest}"
 
 
+@dataclass
+class IndexFacts:
+    """What the index page shows of all its rows besides the rows themselves: the counts, the
+    first exceptions, each row's (total drift, out of policy) for the histogram and the account
+    ids its text masks. ``add`` takes the rows a batch at a time, in portfolio id order, and
+    the facts are those of all the rows so far (every part is a count, a first-n, a top-n, a
+    list or a set over the rows), so a run's rows need not be held for its index."""
+
+    kind: Any = None
+    summary: dict[str, int] = field(default_factory=dict)
+    exceptions: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    drifts: list[tuple[Any, bool]] = field(default_factory=list)
+    account_ids: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.add([])  # every count, every exception list, even for no rows
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        counts = run_summary(rows, self.kind)
+        self.summary = {k: self.summary.get(k, 0) + n for k, n in counts.items()}
+        batch = index_exceptions(rows, self.kind)
+        for key, found in batch.items():
+            self.exceptions[key] = self.exceptions.get(key, []) + found
+        self.exceptions["out_of_policy"] = heapq.nsmallest(
+            EXCEPTIONS_SHOWN, self.exceptions["out_of_policy"], key=_drift_order
+        )
+        for key in ("data_invalid", "awaiting_approval"):
+            del self.exceptions[key][EXCEPTIONS_SHOWN:]
+        self.drifts += [(r.get("drift_bp"), r["status_key"] == "out_of_policy") for r in rows]
+        self.account_ids.update(a for r in rows for a in r["account_ids"])
+
+    @classmethod
+    def of(cls, rows: Collection[Mapping[str, Any]], kind: Any = None) -> IndexFacts:
+        facts = cls(kind)
+        facts.add(rows if isinstance(rows, Sequence) else list(rows))
+        return facts
+
+
 def index_context(
-    run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], signed_at: str | None = None
+    run: Mapping[str, Any],
+    rows: Collection[Mapping[str, Any]],
+    signed_at: str | None = None,
+    facts: IndexFacts | None = None,
 ) -> dict[str, Any]:
     """The index template's variables: the run, the rows, counts, exception lists, the drift
     histogram and the table's script; ``signed_at``: when the rows' sign-offs
-    (``with_approvals``) were read, for an index that shows them."""
+    (``with_approvals``) were read, for an index that shows them. ``facts``: those of
+    ``rows`` gathered as they were made (else they are gathered here); the rows are then read
+    once, in order, by the table."""
     kind = run.get("kind")
     script, script_hash = index_script()
+    facts = facts or IndexFacts.of(rows, kind)
     return {
         "run": _run(run),
         "portfolios": rows,
         "approvals": _approvals_apply(kind),
         "signed_at": signed_at if _approvals_apply(kind) else None,
         "awaiting": partial(awaiting_approval, kind=kind),
-        "summary": run_summary(rows, kind),
-        "exceptions": index_exceptions(rows, kind),
-        "histogram": drift_histogram(
-            (r.get("drift_bp"), r["status_key"] == "out_of_policy") for r in rows
-        ),
+        "summary": facts.summary,
+        "exceptions": facts.exceptions,
+        "histogram": drift_histogram(facts.drifts),
         "index_script": script,
         "script_hash": script_hash,
-        "account_ids": sorted({a for r in rows for a in r["account_ids"]}),
+        "account_ids": sorted(facts.account_ids),
     }
 
 
@@ -592,14 +635,17 @@ def render_index(
 
 def index_chunks(
     run: dict[str, Any],
-    rows: list[dict[str, Any]],
+    rows: Collection[Mapping[str, Any]],
     env: jinja2.Environment | None = None,
     signed_at: str | None = None,
+    facts: IndexFacts | None = None,
 ) -> Iterator[str]:
     """``render_index``'s text as Jinja makes it, piece by piece, to be written as it comes:
-    at 100,000 portfolios the page is 55 MiB of text, and rendering it whole took 290 MiB."""
+    at 100,000 portfolios the page is 55 MiB of text, and rendering it whole took 290 MiB.
+    ``facts``: see ``index_context``."""
     env = env or environment()
-    return env.get_template("index.html.j2").generate(index_context(run, rows, signed_at))
+    context = index_context(run, rows, signed_at, facts)
+    return env.get_template("index.html.j2").generate(context)
 
 
 def render_run_index(

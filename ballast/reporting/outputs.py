@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from ballast.portfolio.policy import Policy
+    from ballast.reporting.summary import TerminalRows
     from ballast.review import Computed
     from ballast.warehouse.result_files import ResultFiles
 
@@ -42,15 +43,15 @@ class RenderResult:
     final path (still under its staging name until ``publish``), the SHA-256 of the outputs
     written last (results.json, the CSVs, the index, the last reports), the files of the rows to
     record (``ballast.warehouse.result_files``: the results, the IPS hashes, the other outputs'
-    hashes), the ids of the files the review read, one terminal row per
-    portfolio (``ballast.reporting.summary.terminal_row``) and the positions reviewed. No
-    results entries: they were written shard by shard and released."""
+    hashes), the ids of the files the review read, what the terminal shows of the portfolios
+    (``ballast.reporting.summary.TerminalRows``) and the positions reviewed. No results
+    entries: they were written shard by shard and released."""
 
     folder: Path
     outputs: dict[str, str]
     results: ResultFiles
     file_ids: list[int]
-    rows: list[dict[str, Any]]
+    terminal: TerminalRows
     positions: int = 0
 
     @property
@@ -61,7 +62,7 @@ class RenderResult:
     @property
     def invalid(self) -> list[str]:
         """Portfolios whose data was invalid, in id order."""
-        return [r["portfolio_id"] for r in self.rows if not r["ok"]]
+        return self.terminal.invalid
 
 
 def policy_context(p: Policy, ips_sha256: str | None) -> dict[str, Any]:

@@ -2,11 +2,12 @@
 
 ``RunFolder`` opens the run's staging folder (``outputs.staging``) and takes the results
 entries and report contexts of each shard in portfolio id order (``add``): their part of
-results.json, trades.csv and trade_lots.csv is written and hashed at once, their reports go to the
-``outputs.ReportRenderer``, and only the small line each gets on the index page is kept.
-``close`` ends the documents and writes index.html. The files are byte for byte those the whole
-run's entries would give (``results.results_document``, ``results.trades_csv``,
-``results.trade_lots_csv``, ``html.render_run_index``), however the run is sharded.
+results.json, trades.csv and trade_lots.csv is written and hashed at once, their reports go to
+the ``outputs.ReportRenderer``, and the line each gets on the index page waits on disk
+(``index_rows.IndexRows``). ``close`` ends the documents and writes index.html. The files are
+byte for byte those the whole run's entries would give (``results.results_document``,
+``results.trades_csv``, ``results.trade_lots_csv``, ``html.render_run_index``), however the
+run is sharded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ballast.ops import progress
 from ballast.ops.memory import collector_paused
 from ballast.reporting import html as report_html
 from ballast.reporting import results
+from ballast.reporting.index_rows import IndexRows
 from ballast.reporting.outputs import ReportRenderer, staging, write_documents
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.summary import terminal_row
@@ -129,7 +131,7 @@ class RunFolder:
                 self._tables[name] = (_Hashed(self.folder / name), lines)
                 self._tables[name][0].write(lines([]))  # the header
         self._first = True
-        self._index: list[dict[str, Any]] = []
+        self._index = IndexRows(run["kind"], self.folder)
         self.outputs: dict[str, str] = {}
         self._documents: dict[str, str] = {}  # hashes of reports rendered elsewhere
 
@@ -143,6 +145,7 @@ class RunFolder:
         tb: TracebackType | None,
     ) -> None:
         self._renderer.close()
+        self._index.close()
         for f in (self._results, *(f for f, _ in self._tables.values())):
             if not f.file.closed:
                 f.file.close()
@@ -165,7 +168,7 @@ class RunFolder:
         for name, (f, _) in self._tables.items():
             f.write(part.tables[name])
         if self.html:
-            self._index += part.index
+            self._index.add(part.index)
 
     def add_documents(
         self, documents: dict[str, bytes], written: dict[str, str] | None = None
@@ -193,7 +196,8 @@ class RunFolder:
         if self.html:
             index = _Hashed(self.folder / "index.html")
             with collector_paused():  # else its passes walk every index row: 2.5x the time
-                for text in _joined(report_html.index_chunks(self.run, self._index)):
+                chunks = report_html.index_chunks(self.run, self._index, facts=self._index.facts)
+                for text in _joined(chunks):
                     index.write(text)
             self.outputs["index.html"] = index.close()
         self.outputs |= self._renderer.finish() | self._documents

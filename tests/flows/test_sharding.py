@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ballast.portfolio.policy_set import PolicyFiles, find_policies, read_policies
-from ballast.reporting import outputs
+from ballast.reporting import outputs, summary
+from ballast.reporting.summary import TerminalRows
 from ballast.workspace import Workspace
 from tests.support import same_run
 
@@ -56,10 +57,14 @@ def test_shards_write_the_same_run_as_one(
     shutil.copytree(generated, sharded)
     one = quarterly_review(workspace=str(whole), as_of=AS_OF)  # one shard, rendered in-process
     monkeypatch.setattr(outputs, "PARALLEL_FROM", 2)  # 8 shards through the report pool
+    monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)  # a large run: the exceptions only
     many = quarterly_review(workspace=str(sharded), as_of=AS_OF, shard_size=4)
 
     assert one["status"] == many["status"] == "completed_with_errors"
-    assert one["rows"] == many["rows"] and len(one["rows"]) == N + 1
+    assert len(one["rows"]) == N + 1 and 0 < len(many["rows"]) <= summary.EXCEPTIONS_SHOWN
+    assert many["rows"] == TerminalRows.of(one["rows"]).rows
+    for key in ("portfolios", "breached", "trades", "exceptions", "invalid"):
+        assert one[key] == many[key], key
     a, b = same_run.files(Path(one["report_dir"])), same_run.files(Path(many["report_dir"]))
     assert list(a) == list(b) and len(a) == N + 1 + 4  # reports, index, results, two CSVs
     assert [name for name in a if a[name] != b[name]] == []
@@ -87,7 +92,8 @@ def test_a_shard_is_released_once_rendered(
     gc.collect()
     gc.disable()  # garbage cycles stay in the heap, where get_objects finds them
     try:
-        done = quarterly_review(workspace=str(ws), as_of=AS_OF, shard_size=4)
+        monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)
+        done = quarterly_review(workspace=str(ws), as_of=AS_OF, shard_size=4, all_rows=True)
         alive = [o for o in gc.get_objects() if isinstance(o, Computed)]
     finally:
         gc.enable()
