@@ -18,10 +18,12 @@ For each size the workspace is generated once (``generate.generate_workspace``, 
 
 Each process is measured from the outside: wall time (spawn to exit), the peak of the summed
 RSS of its process tree (psutil, every ``--interval`` s; Prefect's temporary server and any
-workers included) and the largest single process's peak RSS (``ru_maxrss`` from ``wait4``: the
-process and the descendants it waited for), with the load average at its start and end (the
-machine is shared). ``ballast --help`` is timed ``--help-runs`` times as well. Exit status 0 and
-1 (some portfolio data invalid) both count as a review; anything else is reported as an error.
+workers included) and the largest single process's peak RSS (the largest ``VmHWM`` of the
+process and its descendants, read at each sample; not ``ru_maxrss``, which Linux keeps across
+``exec``: a command started by this benchmark would report the benchmark's own size), with the
+load average at its start and end (the machine is shared). ``ballast --help`` is timed
+``--help-runs`` times as well. Exit status 0 and 1 (some portfolio data invalid) both count as
+a review; anything else is reported as an error.
 
 Prints Markdown tables (sizes, stage split, growth between sizes, targets of issue #15, load
 averages) and writes ``OUT/cli-<N>.json`` per size and ``OUT/cli-summary-<sizes>.json``
@@ -122,6 +124,18 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _hwm_kib(pid: int) -> int:
+    """A process's own peak RSS so far (``VmHWM``), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _rss(procs: list[psutil.Process]) -> int:
     total = 0
     for p in procs:
@@ -141,9 +155,12 @@ def measure(
 ) -> dict[str, Any]:
     """Run ``cmd`` as a whole process; wall time, peak tree RSS, largest process's peak RSS.
 
-    The process is reaped with ``os.wait4`` (not ``Popen.wait``) to get its own ``rusage``:
-    ``ru_maxrss`` is the peak of the largest single process among it and the descendants it
-    waited for. Descendants still running when it exits are reported and terminated.
+    The largest process's peak is the largest ``VmHWM`` (a process's own high-water mark,
+    read at each sample: it only grows) of the process and its descendants. Not ``ru_maxrss``:
+    Linux keeps it across ``exec``, so the command's would include this benchmark's own size
+    when it was started. The process is reaped with ``os.wait4`` for its CPU time (it and the
+    descendants it waited for). Descendants still running when it exits are reported and
+    terminated.
     """
     load_before = _load()
     busy_before = _busy()
@@ -155,6 +172,7 @@ def measure(
         )
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
+    hwm: dict[int, int] = {}  # pid -> its VmHWM, KiB, at the last sample
     peak = samples = 0
     timed_out = False
     while True:
@@ -164,6 +182,8 @@ def measure(
         procs = _tree(root)
         seen.update((p.pid, p) for p in procs[1:])
         peak = max(peak, _rss(procs))
+        for p in procs:
+            hwm[p.pid] = max(hwm.get(p.pid, 0), _hwm_kib(p.pid))
         samples += 1
         if timeout is not None and time.perf_counter() - t0 > timeout:
             timed_out = True
@@ -187,7 +207,7 @@ def measure(
         "timed_out": timed_out,
         "wall_seconds": round(wall, 3),
         "peak_tree_rss_mib": round(peak / MIB, 1),
-        "max_process_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+        "max_process_rss_mib": round(max(hwm.values(), default=0) / 1024, 1),  # KiB
         "cpu_seconds": round(cpu, 2),
         "machine_busy_cpu_seconds": round(busy, 2),
         "other_cpu_seconds": round(max(0.0, busy - cpu), 2),  # the rest of the machine

@@ -18,7 +18,6 @@ import importlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -72,8 +71,11 @@ class RssSampler(threading.Thread):
 
 
 def _maxrss_mb() -> float:
-    """Peak RSS of this process over its lifetime (``ru_maxrss`` is KiB on Linux)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Peak RSS of this process over its lifetime: ``VmHWM`` (``ballast.ops.memory``), not
+    ``ru_maxrss``, which Linux keeps across ``exec`` (the parent's size at the spawn)."""
+    from ballast.ops.memory import rss_mib
+
+    return rss_mib()[1]
 
 
 # --- the child: runs the flow --------------------------------------------------------------
@@ -127,7 +129,7 @@ def run_child(workspace: str, as_of: str, flow_ref: str, out: Path) -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     import_seconds = time.perf_counter() - t0
-    kwargs = {"workspace": workspace, "as_of": as_of, "trigger": "benchmark"}
+    kwargs = {"workspace": workspace, "as_of": as_of, "trigger": "adhoc"}
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         first = _measure(flow, sampler, "run 1: ingest and review", reason="benchmark", **kwargs)
         second = _measure(flow, sampler, "run 2: already ingested", reason="benchmark", **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,15 +48,26 @@ def heap_frozen() -> Iterator[None]:
 
 
 def rss_mib() -> tuple[float, float]:
-    """This process's resident memory now and at its peak so far, in MiB (Linux ``/proc``;
-    elsewhere the peak for both)."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's resident memory now and at its peak so far, in MiB: ``VmRSS`` and
+    ``VmHWM`` of Linux's ``/proc/self/status``. Not ``ru_maxrss``: Linux keeps it across
+    ``exec``, so a command started by a large process (a scheduler, a benchmark, a test run)
+    reported its parent's size at the fork as its own peak. Elsewhere ``ru_maxrss`` for both."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            pages = int(statm.read().split()[1])
-        now = pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        now = peak
-    return round(now, 1), round(peak, 1)
+        fields = status_kib("VmRSS", "VmHWM")
+        return round(fields["VmRSS"] / 1024, 1), round(fields["VmHWM"] / 1024, 1)
+    except (OSError, KeyError, ValueError):
+        import resource
+
+        peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB
+        return peak, peak
+
+
+def status_kib(*names: str, pid: int | str = "self") -> dict[str, int]:
+    """Fields of ``/proc/<pid>/status`` given in kB (``VmRSS``, ``VmHWM``), as integers."""
+    wanted, found = set(names), {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in wanted:
+                found[key] = int(value.split()[0])
+    return found

@@ -1,8 +1,12 @@
-"""The cycle collector's settings around a flow (``ballast.ops.memory``)."""
+"""The cycle collector's settings around a flow, and the memory a run logs
+(``ballast.ops.memory``)."""
 
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 
 import pytest
 from ballast.tasks.handoff import Handoff
@@ -35,3 +39,22 @@ def test_a_handoff_gives_its_value_once_and_lets_it_go() -> None:
     assert all(r is not value for r in gc.get_referents(box))  # the holder let it go
     with pytest.raises(RuntimeError, match="twice"):
         box.take()
+
+
+def test_a_command_started_by_a_large_process_reports_its_own_peak() -> None:
+    """Linux keeps ``ru_maxrss`` across ``exec``: a child of a 300 MiB process reports at least
+    that as its peak there. ``rss_mib`` reads the process's own high-water mark instead."""
+    ballast = bytearray(300 * 1024 * 1024)
+    for i in range(0, len(ballast), 4096):  # resident, page by page
+        ballast[i] = 1
+    code = (
+        "import resource, json; from ballast.ops import memory; "
+        "print(json.dumps([memory.rss_mib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    (now, peak), inherited_kib = json.loads(out.stdout)
+    del ballast
+    assert inherited_kib / 1024 >= 300  # what the old figure was
+    assert 0 < now <= peak < 150  # the child's own: an interpreter and one module
