@@ -14,6 +14,8 @@ schedule:
   poll_seconds: 60                    # ... looking again this often
 warehouse:
   lock_timeout_seconds: 60            # wait for another run's lock ($BALLAST_LOCK_TIMEOUT)
+  review_memory_limit: 256MiB         # DuckDB's memory while a review reads snapshots and
+                                      # records results (null: DuckDB's default, 80 % of RAM)
 notify:
   webhook_url: https://hooks.example.com/ballast   # optional: POST the run summary as JSON
   timeout_seconds: 5
@@ -125,12 +127,25 @@ class ScheduleConfig(BaseModel):
         return f"{self.review_time.minute} {self.review_time.hour} * {REVIEW_MONTHS} 1-5"
 
 
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
+
+
 class WarehouseConfig(BaseModel):
-    """The ``warehouse:`` section: how long a run waits for another run's DuckDB lock."""
+    """The ``warehouse:`` section: how long a run waits for another run's DuckDB lock, and
+    DuckDB's memory limit while a review reads its shards' snapshots and records its results
+    (None: DuckDB's default, 80 % of the machine's memory)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lock_timeout_seconds: float = Field(60, ge=0, le=24 * 3600)
+    review_memory_limit: str | None = "256MiB"
+
+    @field_validator("review_memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY_SIZE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a size such as 256MiB or 1GB")
+        return value
 
 
 class NotifyConfig(BaseModel):
@@ -278,13 +293,14 @@ LOCK_TIMEOUT_ENV = "BALLAST_LOCK_TIMEOUT"
 
 def load_warehouse(workspace: Path) -> WarehouseConfig:
     """The ``warehouse:`` settings; ``$BALLAST_LOCK_TIMEOUT`` (seconds) overrides the file."""
+    found = section(workspace, "warehouse", WarehouseConfig)
     env = os.environ.get(LOCK_TIMEOUT_ENV)
     if env:
         try:
-            return WarehouseConfig(lock_timeout_seconds=float(env))
+            return WarehouseConfig(**(found.model_dump() | {"lock_timeout_seconds": float(env)}))
         except (ValueError, ValidationError):
             raise BallastError(f"{LOCK_TIMEOUT_ENV}={env!r}: not a number of seconds") from None
-    return section(workspace, "warehouse", WarehouseConfig)
+    return found
 
 
 def load_notify(workspace: Path) -> NotifyConfig:

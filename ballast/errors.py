@@ -13,6 +13,9 @@ EXIT_USAGE = 2  # a mistake in the command, the workspace or its files (also Typ
 EXIT_UNPROVEN = 65  # EX_DATAERR: what a past run rests on was edited after the fact
 EXIT_ORCHESTRATOR = 69  # EX_UNAVAILABLE: no Prefect API (or Dask scheduler) could be had
 EXIT_INTERNAL = 70  # EX_SOFTWARE: an unexpected error (a bug); traceback in the error log
+EXIT_MEMORY = (
+    71  # EX_OSERR: DuckDB ran out of the memory it may use (warehouse.review_memory_limit)
+)
 EXIT_STORAGE = 74  # EX_IOERR: the workspace could not be written (read-only, full, permissions)
 EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT)
 

@@ -198,7 +198,7 @@ def _review_on_cluster(
     with (
         cluster_runner.opened(execution) as task_runner,
         RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=PdfChoice(pdf)) as folder,
-        db.connect(ws.warehouse) as con,
+        db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con,
     ):
         window = cluster_runner.in_flight(task_runner)
         code = cluster_versions.fingerprint()  # each shard's worker must run the same

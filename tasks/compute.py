@@ -33,7 +33,7 @@ def compute(
     ws = Workspace(Path(workspace))
     policies = policy_set.read_policies(ws, files)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
-    with db.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con:
         computed = review.review(
             con, policies, dt.date.fromisoformat(as_of), with_trades=with_trades, stale_after=stale
         )

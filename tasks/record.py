@@ -52,7 +52,7 @@ def finish_run(
     publish its folder: a reader never sees the folder of a run not recorded as finished."""
     ws = Workspace(Path(workspace))
     run_id = run.run_id
-    with db.connect(ws.warehouse) as con:
+    with db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con:
         if records.run_status(con, run_id) == "running":
             records.finish(con, ws, run, policies, rendered, ingest, status)
         if "run_finished" not in records.audit_events(con, run_id):

@@ -28,7 +28,8 @@ def render(workspace: str, run: RunIdentity, computed: Computed, html: bool = Tr
     info = history = earlier = None
     if html or run.kind == "quarterly_review":
         file_ids = used_files(computed)["file_id"].unique().sort().to_list()
-        with db.connect(Workspace(Path(workspace)).warehouse) as con:
+        warehouse = Workspace(Path(workspace)).warehouse
+        with db.connect(warehouse, memory_limit=db.review_memory_limit(warehouse)) as con:
             earlier = performance.fetch_for(con, run.meta(), computed.policies.ids)
             if html:
                 info = records.file_info(con, file_ids)

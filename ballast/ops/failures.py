@@ -7,6 +7,7 @@ log file (``ballast.cli.app.main`` calls ``describe``).
 | 65 | ``Unproven``: what a past run rests on was edited since (rerun, report) | what was edited |
 | 69 | ``OrchestratorError``: no Prefect API could be had | what to do |
 | 74 | the workspace cannot be written: read-only, full, no permission | the path, what to do |
+| 71 | DuckDB ran out of the memory it may use | the limit to raise |
 | 70 | anything else (a bug) | its type and message, and where its traceback is |
 | 130 | Ctrl+C | that it was interrupted |
 | 141 | the output pipe was closed (``ballast runs | head -1``) | nothing: the reader has gone |
@@ -32,6 +33,7 @@ from pathlib import Path
 from ballast.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_MEMORY,
     EXIT_STORAGE,
     BallastError,
 )
@@ -176,6 +178,19 @@ def quiet_stdout() -> None:
         os.close(devnull)
 
 
+def _duckdb_out_of_memory(exc: BaseException) -> str | None:
+    """The line for DuckDB's out-of-memory error in ``exc`` or its cause, else None."""
+    for e in _chain(exc):
+        if type(e).__name__ == "OutOfMemoryException":
+            said = one_line(str(e)).split(" Possible solutions:")[0]
+            return (
+                f"the warehouse ran out of memory ({said}); a review's DuckDB memory is capped by "
+                "warehouse.review_memory_limit in ballast.yaml: raise it (null: DuckDB's "
+                "default, 80 % of RAM) or lower execution.shard_size, then run the command again"
+            )
+    return None
+
+
 def describe(exc: BaseException, argv: Sequence[str]) -> Failure:
     """The one line and exit status for ``exc``, raised by the command ``argv``."""
     if isinstance(exc, BallastError):
@@ -188,6 +203,8 @@ def describe(exc: BaseException, argv: Sequence[str]) -> Failure:
     workspace = workspace_hint(argv)
     if found := _storage(exc):
         return Failure(_storage_line(*found, workspace), EXIT_STORAGE)
+    if out_of_memory := _duckdb_out_of_memory(exc):
+        return Failure(out_of_memory, EXIT_MEMORY)
     message = one_line(str(exc))
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + "…"

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:  # Polars is imported where used: report workers never need it
+    import polars as pl
 
 WIDTH = 720
 LABEL_W = 150  # room for asset class names on the left
@@ -437,17 +440,20 @@ def _count_axis(most: int) -> tuple[int, int]:
         scale *= 10
 
 
-def _histogram_cap(values: list[Decimal]) -> Decimal:
-    """Where the regular bins end: the largest drift, unless it is more than twice the 99th
-    percentile of 100 or more drifts; then the percentile (the rest go to one "more" bin), so
-    a few outliers do not squeeze every other portfolio into the first bar."""
-    ordered = sorted(values)
-    top = ordered[-1]
-    if len(ordered) >= 100:
-        p99 = ordered[-(-99 * len(ordered) // 100) - 1]
-        if top > 2 * p99:
-            return p99
-    return top
+def _cap_at(frame: pl.DataFrame) -> int:
+    """Where the regular bins end, as the row of ``frame`` (``value``: |drift| scaled, ``at``:
+    row number) holding it: the largest drift, unless it is more than twice the 99th percentile
+    of 100 or more drifts; then the percentile (the rest go to one "more" bin), so a few
+    outliers do not squeeze every other portfolio into the first bar. Ties are taken in row
+    order, as a stable sort of the rows would."""
+    ordered = frame.select("value", "at").sort("value", "at")
+    n = ordered.height
+    top = ordered.row(n - 1)
+    if n >= 100:
+        p99 = ordered.row(-(-99 * n // 100) - 1)
+        if top[0] > 2 * p99[0]:
+            return int(p99[1])
+    return int(top[1])
 
 
 def _bp_text(value: Decimal) -> str:
@@ -455,24 +461,63 @@ def _bp_text(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
-def drift_histogram(drifts: Iterable[tuple[Any, bool]]) -> dict[str, Any] | None:
-    """Bins of total drift (bp) over the portfolios given as ``(drift_bp, breached)``: each bin
-    ``[lo, hi)`` with its count and how many of those are out of policy, then, when some
-    drifts lie past the regular bins, one open bin ``[lo, ∞)``; the SVG coordinates of each.
-    Drifts that are None (data-invalid portfolios) are left out; None when none is left."""
-    pairs = [(d, bool(b)) for v, b in drifts if (d := _dec(v)) is not None]
-    if not pairs:
+_PLAIN = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+
+
+def drift_frame(drifts: Iterable[tuple[Any, bool]] | pl.DataFrame) -> pl.DataFrame:
+    """``(drift_bp, breached)`` pairs as a frame (``drift``: the value as text, null for
+    None; ``breached``), or the frame itself when given one."""
+    import polars as pl
+
+    if isinstance(drifts, pl.DataFrame):
+        return drifts
+    pairs = [(None if v is None else str(v), bool(b)) for v, b in drifts]
+    schema = {"drift": pl.String, "breached": pl.Boolean}
+    return pl.DataFrame(pairs, schema=schema, orient="row")
+
+
+def _scaled(texts: pl.Series) -> tuple[pl.Series, int]:
+    """Decimal texts as |value| x 10**scale (Int128), ``scale`` their most fraction digits:
+    exact, so bins and order are Decimal's. Texts in exponent form are first written out."""
+    import polars as pl
+
+    if not texts.str.contains(_PLAIN).all():
+        texts = pl.Series([format(Decimal(t), "f") for t in texts], dtype=pl.String)
+    parts = texts.str.strip_chars_start("+-").str.split_exact(".", 1)
+    whole = parts.struct.field("field_0")
+    fraction = parts.struct.field("field_1").fill_null("")
+    scale = fraction.str.len_chars().max()
+    scale = scale if isinstance(scale, int) else 0
+    return (whole + fraction.str.pad_end(scale, "0")).cast(pl.Int128), scale
+
+
+def drift_histogram(drifts: Iterable[tuple[Any, bool]] | pl.DataFrame) -> dict[str, Any] | None:
+    """Bins of total drift (bp) over the portfolios given as ``(drift_bp, breached)`` pairs or
+    a ``drift_frame``: each bin ``[lo, hi)`` with its count and how many of those are out of
+    policy, then, when some drifts lie past the regular bins, one open bin ``[lo, ∞)``; the SVG
+    coordinates of each. Drifts that are None (data-invalid portfolios) are left out; None when
+    none is left. Counted in Polars on exact scaled integers (no Python object per portfolio):
+    the same bins as ``Decimal`` arithmetic on each drift."""
+    import polars as pl
+
+    frame = drift_frame(drifts).filter(pl.col("drift").is_not_null())
+    if frame.is_empty():
         return None
-    values = [abs(d) for d, _ in pairs]
-    cap = _histogram_cap(values)
+    scaled, scale = _scaled(frame["drift"])
+    frame = frame.with_columns(value=scaled).with_row_index("at")
+    cap = abs(Decimal(frame["drift"][_cap_at(frame)]))
     width = _bin_width(cap)
     n_regular = int(cap // width) + 1
     top = n_regular * width
+    step = int(width) * 10**scale  # the bin width in the scaled unit: widths are whole bp
+    binned = (
+        frame.group_by(pl.min_horizontal(pl.col("value") // step, n_regular).alias("k"))
+        .agg(pl.len().alias("total"), pl.col("breached").sum().alias("breached"))
+        .sort("k")
+    )
     counts = [[0, 0] for _ in range(n_regular + 1)]  # [total, breached]; the last is "more"
-    for d, (_, out) in zip(values, pairs, strict=True):
-        k = min(int(d // width), n_regular)
-        counts[k][0] += 1
-        counts[k][1] += out
+    for k, total, breached in binned.iter_rows():
+        counts[k] = [total, breached]
     if counts[-1][0] == 0:
         counts.pop()
     y_top, y_step = _count_axis(max(c for c, _ in counts))
@@ -525,8 +570,8 @@ def drift_histogram(drifts: Iterable[tuple[Any, bool]]) -> dict[str, Any] | None
         "edges": edges,
         "more": more,
         "gridlines": [{"y": y_of(c), "label": f"{c:,}"} for c in range(0, y_top + 1, y_step)],
-        "n": len(pairs),
-        "n_breached": sum(b for _, b in pairs),
+        "n": frame.height,
+        "n_breached": int(frame["breached"].sum()),
         "axis_title_y": bottom + 36,
         "legend_y": bottom + 58,
     }

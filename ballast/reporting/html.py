@@ -16,13 +16,21 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache, lru_cache, partial
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
+if TYPE_CHECKING:  # Polars is imported where used: report workers never need it
+    import polars as pl
+
 from ballast.reporting import performance_view
-from ballast.reporting.charts import band_chart, drift_histogram, drift_history_chart
+from ballast.reporting.charts import (
+    band_chart,
+    drift_frame,
+    drift_histogram,
+    drift_history_chart,
+)
 from ballast.resources import resource_dir
 
 DASH = "—"
@@ -134,7 +142,7 @@ def _pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(a) for a in ids))
 
 
-def redact(text: Any, account_ids: Iterable[str] = ()) -> str:
+def redact(text: Any, account_ids: Iterable[str] | AccountIds = ()) -> str:
     """Free text with every known account id masked.
 
     Ids are matched longest first, left to right. Most text holds no id at all, and text
@@ -142,7 +150,10 @@ def redact(text: Any, account_ids: Iterable[str] = ()) -> str:
     replacement); only text holding several ids needs the regular expression, compiled once
     per set of ids."""
     out = "" if text is None else str(text)
-    present = tuple(a for a in _longest_first(tuple(account_ids)) if a in out)
+    if isinstance(account_ids, AccountIds):
+        present = account_ids.present_in(out) if out else ()
+    else:
+        present = tuple(a for a in _longest_first(tuple(account_ids)) if a in out)
     if not present:
         return out
     if len(present) == 1:
@@ -554,24 +565,55 @@ def index_script() -> tuple[Markup, str]:
     return Markup(text), f"sha256-{digest}"
 
 
-@dataclass
+class AccountIds:
+    """A run's account ids for masking the index page's free text: one Arrow column (about
+    20 bytes an id), not a Python string each; ``present_in`` finds those a text holds."""
+
+    def __init__(self, ids: pl.Series) -> None:
+        self._ids = ids.unique().sort()
+
+    def present_in(self, text: str) -> tuple[str, ...]:
+        """The ids ``text`` holds, longest first (as ``redact`` matches them)."""
+        import polars as pl
+
+        found = pl.DataFrame({"id": self._ids}).filter(
+            pl.lit(text).str.contains(pl.col("id"), literal=True) & (pl.col("id") != "")
+        )
+        return tuple(sorted(found["id"].to_list(), key=len, reverse=True))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids.to_list())
+
+    def __len__(self) -> int:
+        return self._ids.len()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AccountIds) and self._ids.equals(other._ids)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(eq=False)
 class IndexFacts:
     """What the index page shows of all its rows besides the rows themselves: the counts, the
     first exceptions, each row's (total drift, out of policy) for the histogram and the account
     ids its text masks. ``add`` takes the rows a batch at a time, in portfolio id order, and
     the facts are those of all the rows so far (every part is a count, a first-n, a top-n, a
-    list or a set over the rows), so a run's rows need not be held for its index."""
+    column or a set over the rows), so a run's rows need not be held for its index. The drifts
+    and account ids are kept as Polars columns, a batch at a time: a few bytes a portfolio."""
 
     kind: Any = None
     summary: dict[str, int] = field(default_factory=dict)
     exceptions: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
-    drifts: list[tuple[Any, bool]] = field(default_factory=list)
-    account_ids: set[str] = field(default_factory=set)
+    _drifts: list[pl.DataFrame] = field(default_factory=list)
+    _accounts: list[pl.Series] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.add([])  # every count, every exception list, even for no rows
 
     def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        import polars as pl
+
         counts = run_summary(rows, self.kind)
         self.summary = {k: self.summary.get(k, 0) + n for k, n in counts.items()}
         batch = index_exceptions(rows, self.kind)
@@ -582,8 +624,28 @@ class IndexFacts:
         )
         for key in ("data_invalid", "awaiting_approval"):
             del self.exceptions[key][EXCEPTIONS_SHOWN:]
-        self.drifts += [(r.get("drift_bp"), r["status_key"] == "out_of_policy") for r in rows]
-        self.account_ids.update(a for r in rows for a in r["account_ids"])
+        if rows:
+            self._drifts.append(
+                drift_frame((r.get("drift_bp"), r["status_key"] == "out_of_policy") for r in rows)
+            )
+            ids = [str(a) for r in rows for a in r["account_ids"] if a]
+            self._accounts.append(pl.Series("id", ids, dtype=pl.String).unique())
+
+    @property
+    def drifts(self) -> pl.DataFrame:
+        """Each row's total drift (text, null when data-invalid) and whether it is out of
+        policy, in row order (``charts.drift_frame``)."""
+        import polars as pl
+
+        if not self._drifts:
+            return drift_frame([])
+        return pl.concat(self._drifts, rechunk=False)
+
+    @property
+    def account_ids(self) -> AccountIds:
+        import polars as pl
+
+        return AccountIds(pl.concat([pl.Series("id", [], dtype=pl.String), *self._accounts]))
 
     @classmethod
     def of(cls, rows: Collection[Mapping[str, Any]], kind: Any = None) -> IndexFacts:
@@ -617,7 +679,7 @@ def index_context(
         "histogram": drift_histogram(facts.drifts),
         "index_script": script,
         "script_hash": script_hash,
-        "account_ids": sorted(facts.account_ids),
+        "account_ids": facts.account_ids,
     }
 
 

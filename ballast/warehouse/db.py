@@ -60,15 +60,31 @@ def lock_timeout_for(path: Path) -> float:
     return ballast_config.load_warehouse(Path(path).parent).lock_timeout_seconds
 
 
+def review_memory_limit(path: Path) -> str | None:
+    """DuckDB's memory limit for a review's snapshot reads and record stage: ``warehouse:
+    review_memory_limit`` in the workspace's ``ballast.yaml`` (256MiB unless set)."""
+    from ballast import config as ballast_config
+
+    return ballast_config.load_warehouse(Path(path).parent).review_memory_limit
+
+
 @contextmanager
 def connect(
-    path: Path, *, lock_timeout: float | None = None
+    path: Path, *, lock_timeout: float | None = None, memory_limit: str | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse file, creating the schema if needed; waits while another run holds it
-    (``lock_timeout`` seconds, by default the configured ``lock_timeout_for(path)``)."""
+    (``lock_timeout`` seconds, by default the configured ``lock_timeout_for(path)``).
+
+    ``memory_limit`` (a size DuckDB reads, ``256MiB``) caps the memory of the file's database
+    in this process while it is open. DuckDB keeps the pages it reads cached up to its limit,
+    by default 80 % of the machine's: without a cap, a process that reads or writes a large
+    run holds memory in proportion to it. (The limit is the database's, shared by this
+    process's other connections to the file; it ends when the last one closes.)"""
     timeout = lock_timeout_for(path) if lock_timeout is None else lock_timeout
     con = _connect_with_retry(path, timeout)
     try:
+        if memory_limit is not None:  # a size the configuration has checked: no quote in it
+            con.execute(f"set memory_limit = '{memory_limit}'")
         for f in _schema_files():
             con.execute(f.read_text(encoding="utf-8"))
         yield con

@@ -39,7 +39,8 @@ def _rows(n: int, seed: int = 3) -> list[dict[str, Any]]:
 
 
 def _facts(facts: IndexFacts) -> tuple[Any, ...]:
-    return facts.summary, facts.exceptions, facts.drifts, facts.account_ids
+    drifts = facts.drifts.rows()
+    return facts.summary, facts.exceptions, drifts, list(facts.account_ids)
 
 
 @pytest.mark.parametrize("kind", ["quarterly_review", "monitor"])
