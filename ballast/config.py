@@ -14,7 +14,7 @@ schedule:
   poll_seconds: 60                    # ... looking again this often
 warehouse:
   lock_timeout_seconds: 60            # wait for another run's lock ($BALLAST_LOCK_TIMEOUT)
-  review_memory_limit: 256MiB         # DuckDB's memory while a review reads snapshots and
+  review_memory_limit: 64MiB          # DuckDB's memory while a review reads snapshots and
                                       # records results (null: DuckDB's default, 80 % of RAM)
 notify:
   webhook_url: https://hooks.example.com/ballast   # optional: POST the run summary as JSON
@@ -138,13 +138,13 @@ class WarehouseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lock_timeout_seconds: float = Field(60, ge=0, le=24 * 3600)
-    review_memory_limit: str | None = "256MiB"
+    review_memory_limit: str | None = "64MiB"
 
     @field_validator("review_memory_limit")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
         if value is not None and not _MEMORY_SIZE.fullmatch(value):
-            raise ValueError(f"{value!r} is not a size such as 256MiB or 1GB")
+            raise ValueError(f"{value!r} is not a size such as 64MiB or 1GB")
         return value
 
 

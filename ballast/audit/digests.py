@@ -121,7 +121,10 @@ def file_records(
     return out
 
 
-_EVERY_ROW = {"keyed": None, "from_portfolio": None, "to_portfolio": None}
+_EVERY_ROW: dict[str, Any] = dict.fromkeys(
+    ("keyed", "table", "role", "from_portfolio", "to_portfolio", "from_name", "to_name")
+)
+"""The bounds of ``sql/audit/records/run_rows.sql``: none, every row."""
 CHUNK_PORTFOLIOS = 5_000
 """A run's digests are taken this many portfolios at a time (``run_payload``), so DuckDB
 sorts one range's rows at a time, not the whole run's: a 50,000-portfolio run's digests
@@ -173,16 +176,35 @@ def portfolio_ranges(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Range]
 
 
 def table_records(con: duckdb.DuckDBPyConnection, run_id: str, ranges: list[Range]) -> Records:
-    """``run_records(con, [run_id])[run_id]``, its portfolio tables read a range at a time
-    (a row's text begins with its portfolio id, so ranges in order give the rows in text
-    order; ``_interleaved`` checks it, and the whole run is read at once if ever not)."""
-    unkeyed = {"run_ids": [run_id], **_EVERY_ROW, "keyed": False}
-    keyed = [
-        {"run_ids": [run_id], "keyed": True, "from_portfolio": lo, "to_portfolio": hi}
+    """``run_records(con, [run_id])[run_id]``, every table read a range at a time, so no sort
+    holds the whole run (DuckDB's sorts of a 100,000-portfolio run's inputs and outputs needed
+    more than 32 MiB, and would need ten times that at a million): the portfolio tables by
+    ``ranges`` of portfolio ids; ``run_inputs`` role by role and ``run_outputs``, by the same
+    cuts on their file names (``<portfolio id>.yaml``, ``<portfolio id>.html``: about as many
+    names a range). A row's text begins with its portfolio id (the portfolio tables), its role
+    and name (``run_inputs``) or its name (``run_outputs``), so ranges in order give a table's
+    rows in text order; ``_interleaved`` checks it, and the whole run is read at once if ever
+    not."""
+    run = {"run_ids": [run_id], **_EVERY_ROW}
+    roles = [
+        r[0]
+        for r in con.execute(
+            "select distinct role from run_inputs where run_id = $run_id order by 1",
+            {"run_id": run_id},
+        ).fetchall()
+    ]
+    unkeyed = [
+        run | {"keyed": False, "table": "run_inputs", "role": role, "from_name": lo, "to_name": hi}
+        for role in roles
         for lo, hi in ranges
     ]
+    unkeyed += [
+        run | {"keyed": False, "table": "run_outputs", "from_name": lo, "to_name": hi}
+        for lo, hi in ranges
+    ]
+    keyed = [run | {"keyed": True, "from_portfolio": lo, "to_portfolio": hi} for lo, hi in ranges]
     try:
-        found = _by_run(_interleaved(con, "audit/records/run_rows", [unkeyed, *keyed]))
+        found = _by_run(_interleaved(con, "audit/records/run_rows", [*unkeyed, *keyed]))
     except _OutOfOrder:
         found = run_records(con, [run_id])
     return found.get(run_id, {})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,27 +63,40 @@ def _stage(con: duckdb.DuckDBPyConnection, run_id: str, ranges: list[digests.Ran
             con.execute(db.sql_text("audit/detail/stage_records"))
 
 
-def _digest(con: duckdb.DuckDBPyConnection) -> tuple[str, int, set[str]]:
+def _ranges(con: duckdb.DuckDBPyConnection, ranges: list[digests.Range]) -> Iterator[Any]:
+    """The staged entries in canonical order, part by part and, in each part, a range of keys
+    at a time (``ranges``: the run's portfolio ids, cutting IPS and output names as well), so
+    no sort holds every entry of the run: an Arrow record batch at a time."""
+    present = con.execute("select distinct part from run_detail_staging order by 1").fetchall()
+    for (part,) in present:
+        for lo, hi in ranges:
+            bounds = {"part": part, "from_key": lo, "to_key": hi}
+            relation = con.sql(db.sql_text("audit/detail/staged_entries"), params=bounds)
+            with relation.to_arrow_reader(batch_size=BATCH_ROWS) as reader:
+                yield from reader
+
+
+def _digest(
+    con: duckdb.DuckDBPyConnection, ranges: list[digests.Range]
+) -> tuple[str, int, set[str]]:
     """(SHA-256 of the staged detail's canonical JSON, its entries, the parts it has)."""
     sha, entries = hashlib.sha256(b"{"), 0
     parts: list[str] = []
-    relation = con.sql(db.sql_text("audit/detail/staged_entries"))
-    with relation.to_arrow_reader(batch_size=BATCH_ROWS) as reader:
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            for part, texts in (
-                frame.group_by("part", maintain_order=True)
-                .agg(pl.col("entry").str.join(","))
-                .iter_rows()
-            ):
-                if parts and parts[-1] == part:
-                    lead = ","
-                else:
-                    lead = ("}," if parts else "") + json.dumps(part) + ":{"
-                    parts.append(part)
-                sha.update((lead + texts).encode("utf-8"))
-            entries += frame.height
+    for batch in _ranges(con, ranges):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        for part, texts in (
+            frame.group_by("part", maintain_order=True)
+            .agg(pl.col("entry").str.join(","))
+            .iter_rows()
+        ):
+            if parts and parts[-1] == part:
+                lead = ","
+            else:
+                lead = ("}," if parts else "") + json.dumps(part) + ":{"
+                parts.append(part)
+            sha.update((lead + texts).encode("utf-8"))
+        entries += frame.height
     sha.update(b"}}" if parts else b"}")
     return sha.hexdigest(), entries, set(parts)
 
@@ -98,7 +112,7 @@ def event(
     payload["records"] = digests.table_records(con, run_id, ranges)
     payload["records_format"] = digests.FORMAT
     _stage(con, run_id, ranges)
-    sha, entries, parts = _digest(con)
+    sha, entries, parts = _digest(con, ranges)
     payload |= {part: {} for part in chain.DETAIL_PARTS if part not in parts}
     if not entries:
         db.execute(con, "audit/detail/drop_staging")

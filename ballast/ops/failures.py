@@ -204,7 +204,8 @@ def describe(exc: BaseException, argv: Sequence[str]) -> Failure:
     if found := _storage(exc):
         return Failure(_storage_line(*found, workspace), EXIT_STORAGE)
     if out_of_memory := _duckdb_out_of_memory(exc):
-        return Failure(out_of_memory, EXIT_MEMORY)
+        path = save_traceback(exc, argv, workspace)
+        return Failure(out_of_memory + (f" (traceback in {path})" if path else ""), EXIT_MEMORY)
     message = one_line(str(exc))
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + "…"

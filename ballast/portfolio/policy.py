@@ -337,7 +337,9 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C when buil
 _TAG = "tag:yaml.org,2002:"
 _MAP, _SEQ, _STR = _TAG + "map", _TAG + "seq", _TAG + "str"
 _PLAIN_SCALARS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
-_RESOLVED_MAX = 100_000
+_RESOLVED_MAX = 10_000
+"""Plain scalars remembered: the repeated ones (asset classes, bands, numbers) come early; the
+rest are ids and names, each seen once (at 100,000 entries, some 20 MB: three objects each)."""
 
 
 class _IpsLoader(_SAFE_LOADER):  # type: ignore[misc]

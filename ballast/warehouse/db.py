@@ -62,7 +62,7 @@ def lock_timeout_for(path: Path) -> float:
 
 def review_memory_limit(path: Path) -> str | None:
     """DuckDB's memory limit for a review's snapshot reads and record stage: ``warehouse:
-    review_memory_limit`` in the workspace's ``ballast.yaml`` (256MiB unless set)."""
+    review_memory_limit`` in the workspace's ``ballast.yaml`` (64MiB unless set)."""
     from ballast import config as ballast_config
 
     return ballast_config.load_warehouse(Path(path).parent).review_memory_limit
@@ -75,7 +75,7 @@ def connect(
     """Open the warehouse file, creating the schema if needed; waits while another run holds it
     (``lock_timeout`` seconds, by default the configured ``lock_timeout_for(path)``).
 
-    ``memory_limit`` (a size DuckDB reads, ``256MiB``) caps the memory of the file's database
+    ``memory_limit`` (a size DuckDB reads, ``64MiB``) caps the memory of the file's database
     in this process while it is open. DuckDB keeps the pages it reads cached up to its limit,
     by default 80 % of the machine's: without a cap, a process that reads or writes a large
     run holds memory in proportion to it. (The limit is the database's, shared by this

@@ -102,9 +102,14 @@ def test_the_streamed_event_is_the_whole_payload_split(
     assert not set(payload) & set(chain.DETAIL_PARTS)  # every map has entries
 
 
-def test_ids_json_must_escape_give_the_same_digest(ws: Workspace, reviewed) -> None:
+@pytest.mark.parametrize("chunk", [5_000, 1])
+def test_ids_json_must_escape_give_the_same_digest(
+    ws: Workspace, reviewed, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
     """Portfolios, reports and IPS files named with quotes, backslashes, control characters
-    and non-ASCII letters: the SQL's JSON texts are ``json.dumps``'s, the order Python's."""
+    and non-ASCII letters: the SQL's JSON texts are ``json.dumps``'s, the order Python's, read
+    whole or a portfolio (and its names) at a time."""
+    monkeypatch.setattr(digests, "CHUNK_PORTFOLIOS", chunk)
     run_id = reviewed[1]
     with db.connect(ws.warehouse) as con:
         for i, pid in enumerate(ODD_IDS):

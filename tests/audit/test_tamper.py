@@ -690,6 +690,7 @@ def _aggregated(con: duckdb.DuckDBPyConnection, name: str, keys: str, ids: str) 
     body = db.sql_text(name)
     every = {"from_portfolio": None, "to_portfolio": None}  # the bounds of a range: none
     every |= {"keyed": None} if "$keyed" in body else {}
+    every |= dict.fromkeys(("table", "role", "from_name", "to_name")) if "$table" in body else {}
     return con.sql(
         f"select {keys}, count(*), sha256(string_agg(body, chr(10) order by body)) "
         f"from ({body}) group by all order by all",
@@ -772,7 +773,8 @@ def test_ranges_out_of_text_order_fall_back_to_the_whole_run(
         backwards = list(reversed(digests.portfolio_ranges(con, run_id)))
         with pytest.raises(digests._OutOfOrder):
             params = [
-                {"run_ids": [run_id], "keyed": True, "from_portfolio": lo, "to_portfolio": hi}
+                {**digests._EVERY_ROW, "run_ids": [run_id], "keyed": True}
+                | {"from_portfolio": lo, "to_portfolio": hi}
                 for lo, hi in backwards
             ]
             list(digests._interleaved(con, "audit/records/run_rows", params))

@@ -16,10 +16,10 @@ def _limit(con) -> str:
     return con.execute("select current_setting('memory_limit')").fetchone()[0]
 
 
-def test_the_review_limit_is_256_mib_unless_set(tmp_path: Path, monkeypatch) -> None:
+def test_the_review_limit_is_64_mib_unless_set(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("BALLAST_LOCK_TIMEOUT", raising=False)
     warehouse = tmp_path / "warehouse.duckdb"
-    assert db.review_memory_limit(warehouse) == "256MiB"
+    assert db.review_memory_limit(warehouse) == "64MiB"
     (tmp_path / "ballast.yaml").write_text("warehouse:\n  review_memory_limit: 1GB\n")
     assert db.review_memory_limit(warehouse) == "1GB"
     monkeypatch.setenv("BALLAST_LOCK_TIMEOUT", "7")  # the lock's override keeps the limit
