@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -49,7 +49,7 @@ from ballast.warehouse.result_files import ResultFiles
 from ballast.workspace import Workspace
 
 
-def _shards(found: PolicyFiles, shard_size: int) -> list[PolicyFiles]:
+def _shards(found: PolicyFiles, shard_size: int) -> Sequence[PolicyFiles]:
     if len(found.ids) <= shard_size:
         return [found]
     return found.split(shard_size)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import yaml
 
@@ -99,19 +101,46 @@ class PolicyFiles:
         """The IPS file of portfolio ``pid``."""
         return self.folder / self.names[pid]
 
-    def split(self, size: int) -> list[PolicyFiles]:
+    def split(self, size: int) -> PolicyShards:
         """Shards of at most ``size`` portfolios (found or refused), each a run of consecutive
-        portfolio ids, so shard outputs joined in shard order are in portfolio id order."""
-        ids = self.ids
-        shards = [
-            PolicyFiles(
-                {k: self.names[k] for k in chunk if k in self.names},
-                {k: self.refused[k] for k in chunk if k in self.refused},
-                self.folder,
-            )
-            for chunk in (ids[i : i + size] for i in range(0, len(ids), size))
-        ]
-        return shards or [PolicyFiles()]
+        portfolio ids, so shard outputs joined in shard order are in portfolio id order; at
+        least one (empty, when nothing was found)."""
+        return PolicyShards(self, size, self.ids)
+
+
+@dataclass(frozen=True)
+class PolicyShards(Sequence[PolicyFiles]):
+    """The shards of ``files`` (``PolicyFiles.split``), each made when it is asked for: a run
+    holds its IPS file names once, in ``files``, not a second time in shards made up front."""
+
+    files: PolicyFiles
+    size: int
+    ids: list[str]  # every portfolio id of ``files``, in order
+
+    def __len__(self) -> int:
+        return max(1, -(-len(self.ids) // self.size))
+
+    @overload
+    def __getitem__(self, i: int) -> PolicyFiles: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[PolicyFiles]: ...
+    def __getitem__(self, i: int | slice) -> PolicyFiles | list[PolicyFiles]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        start = (i % n) * self.size
+        chunk, names, refused = (
+            self.ids[start : start + self.size],
+            self.files.names,
+            self.files.refused,
+        )
+        return PolicyFiles(
+            {k: names[k] for k in chunk if k in names},
+            {k: refused[k] for k in chunk if k in refused},
+            self.files.folder,
+        )
 
 
 def find_policies(ws: Workspace, only: list[str] | None = None) -> PolicyFiles:

@@ -42,6 +42,9 @@ def test_split_keeps_portfolio_id_order(generated: Path) -> None:
     assert next(p for p in parts if refused in p.ids).errors == {refused: whole.errors[refused]}
     assert {k: v for p in parts for k, v in p.hashes.items()} == whole.hashes
     assert PolicyFiles().split(4)[0].ids == []
+    assert shards[-1].ids == shards[7].ids and shards[1:3] == [shards[1], shards[2]]
+    with pytest.raises(IndexError):
+        shards[8]
 
 
 @pytest.mark.slow
