@@ -161,16 +161,16 @@ def _by_portfolio(digested: Iterator[tuple[str, str, int, str]]) -> dict[str, di
     return out
 
 
+def _distinct(con: duckdb.DuckDBPyConnection, select: str, run_id: str) -> list[Any]:
+    """The values of ``select`` (one column) over the run's rows, in order."""
+    query = f"{select} where run_id = $run_id order by 1"
+    return [r[0] for r in con.execute(query, {"run_id": run_id}).fetchall()]
+
+
 def portfolio_ranges(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Range]:
     """The run's portfolios as ranges [from, to) of ``CHUNK_PORTFOLIOS`` each, in order; the
     first open below and the last above, so together they hold every row of the run."""
-    ids = [
-        r[0]
-        for r in con.execute(
-            "select distinct portfolio_id from run_portfolios where run_id = $run_id order by 1",
-            {"run_id": run_id},
-        ).fetchall()
-    ]
+    ids = _distinct(con, "select distinct portfolio_id from run_portfolios", run_id)
     cuts: list[str | None] = [None, *ids[CHUNK_PORTFOLIOS::CHUNK_PORTFOLIOS], None]
     return list(pairwise(cuts))
 
@@ -186,13 +186,7 @@ def table_records(con: duckdb.DuckDBPyConnection, run_id: str, ranges: list[Rang
     rows in text order; ``_interleaved`` checks it, and the whole run is read at once if ever
     not."""
     run = {"run_ids": [run_id], **_EVERY_ROW}
-    roles = [
-        r[0]
-        for r in con.execute(
-            "select distinct role from run_inputs where run_id = $run_id order by 1",
-            {"run_id": run_id},
-        ).fetchall()
-    ]
+    roles = _distinct(con, "select distinct role from run_inputs", run_id)
     unkeyed = [
         run | {"keyed": False, "table": "run_inputs", "role": role, "from_name": lo, "to_name": hi}
         for role in roles
