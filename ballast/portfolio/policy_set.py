@@ -32,6 +32,7 @@ from ballast.errors import BallastError, PolicyError, printable
 from ballast.kinds import ID_MAX_LENGTH, portfolio_id_problem
 from ballast.ops.memory import collector_paused
 from ballast.portfolio import models as model_files
+from ballast.portfolio import policy_cache
 from ballast.portfolio.policy import Policy, _parse_yaml, content_hash, load_policy
 from ballast.workspace import NotRegular, Workspace
 
@@ -188,9 +189,29 @@ def _text(ws: Workspace, path: Path) -> str:
 
 
 def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
-    """Read and validate the IPS files ``found``; a bad file is recorded, not raised."""
+    """Read and validate the IPS files ``found``; a bad file is recorded, not raised. Files
+    parsed together before (the same bytes, models and code) are taken from the workspace's
+    cache of parsed IPS files (``ballast.portfolio.policy_cache``) instead of parsed again."""
     catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
-    return parse_texts(read_texts(ws, found), catalog, ws.root)
+    read = read_texts(ws, found)
+    entries = [
+        (pid, str(read.found.path(pid)), read.hashes.get(pid) or "!" + read.unreadable[pid])
+        for pid in sorted(read.found.names)
+    ]
+    cache_key = policy_cache.key(entries, read.found.refused, catalog, ws.root)
+    cached = policy_cache.load(ws.root, cache_key)
+    if cached is not None:
+        return PolicySet(
+            list(cached.policies),
+            dict(cached.errors),
+            dict(read.hashes),
+            dict(read.texts),
+            dict(cached.models),
+        )
+    out = parse_texts(read, catalog, ws.root)
+    parsed = policy_cache.Parsed(out.policies, out.errors, out.models)
+    policy_cache.store(ws.root, cache_key, parsed)
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from ballast.errors import PolicyError
 from ballast.portfolio import policy as policy_module
+from ballast.portfolio import policy_cache
 from ballast.portfolio.policy import Restrictions, TradingPolicy, clear_loaded, load_policy
 from ballast.portfolio.policy_set import load_policies
 from ballast.resources import examples_dir
@@ -187,6 +189,7 @@ def test_load_policies_leaves_the_collector_as_it_was(
             raise RuntimeError("unexpected")
 
         monkeypatch.setattr("ballast.portfolio.policy_set.load_policy", crash)
+        shutil.rmtree(policy_cache.folder(ws.root))  # parsed again, not taken from the cache
         with pytest.raises(RuntimeError):  # an unexpected error still leaves it as it was
             load_policies(Workspace(ws.root))
         assert gc.isenabled() is enabled

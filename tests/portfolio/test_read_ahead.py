@@ -13,6 +13,7 @@ import pytest
 from ballast.errors import PolicyError
 from ballast.portfolio import models as model_files
 from ballast.portfolio import policy as policy_module
+from ballast.portfolio import policy_cache
 from ballast.portfolio.policy import clear_loaded, load_policy, parse_ahead
 from ballast.portfolio.policy_set import load_policies
 from ballast.portfolio.read_ahead import ReadAhead
@@ -77,6 +78,7 @@ def test_a_workspace_read_ahead_gives_the_policies_read_without_it(demo_ws: Work
     when nothing was parsed ahead."""
     plain = load_policies(demo_ws)
     clear_loaded()
+    shutil.rmtree(policy_cache.folder(demo_ws.root))  # else the read takes the parsed set
     with ReadAhead(demo_ws) as ahead:
         ahead._thread.join()  # in a command: until its Prefect server answers
         ahead.stop()
