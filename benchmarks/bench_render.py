@@ -177,7 +177,7 @@ def main() -> None:
 
         meta, entries, contexts = build_contexts(ws, args.as_of)
 
-        from ballast.reporting import html, outputs, results
+        from ballast.reporting import html, outputs, results_text
 
         env = html.make_environment()
         html.render_portfolio_report(contexts[0], env)
@@ -210,9 +210,11 @@ def main() -> None:
             return go
 
         _timed(
-            "results.json text", args.runs, paused(lambda: results.results_document(meta, entries))
+            "results.json text",
+            args.runs,
+            paused(lambda: results_text.results_document(meta, entries)),
         )
-        _timed("trades.csv text", args.runs, paused(lambda: results.trades_csv(entries)))
+        _timed("trades.csv text", args.runs, paused(lambda: results_text.trades_csv(entries)))
         _timed("index.html", args.runs, paused(lambda: html.render_run_index(meta, entries, env)))
 
         _timed(

@@ -113,10 +113,10 @@ class _Shards:
         self.reviewed.models |= pset.models
         self.results.add_ips(pset.hashes)
 
-    def add(self, rows: list[dict[str, Any]], part: Any, folder: RunFolder) -> None:
-        """A written shard's terminal rows and results (``ShardResults``, ``ShardOutcome``),
-        and the hashes of the reports written so far."""
-        self.terminal.add(rows)
+    def add(self, part: Any, folder: RunFolder) -> None:
+        """A shard's results (``ShardResults``, ``ShardOutcome``), and the hashes of the
+        reports written so far. Its terminal rows come from the run folder as it writes the
+        shard's entries (``RunFolder(on_rows=...)``)."""
         self.results.add(part.frames)
         self.results.add_outputs(folder.take_hashes())
         self.file_ids.update(part.file_ids)
@@ -133,7 +133,7 @@ def _review(
     ws: Workspace,
     run: runs.RunIdentity,
     found: PolicyFiles,
-    shard_size: int,
+    execution: ExecutionConfig,
     html: bool,
     pdf: str,
     all_rows: bool = False,
@@ -144,10 +144,16 @@ def _review(
     reviewed (their hashes and errors, for the record stage) and the seconds spent waiting for
     compute (the rest of the time is the render stage's)."""
     root, with_trades = str(ws.root), run.kind != "monitor"
-    shards = _shards(found, shard_size)
+    shards = _shards(found, execution.shard_size)
     kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
     with RunFolder(
-        ws.reports, run.meta(), total=len(found.ids), html=html, pdf=PdfChoice(pdf)
+        ws.reports,
+        run.meta(),
+        total=len(found.ids),
+        html=html,
+        pdf=PdfChoice(pdf),
+        nice=execution.report_nice,
+        on_rows=kept.terminal.add,
     ) as folder:
         following = t.compute.submit(root, run.as_of, quote(shards[0]), with_trades)
         for i in range(len(shards)):
@@ -161,8 +167,8 @@ def _review(
             kept.policies(ws, computed.policies)
             part = t.render(root, run, quote(computed), html)
             del computed
-            encoded = folder.add(part.entries, part.contexts)
-            kept.add(encoded.rows, part, folder)
+            folder.add(part.entries, part.contexts)
+            kept.add(part, folder)
             del part
         hashes = folder.close()
     return kept.result(folder, hashes), kept.reviewed, waited
@@ -197,7 +203,14 @@ def _review_on_cluster(
     pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
     with (
         cluster_runner.opened(execution) as task_runner,
-        RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=PdfChoice(pdf)) as folder,
+        RunFolder(
+            ws.reports,
+            run.meta(),
+            total=0,
+            html=html,
+            pdf=PdfChoice(pdf),
+            on_rows=kept.terminal.add,
+        ) as folder,
         db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con,
     ):
         window = cluster_runner.in_flight(task_runner)
@@ -242,7 +255,7 @@ def _review_on_cluster(
             del future, job
             folder.add_encoded(part.encoded)
             folder.add_documents(part.documents, part.written)
-            kept.add(part.encoded.rows, part, folder)
+            kept.add(part, folder)
             del part
         hashes = folder.close()
     if accounts.parsed:
@@ -330,9 +343,7 @@ def _run(
                 t, ws, run, found, execution, html, pdf, all_rows
             )
         else:
-            rendered, pset, waited = _review(
-                t, ws, run, found, execution.shard_size, html, pdf, all_rows
-            )
+            rendered, pset, waited = _review(t, ws, run, found, execution, html, pdf, all_rows)
         done("compute", waited, rendered)  # waiting for shards to be computed
         done("render", time.perf_counter() - t0 - waited, rendered)  # the rest: writing them
         invalid = rendered.invalid

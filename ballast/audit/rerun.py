@@ -47,7 +47,7 @@ from ballast.ops import runs
 from ballast.portfolio import policy_set
 from ballast.portfolio.models import ModelCatalog
 from ballast.portfolio.policy import content_hash, load_policy
-from ballast.reporting import outputs, results
+from ballast.reporting import outputs, results_text
 from ballast.reporting.outputs import sha256_text
 from ballast.warehouse import db, snapshot
 from ballast.workspace import Workspace
@@ -406,10 +406,10 @@ class Rebuilt:
 def documents(meta: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, str]:
     """results.json and (for a review) trades.csv and trade_lots.csv as a run with this
     metadata writes them."""
-    docs = {"results.json": results.results_document(meta, entries)}
+    docs = {"results.json": results_text.results_document(meta, entries)}
     if meta["kind"] != "monitor":
-        docs["trades.csv"] = results.trades_csv(entries)
-        docs["trade_lots.csv"] = results.trade_lots_csv(entries)
+        docs["trades.csv"] = results_text.trades_csv(entries)
+        docs["trade_lots.csv"] = results_text.trade_lots_csv(entries)
     return docs
 
 

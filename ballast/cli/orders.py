@@ -152,7 +152,7 @@ def orders_cmd(
 ) -> None:
     """Export a review run's proposed trades as block orders: CSV, or FIX 4.4 NewOrderSingle
     messages (one per line). To --out or stdout; never into the run folder."""
-    from ballast.reporting.results import csv_safe
+    from ballast.reporting.results_text import csv_safe
 
     ws = workspace.resolve(ws_path).check()
     path = None if out is None else _out_path(ws, out)

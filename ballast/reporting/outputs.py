@@ -14,11 +14,13 @@ fraction of a second; what only the calling process needs is imported where it i
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import multiprocessing
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from ballast.portfolio.policy import Policy
+    from ballast.reporting.run_folder import EncodedShard
     from ballast.reporting.summary import TerminalRows
     from ballast.review import Computed
     from ballast.warehouse.result_files import ResultFiles
@@ -222,8 +225,40 @@ def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none"
     return hashes
 
 
+def _start_worker(nice: int, collector_off: bool) -> None:
+    """A report worker's start: ``nice`` added to its niceness (see ``ReportRenderer``), and
+    Python's cycle collector off when it makes no PDFs."""
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+    if collector_off:
+        gc.disable()
+
+
 def _chunks(contexts: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     return [contexts[i : i + size] for i in range(0, len(contexts), size)]
+
+
+def _encode_chunk(entries: list[dict[str, Any]], tables: bool, html: bool) -> EncodedShard:
+    """Some results entries encoded for the run folder, in a pool worker."""
+    from ballast.reporting.run_folder import encode
+
+    return encode(entries, tables=tables, html=html)
+
+
+@dataclass
+class _Batch:
+    """One ``submit`` in the pool: its entries being encoded (in order, each handed on once)
+    and its reports being rendered (with how many each chunk holds)."""
+
+    encoded: list[Future[EncodedShard]]
+    rendered: dict[Future[dict[str, str]], int]
+
+    def encoded_to(self, sink: Callable[[EncodedShard], None] | None) -> None:
+        while self.encoded:
+            part = self.encoded.pop(0).result()
+            if sink is not None:
+                sink(part)
 
 
 class ReportRenderer:
@@ -234,7 +269,14 @@ class ReportRenderer:
     at most ``WINDOW`` batches are in the pool at once (``submit`` waits for the oldest), so the
     contexts held are bounded by the shard size, not the run. A small run renders each batch in
     this process as it is submitted. Each finished chunk advances ``ballast.ops.progress`` by
-    its reports; ``finish`` waits for the rest and returns every written file's hash."""
+    its reports; ``finish`` waits for the rest and returns every written file's hash. A pool's
+    workers can also encode a batch's results entries (``submit(..., entries=...)``): that is
+    plain Python the calling process then need not run while it computes the next shard.
+
+    ``nice`` (a review's ``execution.report_nice``) lowers the pool workers' CPU priority: a
+    review's pace is set by the process computing the next shard, and at equal priority the
+    workers took half of its CPU; niced, they render with what it leaves (the bytes are the
+    same, only the order in which the scheduler runs things changes)."""
 
     WINDOW = 2
 
@@ -244,11 +286,14 @@ class ReportRenderer:
         total: int,
         workers: int | None = None,
         pdf: PdfChoice = PdfChoice.NONE,
+        nice: int = 0,
+        on_encoded: Callable[[EncodedShard], None] | None = None,
     ) -> None:
         self.folder, self.pdf = folder, pdf
         self.workers = workers or os.cpu_count() or 1
         self.hashes: dict[str, str] = {}
-        self._batches: list[dict[Future[dict[str, str]], int]] = []
+        self.on_encoded = on_encoded
+        self._batches: list[_Batch] = []
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 1 and total >= PARALLEL_FROM:
             # spawn, not fork: the calling process runs Prefect's threads. A worker only
@@ -258,32 +303,58 @@ class ReportRenderer:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=gc.disable if pdf is PdfChoice.NONE else None,
+                initializer=_start_worker,
+                initargs=(nice, pdf is PdfChoice.NONE),
             )
 
-    def submit(self, contexts: list[dict[str, Any]]) -> None:
-        """Render these reports: now in this process, or in the pool (see the class)."""
-        if not contexts:
-            return
+    @property
+    def pooled(self) -> bool:
+        """Whether the reports are rendered in a pool (else in this process)."""
+        return self._pool is not None
+
+    def submit(
+        self,
+        contexts: list[dict[str, Any]],
+        entries: list[dict[str, Any]] | None = None,
+        encoding: tuple[bool, bool] = (True, True),
+    ) -> None:
+        """Render these reports: now in this process, or in the pool (see the class). With
+        ``entries`` (pool only), the pool's workers also encode them for the run folder
+        (``run_folder.encode`` with ``encoding``: (tables, html)), ahead of the reports; each
+        encoded part goes to ``on_encoded``, in the order submitted (``drain_encoded``)."""
         if self._pool is None:
+            if entries is not None:
+                raise ValueError("entries are encoded by a pool's workers only")
             for chunk in _chunks(contexts, SERIAL_CHUNK):
                 self.hashes |= _render_chunk(str(self.folder), chunk, self.pdf.value)
                 progress.advance(len(chunk))
             return
+        if not contexts and not entries:
+            return
         while len(self._batches) >= self.WINDOW:
             self._drain(self._batches.pop(0))
-        size = -(-len(contexts) // (self.workers * CHUNKS_PER_WORKER))
-        self._batches.append(
+        size = -(-max(len(contexts), len(entries or ())) // (self.workers * CHUNKS_PER_WORKER))
+        pool = self._pool
+        batch = _Batch(
+            [pool.submit(_encode_chunk, e, *encoding) for e in _chunks(entries or [], size)],
             {
-                self._pool.submit(_render_chunk, str(self.folder), c, self.pdf.value): len(c)
+                pool.submit(_render_chunk, str(self.folder), c, self.pdf.value): len(c)
                 for c in _chunks(contexts, size)
-            }
+            },
         )
+        self._batches.append(batch)
 
-    def _drain(self, batch: dict[Future[dict[str, str]], int]) -> None:
-        for done in as_completed(batch):
+    def drain_encoded(self) -> None:
+        """Hand every part encoded by the pool's workers to ``on_encoded``, in order (waiting
+        for those not encoded yet; the reports may still be rendering)."""
+        for batch in self._batches:
+            batch.encoded_to(self.on_encoded)
+
+    def _drain(self, batch: _Batch) -> None:
+        batch.encoded_to(self.on_encoded)
+        for done in as_completed(batch.rendered):
             self.hashes |= done.result()
-            progress.advance(batch[done])
+            progress.advance(batch.rendered[done])
 
     def take(self) -> dict[str, str]:
         """The hashes of the files written so far and not taken yet (``finish`` gives the
@@ -292,7 +363,8 @@ class ReportRenderer:
         return taken
 
     def finish(self) -> dict[str, str]:
-        """Wait for every report submitted; the hashes of the written files not taken."""
+        """Wait for every report submitted (and part encoded); the hashes of the written files
+        not taken."""
         while self._batches:
             self._drain(self._batches.pop(0))
         return self.hashes

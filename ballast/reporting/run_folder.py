@@ -5,9 +5,9 @@ entries and report contexts of each shard in portfolio id order (``add``): their
 results.json, trades.csv and trade_lots.csv is written and hashed at once, their reports go to
 the ``outputs.ReportRenderer``, and the line each gets on the index page waits on disk
 (``index_rows.IndexRows``). ``close`` ends the documents and writes index.html. The files are
-byte for byte those the whole run's entries would give (``results.results_document``,
-``results.trades_csv``, ``results.trade_lots_csv``, ``html.render_run_index``), however the
-run is sharded.
+byte for byte those the whole run's entries would give (``results_text.results_document``,
+``results_text.trades_csv``, ``results_text.trade_lots_csv``, ``html.render_run_index``),
+however the run is sharded.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import IO, Any
 from ballast.ops import progress
 from ballast.ops.memory import collector_paused
 from ballast.reporting import html as report_html
-from ballast.reporting import results
+from ballast.reporting import results_text
 from ballast.reporting.index_rows import IndexRows
 from ballast.reporting.outputs import ReportRenderer, staging, write_documents
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.summary import terminal_row
 
-TABLES = {"trades.csv": results.trades_csv, "trade_lots.csv": results.trade_lots_csv}
+TABLES = {"trades.csv": results_text.trades_csv, "trade_lots.csv": results_text.trade_lots_csv}
 """The CSV files of a review (not of a monitor), each made from results entries by a function
 whose text is a header line and then the entries' lines."""
 
@@ -41,12 +41,12 @@ ENTRY_INDENT = "\n    "
 def results_head(run: dict[str, Any]) -> str:
     """results.json up to its ``portfolios`` list: the run's fields, then the list's key."""
     doc = {k: run[k] for k in ("run_id", "as_of", "kind", "trigger")}
-    return results.results_document(doc, [])[: -len("[]\n}\n")]
+    return results_text.results_document(doc, [])[: -len("[]\n}\n")]
 
 
 def entry_text(entry: dict[str, Any]) -> str:
-    """One results.json entry as it is indented in the document (``results.json_text``)."""
-    return results.json_text(entry, ENTRY_INDENT)
+    """One results.json entry as it is indented in the document (``results_text.json_text``)."""
+    return results_text.json_text(entry, ENTRY_INDENT)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class _Hashed:
 class RunFolder:
     """The staging folder of one run, written shard by shard (see the module docstring).
 
-    ``total`` is how many reports the run will render (it decides the report pool); use it as a
+    ``total`` is how many reports the run will render (it decides the report pool, whose
+    workers' niceness is raised by ``nice``: ``ReportRenderer``); use it as a
     context manager: leaving it without ``close`` (an error) stops the pool and closes the
     files, and the staging folder is left for recovery to remove."""
 
@@ -116,13 +117,18 @@ class RunFolder:
         html: bool = True,
         pdf: PdfChoice = PdfChoice.NONE,
         workers: int | None = None,
+        nice: int = 0,
+        on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.run, self.html = run, html
+        self._on_rows = on_rows
         self.final = reports_root / run["as_of"] / run["run_id"]
         self.folder = staging(self.final)
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
-        self._renderer = ReportRenderer(self.folder, total if html else 0, workers, pdf)
+        self._renderer = ReportRenderer(
+            self.folder, total if html else 0, workers, pdf, nice, on_encoded=self.add_encoded
+        )
         self._results = _Hashed(self.folder / "results.json")
         self._results.write(results_head(run))
         self._tables: dict[str, tuple[_Hashed, Callable[[list[dict[str, Any]]], str]]] = {}
@@ -150,16 +156,22 @@ class RunFolder:
             if not f.file.closed:
                 f.file.close()
 
-    def add(self, entries: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> EncodedShard:
+    def add(self, entries: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> None:
         """The next shard's entries (in portfolio id order, after the previous shard's) and
-        the contexts of their reports; returns the entries as encoded (their terminal rows)."""
+        the contexts of their reports. When a pool renders the reports, its workers encode the
+        entries too and their part of each file is written as they hand it back, in order;
+        else now. Each part's terminal rows go to ``on_rows``."""
+        tables = bool(self._tables)
+        if self.html and self._renderer.pooled and len(contexts) == len(entries):
+            self._renderer.submit(contexts, entries, (tables, self.html))
+            return
+        self._renderer.drain_encoded()  # what the pool still holds comes first
         self._renderer.submit(contexts if self.html else [])
-        part = encode(entries, tables=bool(self._tables), html=self.html)
-        self.add_encoded(part)
-        return part
+        self.add_encoded(encode(entries, tables=tables, html=self.html))
 
     def add_encoded(self, part: EncodedShard) -> None:
-        """The next shard's entries as ``encode`` made them (here, or on a Dask worker)."""
+        """The next shard's entries as ``encode`` made them (here, on a report worker or on a
+        Dask worker)."""
         if not part.texts:
             return
         lead = "[" + ENTRY_INDENT if self._first else "," + ENTRY_INDENT
@@ -169,6 +181,8 @@ class RunFolder:
             f.write(part.tables[name])
         if self.html:
             self._index.add(part.index)
+        if self._on_rows is not None:
+            self._on_rows(part.rows)
 
     def add_documents(
         self, documents: dict[str, bytes], written: dict[str, str] | None = None
@@ -189,6 +203,7 @@ class RunFolder:
     def close(self) -> dict[str, str]:
         """End results.json and trades.csv, write index.html, wait for the reports; the hash
         of every file in the folder not taken (``take_hashes``)."""
+        self._renderer.drain_encoded()
         self._results.write(("[]" if self._first else "\n  ]") + "\n}\n")
         self.outputs["results.json"] = self._results.close()
         for name, (f, _) in self._tables.items():

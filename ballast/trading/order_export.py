@@ -5,7 +5,7 @@ Pure: the run's ``results.json`` in, CSV text and FIX bytes out; no Prefect, no 
 ``results.json`` is the source (not ``trades.csv`` / ``trade_lots.csv``): it holds the ids as
 they are (the CSVs' formula guard prefixes some with an apostrophe, which cannot be undone), each
 sale's lots inside the sale (no join), and the run's id, date and kind. The CSV's formula guard
-is passed in: it is ``reporting.results.csv_safe``, a floor above this package.
+is passed in: it is ``reporting.results_text.csv_safe``, a floor above this package.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ CSV_COLUMNS = (
 )
 
 CellGuard = Callable[[Any], str]
-"""A CSV cell no spreadsheet runs as a formula (``reporting.results.csv_safe``)."""
+"""A CSV cell no spreadsheet runs as a formula (``reporting.results_text.csv_safe``)."""
 
 
 class OrderExportError(BallastError):

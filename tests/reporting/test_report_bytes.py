@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ballast.reporting import html, outputs, results
+from ballast.reporting import html, outputs, results_text
 from ballast.resources import resource_dir
 from tests.reporting.test_drift_history import _points
 from tests.reporting.test_report import hostile_context, invalid_context, seed_context
@@ -183,7 +183,7 @@ def test_results_json_text_is_what_json_dumps_writes(entries: list[Any]) -> None
     json.dumps writes of what entries hold: text, integers, booleans, null, lists, mappings."""
     doc = {**_RUN, "portfolios": entries}
     expected = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    assert results.results_document(_RUN, entries) == expected  # type: ignore[arg-type]
+    assert results_text.results_document(_RUN, entries) == expected  # type: ignore[arg-type]
 
 
 @settings(max_examples=100, deadline=None)
@@ -191,7 +191,7 @@ def test_results_json_text_is_what_json_dumps_writes(entries: list[Any]) -> None
 def test_a_float_in_results_json_reads_back_as_the_same_number(entries: list[Any]) -> None:
     """No entry holds a float (numbers are decimal strings); one would be written in orjson's
     shortest form, which reads back as the same number."""
-    text = results.results_document(_RUN, entries)  # type: ignore[arg-type]
+    text = results_text.results_document(_RUN, entries)  # type: ignore[arg-type]
     assert json.loads(text)["portfolios"] == entries
 
 
@@ -201,11 +201,11 @@ def test_results_json_leaves_what_it_does_not_know_to_json() -> None:
     run = {"run_id": "r", "as_of": "d", "kind": "k", "trigger": "t"}
     for odd in ([{1: (1.5, float("nan")), None: True, 2.5: [], False: {}}], [{"n": 2**70}]):
         assert (
-            results.results_document(run, odd)
+            results_text.results_document(run, odd)
             == json.dumps({**run, "portfolios": odd}, indent=2, ensure_ascii=False) + "\n"
         )
     with pytest.raises(TypeError):
-        results.results_document(run, [{"x": object()}])
+        results_text.results_document(run, [{"x": object()}])
 
 
 def test_the_report_pool_renders_what_this_process_renders(tmp_path: Path, monkeypatch) -> None:

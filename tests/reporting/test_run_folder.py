@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast.reporting import html, outputs, results
+from ballast.reporting import html, outputs, results_text
 from ballast.reporting.run_folder import RunFolder, entry_text
+from ballast.reporting.summary import terminal_row
 from tests.reporting.test_report_bytes import cases
 
 RUN = {
@@ -54,20 +55,46 @@ def _written(tmp: Path, run: dict[str, Any], entries: list[dict[str, Any]], cut:
 def test_shards_write_what_the_whole_run_gives(tmp_path: Path, cut: int) -> None:
     entries = _entries()
     folder = _written(tmp_path, RUN, entries, cut)
-    assert (folder / "results.json").read_text() == results.results_document(RUN, entries)
-    assert (folder / "trades.csv").read_text() == results.trades_csv(entries)
-    assert (folder / "trade_lots.csv").read_text() == results.trade_lots_csv(entries)
+    assert (folder / "results.json").read_text() == results_text.results_document(RUN, entries)
+    assert (folder / "trades.csv").read_text() == results_text.trades_csv(entries)
+    assert (folder / "trade_lots.csv").read_text() == results_text.trade_lots_csv(entries)
     assert (folder / "index.html").read_text() == html.render_run_index(RUN, entries)
     assert json.loads((folder / "results.json").read_text())["portfolios"] == entries
 
 
+@pytest.mark.parametrize("cut", [1, 3])
+def test_a_pool_that_encodes_writes_what_the_whole_run_gives(
+    tmp_path: Path, cut: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report pool's workers encode each shard's entries (``RunFolder.add`` with
+    contexts); the parts come back and are written in order, the terminal rows too."""
+    monkeypatch.setattr(outputs, "PARALLEL_FROM", 2)  # a pool of two, for these few reports
+    entries = _entries()
+    contexts = [{**ctx, "portfolio": e} for ctx, e in zip(cases().values(), entries, strict=True)]
+    rows: list[dict[str, Any]] = []
+    with RunFolder(tmp_path, RUN, total=len(entries), workers=2, on_rows=rows.extend) as folder:
+        assert folder._renderer.pooled
+        for start in range(0, len(entries), cut):
+            folder.add(entries[start : start + cut], contexts[start : start + cut])
+        hashes = folder.close()
+    written = folder.folder
+    assert (written / "results.json").read_text() == results_text.results_document(RUN, entries)
+    assert (written / "trades.csv").read_text() == results_text.trades_csv(entries)
+    assert (written / "trade_lots.csv").read_text() == results_text.trade_lots_csv(entries)
+    assert (written / "index.html").read_text() == html.render_run_index(RUN, entries)
+    assert rows == [terminal_row(e) for e in entries]
+    assert {f"{e['portfolio_id']}.html" for e in entries} <= set(hashes)
+
+
 def test_an_empty_run_and_a_monitor(tmp_path: Path) -> None:
     folder = _written(tmp_path / "a", RUN, [], 5)
-    assert (folder / "results.json").read_text() == results.results_document(RUN, [])
+    assert (folder / "results.json").read_text() == results_text.results_document(RUN, [])
     monitor = {**RUN, "kind": "monitor"}
     folder = _written(tmp_path / "b", monitor, _entries(), 2)
     assert not (folder / "trades.csv").exists() and not (folder / "trade_lots.csv").exists()
-    assert (folder / "results.json").read_text() == results.results_document(monitor, _entries())
+    assert (folder / "results.json").read_text() == results_text.results_document(
+        monitor, _entries()
+    )
 
 
 def test_the_hashes_are_of_the_bytes_written(tmp_path: Path) -> None:
@@ -89,7 +116,7 @@ _VALUES = st.recursive(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entry=st.dictionaries(st.text(max_size=4), _VALUES, max_size=4))
 def test_an_entry_is_indented_as_in_the_whole_document(entry: dict[str, Any]) -> None:
-    whole = results.json_text({"portfolios": [entry]})
+    whole = results_text.json_text({"portfolios": [entry]})
     assert whole == '{\n  "portfolios": [\n    ' + entry_text(entry) + "\n  ]\n}"
 
 

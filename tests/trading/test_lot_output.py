@@ -18,7 +18,7 @@ import io
 import json
 import re
 
-from ballast.reporting import results
+from ballast.reporting import results, results_text
 from ballast.workspace import Workspace
 from tests.trading.test_wash_sale_review import FORTY, _run
 
@@ -41,7 +41,7 @@ def _entries(ws: Workspace, lots: str = FORTY["lots.csv"]) -> list[dict]:
 
 def test_results_json_carries_lots_and_replacements(empty_ws: Workspace) -> None:
     entries = _entries(empty_ws)
-    doc = json.loads(results.results_document(RUN, entries))
+    doc = json.loads(results_text.results_document(RUN, entries))
     sale, buy = doc["portfolios"][0]["trades"]
     # the keys that were there stay first and in order; the new ones come last
     assert list(sale)[:12] == [
@@ -106,7 +106,7 @@ def test_trade_lots_csv_parses_back_and_is_formula_safe(empty_ws: Workspace) -> 
     numbers, negative gains included, stay numbers; no lots: the header alone."""
     hostile = FORTY["lots.csv"].replace(",L1,", ",@SUM(1+1),")
     entries = _entries(empty_ws, hostile)
-    rows = list(csv.DictReader(io.StringIO(results.trade_lots_csv(entries))))
+    rows = list(csv.DictReader(io.StringIO(results_text.trade_lots_csv(entries))))
     assert [r["lot_id"] for r in rows] == ["L2", "'@SUM(1+1)"]
     assert rows[1] | {"lot_id": ""} == {
         "portfolio_id": "h",
@@ -123,7 +123,7 @@ def test_trade_lots_csv_parses_back_and_is_formula_safe(empty_ws: Workspace) -> 
         "gain": "-60000.00",
         "wash_sale_disallowed": "800.00",
     }
-    assert results.trade_lots_csv([]) == ",".join(results.TRADE_LOT_COLUMNS) + "\n"
+    assert results_text.trade_lots_csv([]) == ",".join(results_text.TRADE_LOT_COLUMNS) + "\n"
 
 
 def test_the_report_tells_the_desk_which_lots_to_sell(empty_ws: Workspace) -> None:

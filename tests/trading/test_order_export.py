@@ -34,7 +34,7 @@ import simplefix
 
 from ballast.cli import orders as cli_orders
 from ballast.errors import EXIT_UNPROVEN, EXIT_USAGE, Unproven
-from ballast.reporting.results import csv_safe
+from ballast.reporting.results_text import csv_safe
 from ballast.trading import order_export as oe
 from ballast.trading import order_fix
 from ballast.workspace import Workspace
@@ -443,10 +443,10 @@ def test_exports_are_deterministic() -> None:
 def test_lots_from_a_real_results_document(empty_ws: Workspace) -> None:
     """Through the real writer (``test_lot_output``'s case, min_tax): T sells 5,000 X at $100,
     relieving L2 (2016-01-04) × 2,000 and L1 (2024-03-01) × 3,000: one VSP line, $500,000."""
-    from ballast.reporting import results
+    from ballast.reporting import results_text
     from tests.trading.test_lot_output import RUN, _entries
 
-    text = results.results_document({**RUN, "run_id": RUN_ID}, _entries(empty_ws))
+    text = results_text.results_document({**RUN, "run_id": RUN_ID}, _entries(empty_ws))
     orders = oe.block_orders(oe.load_results(text))
     sale = next(o for o in orders if o.side is oe.Side.SELL)
     assert (sale.account_id, sale.security_id, sale.quantity, sale.value) == (
