@@ -209,6 +209,7 @@ def measure(
         "peak_tree_rss_mib": round(peak / MIB, 1),
         "max_process_rss_mib": round(max(hwm.values(), default=0) / 1024, 1),  # KiB
         "cpu_seconds": round(cpu, 2),
+        "system_seconds": round(usage.ru_stime, 2),  # of which in the kernel (file creation)
         "machine_busy_cpu_seconds": round(busy, 2),
         "other_cpu_seconds": round(max(0.0, busy - cpu), 2),  # the rest of the machine
         "rss_samples": samples,
@@ -847,6 +848,7 @@ def markdown(
                 _l(r[0]["load_before"]),
                 _l(r[-1]["load_after"]),
                 _cpu(sum(m.get("cpu_seconds", 0.0) for m in r)),
+                _cpu(sum(m.get("system_seconds", 0.0) for m in r)),
                 _cpu(sum(m.get("other_cpu_seconds", 0.0) for m in r)),
             ]
         )
@@ -862,6 +864,7 @@ def markdown(
                     _l(m["load_before"]),
                     _l(m["load_after"]),
                     _cpu(m.get("cpu_seconds")),
+                    _cpu(m.get("system_seconds")),
                     _cpu(m.get("other_cpu_seconds")),
                 ]
             )
@@ -875,16 +878,20 @@ def markdown(
             "load at start",
             "load at end",
             "its CPU s",
+            "of which system s",
             "other CPU s",
         ],
         load_rows,
-        ["---:", "---", "---:", "---:", "---:", "---", "---", "---:", "---:"],
+        ["---:", "---", "---:", "---:", "---:", "---", "---", "---:", "---:", "---:"],
     )
     lines += [
         "",
         "Its CPU: user + system seconds of the process and the descendants it waited for; "
-        "other CPU: the machine's busy CPU seconds over the same wall time minus that (other "
-        "processes, and descendants not waited for).",
+        "system: the kernel's share of it (mostly creating the run's files: on a file system "
+        "whose inode allocation is slow it grows by seconds for the same work; `--workdir` on a "
+        "memory file system such as /dev/shm takes the disk out); other CPU: the machine's busy "
+        "CPU seconds over the same wall time minus that (other processes, and descendants not "
+        "waited for).",
     ]
     errors = [e for s in summaries for e in s["errors"]]
     if errors:

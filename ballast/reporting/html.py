@@ -19,7 +19,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 if TYPE_CHECKING:  # Polars is imported where used: report workers never need it
     import polars as pl
@@ -233,6 +233,7 @@ def make_environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.globals.update(hash=hash_html, or_dash=or_dash_html)
     env.filters.update(
         money=money,
         weight=weight,
@@ -243,6 +244,27 @@ def make_environment() -> jinja2.Environment:
         humanize=humanize,
     )
     return env
+
+
+_MUTED_DASH = Markup('<span class="muted">—</span>')
+
+
+def hash_html(value: Any) -> Markup:
+    """A SHA-256 on a page (the templates' ``hash``): in a ``code`` element titled with it, or
+    a muted dash. A function, not a Jinja macro: each macro call builds a new context, and the
+    run record calls it for every input file of every report."""
+    if not value:
+        return _MUTED_DASH
+    text = escape(value)
+    return Markup(f'<code class="hash" title="{text}">{text}</code>')
+
+
+def or_dash_html(value: Any) -> Markup:
+    """A value on a page (the templates' ``or_dash``), escaped, or a muted dash for none or
+    empty."""
+    if value is None or value == "":
+        return _MUTED_DASH
+    return escape(value)
 
 
 # --- derived figures -------------------------------------------------------------------------
