@@ -31,8 +31,10 @@ execution:
   address: tcp://10.0.0.5:8786        # dask: the scheduler to use (unset: a LocalCluster sized
                                       # to this machine)
   connect_timeout_seconds: 30         # dask: wait this long for the scheduler to answer
-  report_nice: 5                      # local: report workers run this much nicer, so the
-                                      # shard being computed comes first (0: same priority)
+  local_workers: 2                    # local, 1,000+ portfolios: worker processes reviewing
+                                      # shards (unset: one per core; 1: all in one process)
+  report_nice: 5                      # local: those workers run this much nicer, so the
+                                      # process preparing their next shard comes first
 prefect:
   api_url: http://127.0.0.1:4200/api  # a running Prefect server to use ($PREFECT_API_URL wins);
                                       # unset: the `ballast server` if one runs, else each
@@ -211,8 +213,11 @@ class ExecutionConfig(BaseModel):
     # the Dask scheduler (tcp://HOST:PORT); unset with dask: a LocalCluster sized to the machine
     address: str | None = Field(None, min_length=1, max_length=500)
     connect_timeout_seconds: float = Field(30, gt=0, le=3600)
-    # added to the niceness of a local review's report workers, so the process computing the
-    # next shard (the review's pace) comes first and they render with the CPU it leaves; 0: none
+    # processes a local review of many portfolios runs its shards in (each holds one shard's
+    # frames and reports at a time); unset: one per core
+    local_workers: int | None = Field(None, ge=1, le=256)
+    # added to the niceness of a local review's worker processes (shards, reports), so the
+    # flow's process, which prepares their next jobs, comes first; 0: none
     report_nice: int = Field(5, ge=0, le=19)
 
     @field_validator("address")

@@ -19,6 +19,7 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,7 +30,7 @@ from ballast.tasks.compute import compute, find_policies
 from ballast.tasks.ingest import load_files, stage_inbox
 from ballast.tasks.record import finish_run, start_run
 from ballast.tasks.render import render
-from ballast.tasks.shard import review_shard
+from ballast.tasks.shard import review_shard, review_shard_here
 from ballast.tasks.validate import validate_files
 from prefect import get_run_logger
 from prefect.states import State
@@ -53,6 +54,16 @@ def _shards(found: PolicyFiles, shard_size: int) -> Sequence[PolicyFiles]:
     if len(found.ids) <= shard_size:
         return [found]
     return found.split(shard_size)
+
+
+def _balanced(found: PolicyFiles, shard_size: int, workers: int) -> Sequence[PolicyFiles]:
+    """Shards of at most ``shard_size`` portfolios, of one size, as many as a multiple of
+    ``workers`` where there are portfolios enough, so no worker is left alone with a last,
+    smaller shard while the others wait. How a run is cut never changes what it writes."""
+    n = len(found.ids)
+    count = -(-n // shard_size)
+    count = -(-count // workers) * workers
+    return _shards(found, max(1, -(-n // count)))
 
 
 def _counts(stage: str, out: Any) -> dict[str, int]:
@@ -88,6 +99,7 @@ def _tasks(workspace: Path) -> SimpleNamespace:
         compute,
         render,
         review_shard,
+        review_shard_here,
         finish_run,
     )
     return SimpleNamespace(**{t.fn.__name__: retrying.configured(t, retry) for t in tasks})
@@ -122,6 +134,22 @@ class _Shards:
         self.file_ids.update(part.file_ids)
         self.positions += part.positions
 
+    def folder_for_outcomes(
+        self, ws: Workspace, run: runs.RunIdentity, html: bool, pdf: str
+    ) -> RunFolder:
+        """The run folder of a review whose shards are rendered by workers
+        (``ShardOutcome``): no report pool of its own."""
+        rows, choice = self.terminal.add, PdfChoice(pdf)
+        return RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=choice, on_rows=rows)
+
+    def add_outcome(self, ws: Workspace, folder: RunFolder, part: Any, job: Any) -> None:
+        """A worker's ``ShardOutcome`` of the shard ``job``: its policies kept for the record,
+        its entries and reports written."""
+        self.policies(ws, part.policies(job))
+        folder.add_encoded(part.encoded)
+        folder.add_documents(part.documents, part.written)
+        self.add(part, folder)
+
     def result(self, folder: RunFolder, hashes: dict[str, str]) -> RenderResult:
         return RenderResult(
             folder.final, hashes, self.results, sorted(self.file_ids), self.terminal, self.positions
@@ -143,6 +171,11 @@ def _review(
     are released, so memory is set by the shard size. Returns what was written, the policies
     reviewed (their hashes and errors, for the record stage) and the seconds spent waiting for
     compute (the rest of the time is the render stage's)."""
+    from ballast.cluster import shard_pool
+
+    workers = shard_pool.workers_for(len(found.ids), execution)
+    if workers:
+        return _review_in_pool(t, ws, run, found, execution, workers, html, pdf, all_rows)
     root, with_trades = str(ws.root), run.kind != "monitor"
     shards = _shards(found, execution.shard_size)
     kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
@@ -170,6 +203,72 @@ def _review(
             folder.add(part.entries, part.contexts)
             kept.add(part, folder)
             del part
+        hashes = folder.close()
+    return kept.result(folder, hashes), kept.reviewed, waited
+
+
+def _awaited(future: Any, tick: float = 0.2) -> Any:
+    """``future.result()``, waking every ``tick`` seconds: Ctrl-C's signal may be taken by
+    another of this process's threads, which does not wake a main thread blocked on a lock, so
+    a wait of a whole shard would hold the interrupt that long."""
+    while not future.wrapped_future.done():
+        future.wait(tick)
+    return future.result()
+
+
+def _review_in_pool(
+    t: SimpleNamespace,
+    ws: Workspace,
+    run: runs.RunIdentity,
+    found: PolicyFiles,
+    execution: ExecutionConfig,
+    workers: int,
+    html: bool,
+    pdf: str,
+    all_rows: bool = False,
+) -> tuple[RenderResult, PolicySet, float]:
+    """``_review`` with each shard's work (parse, compute, results, reports) in one of this
+    machine's shard workers (``ballast.cluster.shard_pool``), as on a Dask cluster
+    (``_review_on_cluster``): this process reads each shard's IPS files and snapshot, keeps
+    every worker busy with one more job ready, and writes what comes back in shard order. The
+    workers parse the IPS files through the workspace's cache of parsed files, so a review of
+    files seen before parses none. The run folder is byte for byte that of ``_review``; a
+    shard that fails fails the run, as there."""
+    from ballast.cluster import shard as cluster_shard
+    from ballast.cluster import shard_pool
+    from ballast.cluster.policy_accounts import PolicyAccounts
+    from ballast.portfolio import models as model_files
+
+    shards = _balanced(found, execution.shard_size, workers)
+    stale = ballast_config.load_checks(ws.root).stale_price_sessions
+    catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
+    kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
+    pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
+    with (
+        shard_pool.adopt(workers, execution.report_nice) as pool,
+        kept.folder_for_outcomes(ws, run, html, pdf) as folder,
+        db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con,
+    ):
+        accounts = PolicyAccounts(con, catalog, ws.root, policy_cache=True)
+        job_of = partial(
+            cluster_shard.prepare, con, ws, run, accounts=accounts, stale_after=stale, html=html
+        )
+        sent = 0
+        for i in range(len(shards)):
+            while sent < len(shards) and len(pending) <= workers:
+                job = job_of(shards[sent], pdf=pdf, folder=folder.folder)
+                parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
+                pending.append((t.review_shard_here.submit(quote(parcel), quote(pool)), job))
+                sent += 1
+                del parcel
+            if i == 0:
+                progress.stage("render", len(found.ids) if html else None)
+            future, job = pending.popleft()
+            t0 = time.perf_counter()
+            part = _awaited(future)
+            waited += time.perf_counter() - t0
+            kept.add_outcome(ws, folder, part, job)
+            del future, job, part
         hashes = folder.close()
     return kept.result(folder, hashes), kept.reviewed, waited
 
@@ -203,14 +302,7 @@ def _review_on_cluster(
     pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
     with (
         cluster_runner.opened(execution) as task_runner,
-        RunFolder(
-            ws.reports,
-            run.meta(),
-            total=0,
-            html=html,
-            pdf=PdfChoice(pdf),
-            on_rows=kept.terminal.add,
-        ) as folder,
+        kept.folder_for_outcomes(ws, run, html, pdf) as folder,
         db.connect(ws.warehouse, memory_limit=db.review_memory_limit(ws.warehouse)) as con,
     ):
         window = cluster_runner.in_flight(task_runner)
@@ -225,20 +317,13 @@ def _review_on_cluster(
         progress.stage("render", len(found.ids) if html else None)
         catalog = read_models(ws.models) if found.names else ModelCatalog()
         accounts = PolicyAccounts(con, catalog, ws.root)
+        job_of = partial(
+            cluster_shard.prepare, con, ws, run, accounts=accounts, stale_after=stale, html=html
+        )
         sent = 0
         for _ in range(len(shards)):
             while sent < len(shards) and len(pending) < window:
-                job = cluster_shard.prepare(
-                    con,
-                    ws,
-                    run,
-                    shards[sent],
-                    accounts,
-                    stale_after=stale,
-                    html=html,
-                    pdf=pdf,
-                    folder=shared,
-                )
+                job = job_of(shards[sent], pdf=pdf, folder=shared)
                 parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
                 future = task_runner.submit(t.review_shard, {"parcel": parcel, "code": code})
                 pending.append((future, job))
@@ -251,12 +336,8 @@ def _review_on_cluster(
                 logger.error("a shard of %d portfolios failed: %s", len(job.ips.ids), exc)
                 part = cluster_shard.failed(job, exc)
             waited += time.perf_counter() - t0
-            kept.policies(ws, part.policies(job))
-            del future, job
-            folder.add_encoded(part.encoded)
-            folder.add_documents(part.documents, part.written)
-            kept.add(part, folder)
-            del part
+            kept.add_outcome(ws, folder, part, job)
+            del future, job, part
         hashes = folder.close()
     if accounts.parsed:
         logger.info("parsed %d IPS files here to find their accounts", accounts.parsed)

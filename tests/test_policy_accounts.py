@@ -111,3 +111,38 @@ def test_kept_rows_deleted_or_added_cost_only_a_parse(empty_ws: Workspace) -> No
         assert _lookup(con, empty_ws) == (["A1", "A2", "B1", "C1"], 3)
         kept = con.execute("select count(*) from policy_accounts").fetchall()
         assert kept == [(4,)]
+
+
+def test_a_shard_wholly_unknown_is_kept_for_its_worker(
+    empty_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``policy_cache`` (a local review's shard workers share this disk), a shard none of
+    whose files is known is parsed through the workspace's cache of parsed IPS files: its
+    worker then takes the policies from there instead of parsing them again."""
+    from ballast.portfolio import policy_cache, policy_set
+
+    _workspace(empty_ws)
+    catalog = models.read_folder(empty_ws.models)
+    read = read_texts(empty_ws, find_policies(empty_ws))
+    with db.connect(empty_ws.warehouse) as con:
+        cache = PolicyAccounts(con, catalog, empty_ws.root, policy_cache=True)
+        assert cache.accounts(read) == ["A1", "A2", "B1", "C1"] and cache.parsed == 6
+    assert len(list(policy_cache.folder(empty_ws.root).glob("*.pickle"))) == 1
+
+    def no_parse(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(policy_set, "parse_texts", no_parse)
+    kept = policy_set.parse_cached(read, catalog, empty_ws.root)  # what the worker does
+    monkeypatch.undo()
+    assert kept == policy_set.parse_texts(read, catalog, empty_ws.root)
+
+
+def test_without_the_cache_nothing_is_kept_on_disk(empty_ws: Workspace) -> None:
+    """On a cluster whose workers do not share this disk, nothing goes to the cache."""
+    from ballast.portfolio import policy_cache
+
+    _workspace(empty_ws)
+    with db.connect(empty_ws.warehouse) as con:
+        _lookup(con, empty_ws)
+    assert not policy_cache.folder(empty_ws.root).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from decimal import Decimal
@@ -269,6 +270,32 @@ def _policies_ahead(
     return ReadAhead(ws, portfolios, enabled=orch.server is not None and local)
 
 
+def _workers_ahead(
+    ws: workspace.Workspace, portfolios: list[str] | None, options: dict[str, Any]
+) -> Any:
+    """A review's shard workers (``ballast.cluster.shard_pool``) started before this process
+    imports Prefect, so they import on the other cores meanwhile; only for a local review of
+    enough IPS files (the flow adopts them, or they stop when the command ends)."""
+    from ballast import config
+    from ballast.cluster import shard_pool
+
+    try:
+        execution = config.execution_for(
+            ws.root, options.get("shard_size"), options.get("executor"), options.get("address")
+        )
+    except BallastError:  # the flow says what is wrong with the settings
+        return contextlib.nullcontext()
+    if execution.executor != "local":
+        return contextlib.nullcontext()
+    if portfolios:
+        count = len(set(portfolios))
+    else:
+        listed = workspace.entries(ws.ips)
+        count = sum(1 for p in listed.files if p.suffix in (".yaml", ".yml"))
+    workers = shard_pool.workers_for(count, execution)
+    return shard_pool.ahead(workers, execution.report_nice, enabled=workers > 0)
+
+
 def _run_flow(
     kind: str,
     ws: workspace.Workspace,
@@ -284,7 +311,10 @@ def _run_flow(
     _check_portfolios(ws, portfolios)
     _take_run_lock(ws)
     orch = orchestrator.launch(orchestrator.prepare(ws.root, verbose))  # before Prefect
-    with cli_progress.shown(err, "starting Prefect", enabled=not verbose):
+    with (
+        cli_progress.shown(err, "starting Prefect", enabled=not verbose),
+        _workers_ahead(ws, portfolios, options),
+    ):
         from ballast.flows.review import monitor, quarterly_review
 
         flow = monitor if kind == "monitor" else quarterly_review

@@ -24,7 +24,7 @@ import polars as pl
 
 from ballast.cluster.versions import code_digest
 from ballast.portfolio.models import ModelCatalog
-from ballast.portfolio.policy_set import PolicyFiles, PolicyTexts, parse_texts
+from ballast.portfolio.policy_set import PolicyFiles, PolicyTexts, parse_cached, parse_texts
 from ballast.warehouse import db
 
 
@@ -36,10 +36,19 @@ def context(catalog: ModelCatalog) -> str:
 class PolicyAccounts:
     """One review's lookups and writes (the coordinator's warehouse connection)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, catalog: ModelCatalog, root: Path):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        catalog: ModelCatalog,
+        root: Path,
+        policy_cache: bool = False,
+    ):
         self.con, self.catalog, self.root = con, catalog, root
         self.context = context(catalog)
         self.parsed = 0  # IPS files parsed here (not known)
+        # a shard none of whose files is known is parsed through the workspace's cache of
+        # parsed IPS files, where its worker (on this disk) then finds it
+        self.policy_cache = policy_cache
 
     def accounts(self, read: PolicyTexts) -> list[str]:
         """The sorted account ids of the valid IPS files among ``read``."""
@@ -59,11 +68,14 @@ class PolicyAccounts:
 
     def _parse(self, read: PolicyTexts, pids: list[str]) -> set[str]:
         """Parse the IPS files ``pids`` here; keep the accounts of the valid ones."""
-        files = PolicyFiles({p: read.found.names[p] for p in pids}, folder=read.found.folder)
-        subset = PolicyTexts(
-            files, {p: read.texts[p] for p in pids}, {p: read.hashes[p] for p in pids}
-        )
-        pset = parse_texts(subset, self.catalog, self.root)
+        if self.policy_cache and len(pids) == len(read.hashes):
+            pset = parse_cached(read, self.catalog, self.root)
+        else:
+            files = PolicyFiles({p: read.found.names[p] for p in pids}, folder=read.found.folder)
+            subset = PolicyTexts(
+                files, {p: read.texts[p] for p in pids}, {p: read.hashes[p] for p in pids}
+            )
+            pset = parse_texts(subset, self.catalog, self.root)
         self.parsed += len(pids)
         rows = [
             (self.context, p.id, read.hashes[p.id], a.id, len(p.accounts))

@@ -38,6 +38,7 @@ from ballast.portfolio.policy_set import (
     PolicyFiles,
     PolicySet,
     PolicyTexts,
+    parse_cached,
     parse_texts,
     read_texts,
 )
@@ -63,6 +64,7 @@ class ShardJob:
     history: dict[str, list[dict[str, Any]]] | None  # earlier review points (reports only)
     folder: str | None = None  # the run's staging folder, when workers share this disk
     earlier: pl.DataFrame | None = None  # earlier review points (performance, results.json)
+    policy_cache: bool = False  # parse through the workspace's cache (a worker on this disk)
 
 
 J = TypeVar("J")  # the job a parcel carries: a ShardJob, or a rerun's RerunJob
@@ -134,7 +136,8 @@ def prepare(
     pdf: str,
     folder: Path | None = None,
 ) -> ShardJob:
-    """The shard's job: its IPS texts (parsed by the worker) and its snapshot."""
+    """The shard's job: its IPS texts (parsed by the worker, through the workspace's cache of
+    parsed IPS files when ``accounts`` says the worker is on this disk) and its snapshot."""
     ips = read_texts(ws, files)
     snap = snapshot.take(con, dt.date.fromisoformat(run.as_of), accounts.accounts(ips))
     info = history = None
@@ -145,11 +148,25 @@ def prepare(
     shared = str(folder) if folder is not None else None
     catalog, root = accounts.catalog, str(ws.root)
     return ShardJob(
-        run, ips, catalog, root, snap, stale_after, html, pdf, info, history, shared, earlier
+        run,
+        ips,
+        catalog,
+        root,
+        snap,
+        stale_after,
+        html,
+        pdf,
+        info,
+        history,
+        shared,
+        earlier,
+        accounts.policy_cache,
     )
 
 
 def _parsed(job: ShardJob) -> PolicySet:
+    if job.policy_cache:
+        return parse_cached(job.ips, job.models, Path(job.root))
     return parse_texts(job.ips, job.models, Path(job.root))
 
 

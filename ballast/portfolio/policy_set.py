@@ -193,13 +193,19 @@ def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
     parsed together before (the same bytes, models and code) are taken from the workspace's
     cache of parsed IPS files (``ballast.portfolio.policy_cache``) instead of parsed again."""
     catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
-    read = read_texts(ws, found)
+    return parse_cached(read_texts(ws, found), catalog, ws.root)
+
+
+def parse_cached(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Path) -> PolicySet:
+    """``parse_texts``, through the cache of parsed IPS files of the workspace ``root``: a set
+    parsed before is unpickled, a new one parsed and kept. Only where ``root`` is this
+    machine's disk (a local review's shard workers share it)."""
     entries = [
         (pid, str(read.found.path(pid)), read.hashes.get(pid) or "!" + read.unreadable[pid])
         for pid in sorted(read.found.names)
     ]
-    cache_key = policy_cache.key(entries, read.found.refused, catalog, ws.root)
-    cached = policy_cache.load(ws.root, cache_key)
+    cache_key = policy_cache.key(entries, read.found.refused, catalog, root)
+    cached = policy_cache.load(root, cache_key)
     if cached is not None:
         return PolicySet(
             list(cached.policies),
@@ -208,9 +214,9 @@ def read_policies(ws: Workspace, found: PolicyFiles) -> PolicySet:
             dict(read.texts),
             dict(cached.models),
         )
-    out = parse_texts(read, catalog, ws.root)
+    out = parse_texts(read, catalog, root)
     parsed = policy_cache.Parsed(out.policies, out.errors, out.models)
-    policy_cache.store(ws.root, cache_key, parsed)
+    policy_cache.store(root, cache_key, parsed)
     return out
 
 
