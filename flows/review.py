@@ -40,7 +40,7 @@ from ballast import config as ballast_config
 from ballast.audit import records, recovery
 from ballast.config import ExecutionConfig
 from ballast.ops import memory, notify, progress, runlog, runs
-from ballast.portfolio.policy_set import PolicyFiles, PolicySet
+from ballast.portfolio.policy_set import PolicyFiles, PolicySet, PolicyTexts
 from ballast.reporting.outputs import RenderResult
 from ballast.reporting.pdf import PdfChoice
 from ballast.reporting.run_folder import RunFolder
@@ -142,10 +142,10 @@ class _Shards:
         rows, choice = self.terminal.add, PdfChoice(pdf)
         return RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=choice, on_rows=rows)
 
-    def add_outcome(self, ws: Workspace, folder: RunFolder, part: Any, job: Any) -> None:
-        """A worker's ``ShardOutcome`` of the shard ``job``: its policies kept for the record,
-        its entries and reports written."""
-        self.policies(ws, part.policies(job))
+    def add_outcome(self, ws: Workspace, folder: RunFolder, part: Any, ips: Any) -> None:
+        """A worker's ``ShardOutcome`` of the shard of IPS files ``ips`` (``ShardJob.ips``): its
+        policies kept for the record, its entries and reports written."""
+        self.policies(ws, part.policies(ips))
         folder.add_encoded(part.encoded)
         folder.add_documents(part.documents, part.written)
         self.add(part, folder)
@@ -243,7 +243,7 @@ def _review_in_pool(
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
     catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
     kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
-    pending: deque[tuple[Any, cluster_shard.ShardJob]] = deque()
+    pending: deque[tuple[Any, PolicyTexts]] = deque()  # not the job: its snapshot is sent
     with (
         shard_pool.adopt(workers, execution.report_nice) as pool,
         kept.folder_for_outcomes(ws, run, html, pdf) as folder,
@@ -258,17 +258,18 @@ def _review_in_pool(
             while sent < len(shards) and len(pending) <= workers:
                 job = job_of(shards[sent], pdf=pdf, folder=folder.folder)
                 parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
-                pending.append((t.review_shard_here.submit(quote(parcel), quote(pool)), job))
+                pending.append((t.review_shard_here.submit(quote(parcel), quote(pool)), job.ips))
                 sent += 1
-                del parcel
+                del parcel, job
             if i == 0:
                 progress.stage("render", len(found.ids) if html else None)
-            future, job = pending.popleft()
+            future, ips = pending.popleft()
             t0 = time.perf_counter()
             part = _awaited(future)
             waited += time.perf_counter() - t0
-            kept.add_outcome(ws, folder, part, job)
-            del future, job, part
+            kept.add_outcome(ws, folder, part, ips)
+            del future, ips, part
+            memory.give_back()
         hashes = folder.close()
     return kept.result(folder, hashes), kept.reviewed, waited
 
@@ -336,7 +337,7 @@ def _review_on_cluster(
                 logger.error("a shard of %d portfolios failed: %s", len(job.ips.ids), exc)
                 part = cluster_shard.failed(job, exc)
             waited += time.perf_counter() - t0
-            kept.add_outcome(ws, folder, part, job)
+            kept.add_outcome(ws, folder, part, job.ips)
             del future, job, part
         hashes = folder.close()
     if accounts.parsed:

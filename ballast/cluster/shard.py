@@ -110,10 +110,10 @@ class ShardOutcome:
     errors: dict[str, str] = field(default_factory=dict)  # refused IPS files: why
     models: dict[str, ModelFile] = field(default_factory=dict)  # model files the IPS named
 
-    def policies(self, job: ShardJob) -> PolicySet:
-        """The shard's IPS files as the record stage keeps them: texts, hashes, refusals and
-        models (no parsed policies)."""
-        return PolicySet([], self.errors, job.ips.hashes, job.ips.texts, self.models)
+    def policies(self, ips: PolicyTexts) -> PolicySet:
+        """The shard's IPS files (``ShardJob.ips``) as the record stage keeps them: texts,
+        hashes, refusals and models (no parsed policies)."""
+        return PolicySet([], self.errors, ips.hashes, ips.texts, self.models)
 
 
 def _file_ids(snap: snapshot.Snapshot) -> list[int]:
@@ -185,11 +185,13 @@ def _work(job: ShardJob, pset: PolicySet, kept: PolicySet) -> ShardOutcome:
     )
     part = shard_results(job.run, computed, job.info, job.history, job.earlier)
     del computed
-    documents = outputs.render_documents(part.contexts, job.pdf) if job.html else {}
     encoded = encode(part.entries, tables=job.run.kind != "monitor", html=job.html)
-    written = {}
-    if job.folder is not None:  # this disk is the coordinator's: write them here
-        written, documents = outputs.write_documents(Path(job.folder), documents), {}
+    documents: dict[str, bytes] = {}
+    written: dict[str, str] = {}
+    if job.html and job.folder is not None:  # this disk is the coordinator's: write them here
+        written = outputs.render_and_write(Path(job.folder), part.contexts, job.pdf)
+    elif job.html:
+        documents = outputs.render_documents(part.contexts, job.pdf)
     return ShardOutcome(
         encoded,
         part.frames,

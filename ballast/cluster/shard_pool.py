@@ -59,6 +59,18 @@ def _ready() -> int:
     return os.getpid()
 
 
+def _work(job: ShardJob) -> ShardOutcome:
+    """``shard.work``, then the worker's freed pages handed back (``memory.give_back``): each
+    worker holds one shard at a time, not its largest shard's high-water mark."""
+    from ballast.cluster.shard import work
+    from ballast.ops.memory import give_back
+
+    try:
+        return work(job)
+    finally:
+        give_back()
+
+
 class ShardPool:
     """``workers`` processes reviewing shards (``run``), started on creation; ``close`` (or
     leaving the ``with`` block) stops them, ``abort`` (or an error leaving it) at once.
@@ -78,11 +90,9 @@ class ShardPool:
 
     def submit(self, job: ShardJob) -> Future[ShardOutcome]:
         """Review one shard in a worker."""
-        from ballast.cluster.shard import work
-
         if self._pool is None:
             raise RuntimeError("the shard pool is closed")
-        return self._pool.submit(work, job)
+        return self._pool.submit(_work, job)
 
     def run(self, job: ShardJob) -> ShardOutcome:
         """Review one shard in a worker and wait for its outcome."""

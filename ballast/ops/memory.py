@@ -1,10 +1,13 @@
-"""Python's cycle collector paused around bulk building (policies, report contexts, outputs)."""
+"""Python's cycle collector paused around bulk building (policies, report contexts, outputs);
+the resident memory of this process: measured, and freed pages handed back."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from typing import Any
 
 
 @contextmanager
@@ -71,3 +74,25 @@ def status_kib(*names: str, pid: int | str = "self") -> dict[str, int]:
             if key in wanted:
                 found[key] = int(value.split()[0])
     return found
+
+
+def give_back() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). A process whose threads build and drop large objects (a shard's job pickled on
+    one thread, its outcome read on another) keeps each thread arena's high-water mark
+    resident otherwise: what a later shard needs is then counted twice."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None

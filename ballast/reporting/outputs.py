@@ -214,15 +214,20 @@ def write_documents(folder: Path, documents: dict[str, bytes]) -> dict[str, str]
     return hashes
 
 
-def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
-    """Render and write some reports (and their PDFs where wanted); returns names and hashes.
-
-    Each page is encoded once: the bytes written are the bytes hashed."""
+def render_and_write(
+    folder: Path, contexts: list[dict[str, Any]], pdf: str = "none"
+) -> dict[str, str]:
+    """Render and write some reports (and their PDFs where wanted) one at a time, so their
+    pages are never all held at once; returns names and hashes (of the bytes written)."""
     hashes: dict[str, str] = {}
-    for ctx in contexts:  # one at a time: a chunk's pages are not all held at once
-        documents = render_documents([ctx], pdf, Path(folder))
-        hashes |= write_documents(Path(folder), documents)
+    for ctx in contexts:
+        hashes |= write_documents(folder, render_documents([ctx], pdf, folder))
     return hashes
+
+
+def _render_chunk(folder: str, contexts: list[dict[str, Any]], pdf: str = "none") -> dict[str, str]:
+    """``render_and_write`` in a pool worker."""
+    return render_and_write(Path(folder), contexts, pdf)
 
 
 def _start_worker(nice: int, collector_off: bool) -> None:
