@@ -142,7 +142,7 @@ class _Shards:
         rows, choice = self.terminal.add, PdfChoice(pdf)
         return RunFolder(ws.reports, run.meta(), total=0, html=html, pdf=choice, on_rows=rows)
 
-    def add_outcome(self, ws: Workspace, folder: RunFolder, part: Any, ips: Any) -> None:
+    def add_outcome(self, ws: Workspace, folder: RunFolder, part: Any, ips: PolicyTexts) -> None:
         """A worker's ``ShardOutcome`` of the shard of IPS files ``ips`` (``ShardJob.ips``): its
         policies kept for the record, its entries and reports written."""
         self.policies(ws, part.policies(ips))
