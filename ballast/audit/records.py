@@ -94,11 +94,18 @@ def archive_policies(ws: Workspace, policies: PolicySet) -> None:
                 dest.write_text(found.text, encoding="utf-8")
 
 
-def _dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
 _MONEY, _WEIGHT = pl.Decimal(18, 2), pl.Decimal(18, 6)
+
+
+def _decimals(name: str, texts: list[str | None], dtype: pl.DataType) -> pl.Series:
+    """A decimal column from decimal strings, cast by Polars; a string with more digits than
+    the column holds is cut to its scale as a ``Decimal`` of it would be (Polars' cast refuses
+    it), and one that is not a number is an error."""
+    try:
+        return pl.Series(name, texts, dtype=pl.String).cast(dtype)
+    except pl.exceptions.InvalidOperationError:
+        values = [None if t is None else Decimal(t) for t in texts]
+        return pl.Series(name, values, dtype=dtype)
 
 
 def _frame(
@@ -109,8 +116,10 @@ def _frame(
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     return pl.DataFrame(
         {
-            name: pl.Series(
-                name, [_dec(v) for v in col] if name in decimals else list(col), dtype=dtype
+            name: (
+                _decimals(name, list(col), dtype)
+                if name in decimals
+                else pl.Series(name, list(col), dtype=dtype)
             )
             for (name, dtype), col in zip(schema.items(), columns, strict=True)
         }

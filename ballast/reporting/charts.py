@@ -20,7 +20,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from ballast.reporting.template_env import escape_output as _esc
 
 if TYPE_CHECKING:  # Polars is imported where used: report workers never need it
     import polars as pl
@@ -40,8 +42,15 @@ _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 
 
+_decimal_of = lru_cache(maxsize=1 << 16)(Decimal)
+"""``Decimal(text)``, kept: the same decimal strings (targets, bands, common weights) recur in
+every chart of a run."""
+
+
 def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+    if value is None:
+        return None
+    return _decimal_of(value) if type(value) is str else Decimal(str(value))
 
 
 @lru_cache(maxsize=4096)
@@ -75,9 +84,17 @@ class _Scale:
         self.low, self.high, self.span = low, high, high - low
 
     def __call__(self, value: Decimal) -> float:
-        value = min(max(value, self.low), self.high)
-        frac = (value - self.low) / self.span
-        return float((PLOT_X0 + frac * _PLOT_W).quantize(_CENT))
+        return _x(self.low, self.high, value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _x(low: Decimal, high: Decimal, value: Decimal) -> float:
+    """``value``'s x coordinate on the axis [low, high] (``_Scale``), kept: a run's charts share
+    a few dozen axes and their targets and bands recur. Equal decimals (``0.6``, ``0.600``) are
+    one key: they map to the same coordinate."""
+    value = min(max(value, low), high)
+    frac = (value - low) / (high - low)
+    return float((PLOT_X0 + frac * _PLOT_W).quantize(_CENT))
 
 
 _BAND_KEYS = ("weight", "post_trade_weight", "target", "lower", "upper")
@@ -114,10 +131,10 @@ def _band_row_svg(r: Mapping[str, Any]) -> str:
     flag = " bc-row--breach" if breach else ""
     parts = [
         f'  <g class="bc-row{flag}">\n'
-        f"    <title>{escape(r['label'])}: {escape(r['value_label'])}"
+        f"    <title>{_esc(r['label'])}: {_esc(r['value_label'])}"
         f"{' (breach)' if breach else ''}</title>\n"
         f'    <text x="{PLOT_X0 - 10}" y="{y + 4}" text-anchor="end" class="bc-label">'
-        f"{escape(r['short_label'])}</text>\n"
+        f"{_esc(r['short_label'])}</text>\n"
     ]
     if r["band_x0"] is not None:
         x0 = r["band_x0"]
@@ -149,7 +166,7 @@ def _band_row_svg(r: Mapping[str, Any]) -> str:
             parts.append(f'    <circle cx="{wx}" cy="{y}" r="5" class="bc-now{kind}"/>\n')
     parts.append(
         f'    <text x="{PLOT_X1 + 12}" y="{y + 4}" class="bc-value'
-        f'{" bc-value--breach" if breach else ""}">{escape(r["value_label"])}</text>\n'
+        f'{" bc-value--breach" if breach else ""}">{_esc(r["value_label"])}</text>\n'
         "  </g>\n"
     )
     return "".join(parts)
@@ -167,7 +184,7 @@ def _axis_marks(
     axis = f'  <line x1="{x0}" y1="{bottom}" x2="{x1}" y2="{bottom}" class="bc-axis"/>\n' + "".join(
         f'  <line x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}" class="bc-axis"/>\n'
         f'  <text x="{x}" y="{bottom + 16}" text-anchor="middle" class="bc-tick">'
-        f"{escape(label)}</text>\n"
+        f"{_esc(label)}</text>\n"
         for x, label in ticks
     )
     return grid, axis
@@ -327,7 +344,7 @@ def _history_point_svg(label: str, bottom: int, pt: Mapping[str, Any]) -> str:
     """One review date of a panel. ``label`` is the panel's escaped class name; the point's own
     labels are digits and units (``_bp_label``), which escaping leaves as they are."""
     x, y, breach = pt["x"], pt["y"], pt["breached"]
-    as_of = escape(pt["as_of"])
+    as_of = _esc(pt["as_of"])
     out = ""
     if y is not None:
         if breach:
@@ -357,10 +374,10 @@ def _history_panel_svg(p: Mapping[str, Any], x0: int, x1: int) -> str:
     top, bottom, zero_y = p["top"], p["bottom"], p["zero_y"]
     band = f'<path d="{p["band_path"]}" class="dh-band"/>' if p["band_path"] else ""
     line = f'<polyline points="{p["line"]}" class="dh-line"/>' if p["line"] else ""
-    label = escape(p["label"])
+    label = _esc(p["label"])
     return (
         '    <g class="dh-panel">\n'
-        f'      <text x="0" y="{top - 8}" class="dh-class">{escape(p["short_label"])}</text>\n'
+        f'      <text x="0" y="{top - 8}" class="dh-class">{_esc(p["short_label"])}</text>\n'
         f'      <rect x="{x0}" y="{top}" width="{x1 - x0}" height="{bottom - top}" '
         'class="dh-frame"/>\n'
         f'{band}      <line x1="{x0}" y1="{zero_y}" x2="{x1}" y2="{zero_y}" class="dh-zero"/>\n'

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import heapq
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache, lru_cache, partial
@@ -31,6 +31,7 @@ from ballast.reporting.charts import (
     drift_histogram,
     drift_history_chart,
 )
+from ballast.reporting.template_env import InliningLoader, ReportEnvironment
 from ballast.resources import resource_dir
 
 DASH = "—"
@@ -56,10 +57,22 @@ _KIND_LABELS = {"quarterly_review": "Quarterly review", "monitor": "Daily drift 
 
 
 def _decimal(value: Any) -> Decimal | None:
+    if type(value) is str:
+        return _decimal_text(value)
     if value is None or isinstance(value, jinja2.Undefined) or value == "":
         return None
     try:
         return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _decimal_text(text: str) -> Decimal | None:
+    """A decimal string's value (None: empty or not a number), kept: the figures of a report
+    are decimal strings, and targets, band edges and zero totals recur in every report."""
+    try:
+        return Decimal(text) if text else None
     except InvalidOperation:
         return None
 
@@ -171,61 +184,14 @@ def humanize(value: Any) -> str:
     return DASH if value is None else str(value).replace("_", " ")
 
 
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
-class _Environment(jinja2.Environment):
-    """Jinja's environment, with ``a.b`` on a plain dict looked up as ``a["b"]`` first.
-
-    Jinja tries ``getattr(a, "b")`` first, which on a dict raises (and catches) an
-    AttributeError for every key: hundreds per report. A plain dict has no attributes but its
-    methods, so for any other name the result is the same, only without the exception."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
-_INCLUDE = re.compile(r'^[ \t]*\{% include "([^"]+)" %\}\n?', re.MULTILINE)
-
-
-class _InliningLoader(jinja2.FileSystemLoader):
-    """Templates from the templates folder, each ``{% include "partial" %}`` line replaced by
-    the partial's own source, so a report compiles to one template.
-
-    Jinja renders an include through a fresh context and one more generator level, for every
-    report, every partial and every piece of output; inlined, the partials cost nothing. The
-    text is the same: the tag's line (its indent, and its newline under ``trim_blocks``) becomes
-    exactly what the partial renders to. Only includes of a literal name, alone on their line,
-    are inlined (any other stays a normal include). A partial's top-level ``{% set %}`` is then
-    seen by the rest of the including template: partials use distinct names for them."""
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        checks = [uptodate]
-
-        def inline(match: re.Match[str]) -> str:
-            text, _, check = self.get_source(environment, match.group(1))
-            checks.append(check)
-            return text
-
-        source = _INCLUDE.sub(inline, source)
-        return source, filename, lambda: all(check() for check in checks)
-
-
-def make_environment() -> jinja2.Environment:
-    """The Jinja environment for reports: autoescaped throughout, strict about missing values.
+def make_environment(kind: type[ReportEnvironment] = ReportEnvironment) -> jinja2.Environment:
+    """The Jinja environment for reports (a ``kind`` of ``ReportEnvironment``): autoescaped
+    throughout, strict about missing values.
 
     Templates are compiled once per environment and never checked for changes on disk
     (``auto_reload=False``): a report run renders thousands of pages from the same files."""
-    env = _Environment(
-        loader=_InliningLoader(resource_dir("templates")),
+    env = kind(
+        loader=InliningLoader(resource_dir("templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
