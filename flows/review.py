@@ -56,16 +56,6 @@ def _shards(found: PolicyFiles, shard_size: int) -> Sequence[PolicyFiles]:
     return found.split(shard_size)
 
 
-def _balanced(found: PolicyFiles, shard_size: int, workers: int) -> Sequence[PolicyFiles]:
-    """Shards of at most ``shard_size`` portfolios, of one size, as many as a multiple of
-    ``workers`` where there are portfolios enough, so no worker is left alone with a last,
-    smaller shard while the others wait. How a run is cut never changes what it writes."""
-    n = len(found.ids)
-    count = -(-n // shard_size)
-    count = -(-count // workers) * workers
-    return _shards(found, max(1, -(-n // count)))
-
-
 def _counts(stage: str, out: Any) -> dict[str, int]:
     """The numbers logged with a finished stage."""
     if out is None:
@@ -239,7 +229,7 @@ def _review_in_pool(
     from ballast.cluster.policy_accounts import PolicyAccounts
     from ballast.portfolio import models as model_files
 
-    shards = _balanced(found, execution.shard_size, workers)
+    shards = shard_pool.balanced(found, execution.shard_size, workers)
     stale = ballast_config.load_checks(ws.root).stale_price_sessions
     catalog = model_files.read_folder(ws.models) if found.names else model_files.ModelCatalog()
     kept, waited = _Shards(ws, run.run_id, all_rows), 0.0
@@ -256,6 +246,7 @@ def _review_in_pool(
         sent = 0
         for i in range(len(shards)):
             while sent < len(shards) and len(pending) <= workers:
+                accounts.offer(pool.parsed_ahead(shards[sent]))  # when the command asked
                 job = job_of(shards[sent], pdf=pdf, folder=folder.folder)
                 parcel = cluster_shard.Parcel(job, f"{run.run_id}-{sent}")
                 pending.append((t.review_shard_here.submit(quote(parcel), quote(pool)), job.ips))

@@ -146,3 +146,24 @@ def test_without_the_cache_nothing_is_kept_on_disk(empty_ws: Workspace) -> None:
     with db.connect(empty_ws.warehouse) as con:
         _lookup(con, empty_ws)
     assert not policy_cache.folder(empty_ws.root).exists()
+
+
+def test_accounts_offered_by_a_worker_are_kept_as_if_parsed_here(empty_ws: Workspace) -> None:
+    """The rows of a shard worker that parsed the files ahead (``kept_rows``) spare the
+    coordinator's parse; rows of another context (other models or code) are not taken."""
+    from ballast.portfolio.policy_set import parse_texts
+
+    _workspace(empty_ws)
+    catalog = models.read_folder(empty_ws.models)
+    read = read_texts(empty_ws, find_policies(empty_ws))
+    parsed = parse_texts(read, catalog, empty_ws.root)
+    rows = policy_accounts.kept_rows(parsed, policy_accounts.context(catalog))
+    with db.connect(empty_ws.warehouse) as con:
+        stale = PolicyAccounts(con, catalog, empty_ws.root)
+        stale.offer([("another context", *row[1:]) for row in rows])
+        assert stale.accounts(read) == _parsed(empty_ws) and stale.parsed == 6
+        con.execute("delete from policy_accounts")
+        offered = PolicyAccounts(con, catalog, empty_ws.root)
+        offered.offer(rows)
+        assert offered.accounts(read) == _parsed(empty_ws)
+        assert offered.parsed == 3  # only the three invalid files, which are never kept

@@ -255,9 +255,13 @@ def _policies_ahead(
 ) -> Any:
     """The IPS files parsed on a background thread while the temporary Prefect server boots
     (``ballast.portfolio.read_ahead``), when the shards are computed in this process (not on a
-    Dask cluster). Files waiting for GX do not stop it: GX starts in a process of its own."""
+    Dask cluster, not by shard workers). Files waiting for GX do not stop it: GX starts in a
+    process of its own."""
     from ballast import config
+    from ballast.cluster.shard_pool import started_ahead
     from ballast.portfolio.read_ahead import ReadAhead
+
+    pooled = started_ahead()
 
     try:
         execution = config.execution_for(
@@ -267,17 +271,21 @@ def _policies_ahead(
         local = False
     else:
         local = execution.executor == "local"
-    return ReadAhead(ws, portfolios, enabled=orch.server is not None and local)
+    # shard workers started ahead parse the files themselves (``_workers_ahead``)
+    return ReadAhead(ws, portfolios, enabled=orch.server is not None and local and not pooled)
 
 
 def _workers_ahead(
     ws: workspace.Workspace, portfolios: list[str] | None, options: dict[str, Any]
 ) -> Any:
     """A review's shard workers (``ballast.cluster.shard_pool``) started before this process
-    imports Prefect, so they import on the other cores meanwhile; only for a local review of
-    enough IPS files (the flow adopts them, or they stop when the command ends)."""
+    imports Prefect, so they import on the other cores meanwhile and then parse the IPS files
+    not in the workspace's cache yet, shard by shard as the review will cut them, while this
+    process imports Prefect, ingests and validates; only for a local review of enough IPS
+    files (the flow adopts them, or they stop when the command ends)."""
     from ballast import config
     from ballast.cluster import shard_pool
+    from ballast.portfolio.policy_set import find_policies
 
     try:
         execution = config.execution_for(
@@ -287,13 +295,15 @@ def _workers_ahead(
         return contextlib.nullcontext()
     if execution.executor != "local":
         return contextlib.nullcontext()
-    if portfolios:
-        count = len(set(portfolios))
-    else:
-        listed = workspace.entries(ws.ips)
-        count = sum(1 for p in listed.files if p.suffix in (".yaml", ".yml"))
-    workers = shard_pool.workers_for(count, execution)
-    return shard_pool.ahead(workers, execution.report_nice, enabled=workers > 0)
+    try:
+        found = find_policies(ws, portfolios)
+    except (BallastError, OSError):  # the flow says what is wrong with the IPS folder
+        return contextlib.nullcontext()
+    workers = shard_pool.workers_for(len(found.ids), execution)
+    if not workers:
+        return contextlib.nullcontext()
+    shards = shard_pool.balanced(found, execution.shard_size, workers)
+    return shard_pool.ahead(workers, execution.report_nice, root=ws.root, shards=shards)
 
 
 def _run_flow(

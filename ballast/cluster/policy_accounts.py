@@ -24,13 +24,33 @@ import polars as pl
 
 from ballast.cluster.versions import code_digest
 from ballast.portfolio.models import ModelCatalog
-from ballast.portfolio.policy_set import PolicyFiles, PolicyTexts, parse_cached, parse_texts
+from ballast.portfolio.policy_set import (
+    PolicyFiles,
+    PolicySet,
+    PolicyTexts,
+    parse_cached,
+    parse_texts,
+)
 from ballast.warehouse import db
 
 
 def context(catalog: ModelCatalog) -> str:
     """What, besides its bytes, decides whether an IPS parses and to which accounts."""
     return hashlib.sha256(f"{catalog.fingerprint}\0{code_digest()}".encode()).hexdigest()
+
+
+Row = tuple[str, str, str, str, int]
+"""A ``policy_accounts`` row: context, portfolio id, SHA-256 of the IPS, account id, and how
+many accounts the IPS has."""
+
+
+def kept_rows(pset: PolicySet, context: str) -> list[Row]:
+    """The ``policy_accounts`` rows of the valid IPS files of ``pset``."""
+    return [
+        (context, p.id, pset.hashes[p.id], a.id, len(p.accounts))
+        for p in pset.policies
+        for a in p.accounts
+    ]
 
 
 class PolicyAccounts:
@@ -77,11 +97,18 @@ class PolicyAccounts:
             )
             pset = parse_texts(subset, self.catalog, self.root)
         self.parsed += len(pids)
-        rows = [
-            (self.context, p.id, read.hashes[p.id], a.id, len(p.accounts))
-            for p in pset.policies
-            for a in p.accounts
-        ]
+        rows = kept_rows(pset, self.context)
+        self._keep(pids, rows)
+        return {row[3] for row in rows}
+
+    def offer(self, rows: list[Row]) -> None:
+        """Keep the accounts of IPS files parsed elsewhere (``kept_rows``: a shard worker
+        parsing ahead of the review), as if parsed here; rows of another context are left."""
+        rows = [r for r in rows if r[0] == self.context]
+        if rows:
+            self._keep(sorted({r[1] for r in rows}), rows)
+
+    def _keep(self, pids: list[str], rows: list[Row]) -> None:
         forget = {"context": self.context, "portfolio_ids": pids}
         db.execute(self.con, "cluster/policy_accounts_forget", forget)
         frame = pl.DataFrame(
@@ -96,4 +123,3 @@ class PolicyAccounts:
             orient="row",
         )
         db.append(self.con, "policy_accounts", frame)
-        return {row[3] for row in rows}

@@ -20,14 +20,18 @@ import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported by the workers, and here only when a job is sent
+    from ballast.cluster.policy_accounts import Row
     from ballast.cluster.shard import ShardJob, ShardOutcome
     from ballast.config import ExecutionConfig
+    from ballast.portfolio.policy_set import PolicyFiles
 
 POOL_FROM = 1000
 """Below this many portfolios a local review computes in its own process: starting workers
@@ -40,6 +44,17 @@ def workers_for(portfolios: int, execution: ExecutionConfig) -> int:
     flow's process then computes each shard and a report pool renders it)."""
     workers = execution.local_workers or os.cpu_count() or 1
     return workers if workers > 1 and portfolios >= POOL_FROM else 0
+
+
+def balanced(found: PolicyFiles, shard_size: int, workers: int) -> Sequence[PolicyFiles]:
+    """Shards of at most ``shard_size`` portfolios, of one size, as many as a multiple of
+    ``workers`` where there are portfolios enough, so no worker is left alone with a last,
+    smaller shard while the others wait. How a run is cut never changes what it writes."""
+    n = len(found.ids)
+    count = -(-n // shard_size)
+    count = -(-count // workers) * workers
+    size = max(1, -(-n // count))
+    return [found] if n <= size else found.split(size)
 
 
 def _start(nice: int, threads: int) -> None:
@@ -71,6 +86,27 @@ def _work(job: ShardJob) -> ShardOutcome:
         give_back()
 
 
+def _parse_ahead(root: str, shard: PolicyFiles) -> list[Row]:
+    """``policy_set.parse_ahead`` of one shard: the ``policy_accounts`` rows of what it parsed
+    (none when the shard was kept already), then the freed pages handed back. Optional work:
+    a failure leaves the shard to be parsed by the review itself."""
+    from ballast.cluster.policy_accounts import context, kept_rows
+    from ballast.ops.memory import give_back
+    from ballast.portfolio.models import read_folder
+    from ballast.portfolio.policy_set import parse_ahead
+    from ballast.workspace import Workspace
+
+    try:
+        ws = Workspace(Path(root))
+        catalog = read_folder(ws.models)
+        parsed = parse_ahead(ws, shard, catalog)
+        return [] if parsed is None else kept_rows(parsed, context(catalog))
+    except Exception:
+        return []
+    finally:
+        give_back()
+
+
 class ShardPool:
     """``workers`` processes reviewing shards (``run``), started on creation; ``close`` (or
     leaving the ``with`` block) stops them, ``abort`` (or an error leaving it) at once.
@@ -87,6 +123,29 @@ class ShardPool:
         )
         for _ in range(workers):  # start them now: they import while the first job is prepared
             self._pool.submit(_ready)
+        self._parsing: dict[tuple[str, ...], Future[list[Row]]] = {}
+
+    def parse_ahead(self, root: Path, shards: Sequence[PolicyFiles]) -> None:
+        """Have the workers parse these shards' IPS files into the workspace's cache of parsed
+        files (those not there yet), before any job sent after: the workers of a command do
+        this while it imports Prefect, ingests and validates, and the review then finds them
+        parsed (``parsed_ahead``)."""
+        if self._pool is None:
+            raise RuntimeError("the shard pool is closed")
+        for shard in shards:
+            self._parsing[tuple(shard.ids)] = self._pool.submit(_parse_ahead, str(root), shard)
+
+    def parsed_ahead(self, shard: PolicyFiles, tick: float = 0.2) -> list[Row]:
+        """Wait until the IPS files of ``shard`` parsed ahead (if they were asked for) are in
+        the cache, waking every ``tick`` seconds so Ctrl-C is seen; the ``policy_accounts``
+        rows of those the worker parsed (``PolicyAccounts.offer``). A failure is the review's
+        to meet when it reads them."""
+        future = self._parsing.pop(tuple(shard.ids), None)
+        if future is None:
+            return []
+        while not future.done():
+            wait_for([future], timeout=tick)
+        return [] if future.cancelled() or future.exception() else future.result()
 
     def submit(self, job: ShardJob) -> Future[ShardOutcome]:
         """Review one shard in a worker."""
@@ -135,12 +194,21 @@ _AHEAD: list[ShardPool] = []  # started by ``ahead``, not adopted yet
 
 
 @contextlib.contextmanager
-def ahead(workers: int, nice: int, enabled: bool = True) -> Iterator[None]:
-    """Start a pool of ``workers`` now, for the review run inside the block to ``adopt``;
-    one not adopted by the end of the block is stopped."""
+def ahead(
+    workers: int,
+    nice: int,
+    enabled: bool = True,
+    root: Path | None = None,
+    shards: Sequence[PolicyFiles] = (),
+) -> Iterator[None]:
+    """Start a pool of ``workers`` now, for the review run inside the block to ``adopt``,
+    parsing ``shards`` of the workspace ``root`` meanwhile (``ShardPool.parse_ahead``); one
+    not adopted by the end of the block is stopped."""
     pool = ShardPool(workers, nice) if enabled and workers > 1 else None
     if pool is not None:
         _AHEAD.append(pool)
+        if root is not None and shards:
+            pool.parse_ahead(root, shards)
     try:
         yield
     except BaseException:
@@ -151,6 +219,11 @@ def ahead(workers: int, nice: int, enabled: bool = True) -> Iterator[None]:
     if pool is not None and pool in _AHEAD:
         _AHEAD.remove(pool)
         pool.close()
+
+
+def started_ahead() -> bool:
+    """Whether a pool started ahead waits to be adopted (its workers may be parsing)."""
+    return bool(_AHEAD)
 
 
 def adopt(workers: int, nice: int) -> ShardPool:

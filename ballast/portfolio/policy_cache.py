@@ -90,6 +90,16 @@ def _code() -> str:
     return "\0".join(f"{name}={value}" for name, value in sorted(fingerprint().items()))
 
 
+def kept(root: Path, cache_key: str) -> bool:
+    """Whether an entry of ``cache_key`` is there (a regular file of this user's: ``load``
+    still checks what is in it)."""
+    try:
+        st = os.lstat(folder(root) / f"{cache_key}.pickle")
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+
 def load(root: Path, cache_key: str) -> Parsed | None:
     """The entry of ``cache_key``, or None (a miss: absent, not this user's own regular
     file, or unreadable in any way)."""

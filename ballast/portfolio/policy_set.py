@@ -200,11 +200,7 @@ def parse_cached(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Pat
     """``parse_texts``, through the cache of parsed IPS files of the workspace ``root``: a set
     parsed before is unpickled, a new one parsed and kept. Only where ``root`` is this
     machine's disk (a local review's shard workers share it)."""
-    entries = [
-        (pid, str(read.found.path(pid)), read.hashes.get(pid) or "!" + read.unreadable[pid])
-        for pid in sorted(read.found.names)
-    ]
-    cache_key = policy_cache.key(entries, read.found.refused, catalog, root)
+    cache_key = _cache_key(read, catalog, root)
     cached = policy_cache.load(root, cache_key)
     if cached is not None:
         return PolicySet(
@@ -217,6 +213,31 @@ def parse_cached(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Pat
     out = parse_texts(read, catalog, root)
     parsed = policy_cache.Parsed(out.policies, out.errors, out.models)
     policy_cache.store(root, cache_key, parsed)
+    return out
+
+
+def _cache_key(read: PolicyTexts, catalog: model_files.ModelCatalog, root: Path) -> str:
+    entries = [
+        (pid, str(read.found.path(pid)), read.hashes.get(pid) or "!" + read.unreadable[pid])
+        for pid in sorted(read.found.names)
+    ]
+    return policy_cache.key(entries, read.found.refused, catalog, root)
+
+
+def parse_ahead(
+    ws: Workspace, found: PolicyFiles, catalog: model_files.ModelCatalog
+) -> PolicySet | None:
+    """Parse the IPS files ``found`` into the workspace's cache of parsed files, where
+    ``parse_cached`` of the same files, models and code then finds them; what it parsed, or
+    None when they were there already. A review's shard workers do this while the command
+    starts (``ballast.cluster.shard_pool``)."""
+    read = read_texts(ws, found)
+    cache_key = _cache_key(read, catalog, ws.root)
+    if policy_cache.kept(ws.root, cache_key):
+        return None
+    out = parse_texts(read, catalog, ws.root)
+    kept = policy_cache.Parsed(out.policies, out.errors, out.models)
+    policy_cache.store(ws.root, cache_key, kept)
     return out
 
 

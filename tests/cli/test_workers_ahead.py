@@ -40,3 +40,26 @@ def test_no_workers_ahead_for_settings_the_flow_refuses(
     monkeypatch.setattr(shard_pool, "POOL_FROM", 1)
     (demo_ws.root / "ballast.yaml").write_text("execution:\n  shard_size: 0\n", encoding="utf-8")
     assert _started(demo_ws) == []
+
+
+def test_workers_ahead_parse_the_shards_the_review_will_cut(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They parse each shard's IPS files into the workspace's cache while the command starts,
+    cut as the review will cut them (``shard_pool.balanced``)."""
+    from ballast.portfolio import policy_cache
+    from ballast.portfolio.policy_set import find_policies, load_policies
+
+    (demo_ws.root / "ballast.yaml").write_text(
+        "execution:\n  local_workers: 2\n  shard_size: 2\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(shard_pool, "POOL_FROM", 5)
+    with app._workers_ahead(demo_ws, None, {}):
+        (pool,) = shard_pool._AHEAD
+        asked = list(pool._parsing)
+        rows = [row for ids in asked for row in pool._parsing[ids].result()]
+    shards = shard_pool.balanced(find_policies(demo_ws), 2, 2)
+    assert asked == [tuple(s.ids) for s in shards] and len(asked) > 1
+    assert len(list(policy_cache.folder(demo_ws.root).glob("*.pickle"))) == len(asked)
+    valid = load_policies(demo_ws).policies  # each account of each valid IPS, sent back
+    assert sorted(r[1:4:2] for r in rows) == sorted((p.id, a.id) for p in valid for a in p.accounts)

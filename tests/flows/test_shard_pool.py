@@ -48,10 +48,9 @@ def _files(n: int) -> PolicyFiles:
 def test_shards_are_balanced_over_the_workers(
     n: int, size: int, workers: int, sizes: list[int]
 ) -> None:
-    from ballast.flows.review import _balanced
 
     found = _files(n)
-    shards = _balanced(found, size, workers)
+    shards = shard_pool.balanced(found, size, workers)
     assert [len(s.ids) for s in shards] == sizes
     assert [i for s in shards for i in s.ids] == found.ids
 
@@ -83,15 +82,29 @@ def test_workers_started_ahead_are_adopted_once_or_stopped() -> None:
         assert shard_pool._AHEAD == []
 
 
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the IPS sets parsed in this process from now on (a worker's are not seen)."""
+    from ballast.cluster import policy_accounts
+    from ballast.portfolio import policy_set
+
+    parses: list[int] = []
+    real = policy_set.parse_texts
+
+    def counted(read: policy_set.PolicyTexts, *args: object) -> policy_set.PolicySet:
+        parses.append(len(read.found.names))
+        return real(read, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policy_set, "parse_texts", counted)
+    monkeypatch.setattr(policy_accounts, "parse_texts", counted)
+    return parses
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_review_in_the_shard_pool_writes_the_same_run(
     generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ballast.flows.review import quarterly_review
-
-    from ballast.cluster import policy_accounts
-    from ballast.portfolio import policy_set
 
     same_run.fixed_identity(monkeypatch)
     here, pooled = tmp_path / "here", tmp_path / "pooled"
@@ -102,29 +115,13 @@ def test_a_review_in_the_shard_pool_writes_the_same_run(
 
     monkeypatch.setattr(shard_pool, "POOL_FROM", 2)
     monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)  # a large run: the exceptions only
-    parses: list[int] = []
-    real = policy_set.parse_texts
-
-    def counted(read: policy_set.PolicyTexts, *args: object) -> policy_set.PolicySet:
-        parses.append(len(read.found.names))  # in this process (a worker's are not seen)
-        return real(read, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(policy_set, "parse_texts", counted)
-    monkeypatch.setattr(policy_accounts, "parse_texts", counted)
+    parses = _counting_parses(monkeypatch)
     with shard_pool.ahead(2, ExecutionConfig().report_nice):
         (ahead,) = shard_pool._AHEAD
         many = quarterly_review(workspace=str(pooled), as_of=AS_OF, shard_size=4)
         assert shard_pool._AHEAD == [] and ahead._pool is None  # adopted, then stopped
 
-    assert one["status"] == many["status"] == "completed_with_errors"
-    assert many["rows"] == summary.TerminalRows.of(one["rows"]).rows
-    for key in ("portfolios", "breached", "trades", "exceptions", "invalid", "positions"):
-        assert one[key] == many[key], key
-    a, b = same_run.files(Path(one["report_dir"])), same_run.files(Path(many["report_dir"]))
-    assert list(a) == list(b) and len(a) == N + 1 + 4  # reports, index, results, two CSVs
-    assert [name for name in a if a[name] != b[name]] == []
-    assert b["trades.csv"].count(b"\n") > 1  # the generated portfolios do trade
-    assert same_run.recorded(here) == same_run.recorded(pooled)
+    same_run.assert_same_review(one, many, here, pooled, N)
     # 8 shards of 4 (31 IPS files), each parsed once here to find its accounts and kept in
     # the cache, where its worker found it
     assert sum(parses) == N + 1 and len(parses) == 8
@@ -135,6 +132,63 @@ def test_a_review_in_the_shard_pool_writes_the_same_run(
     again = quarterly_review(workspace=str(pooled), as_of=AS_OF, shard_size=4)
     assert again["breached"] == one["breached"] and again["trades"] == one["trades"]
     assert parses == [1]  # only the refused file, which is never kept (policy_accounts)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_shards_parsed_ahead_by_the_workers_are_not_parsed_by_the_review(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers started ahead parse each shard's IPS files into the cache (as the command
+    line has them do while it starts): the review's own process then parses none, and the
+    run is byte for byte the one of a review in one process."""
+    from ballast.flows.review import quarterly_review
+
+    from ballast.portfolio.policy_set import find_policies
+
+    same_run.fixed_identity(monkeypatch)
+    here, pooled = tmp_path / "here", tmp_path / "pooled"
+    shutil.copytree(generated, here)
+    shutil.copytree(generated, pooled)
+    (pooled / "ballast.yaml").write_text("execution:\n  local_workers: 2\n", encoding="utf-8")
+    one = quarterly_review(workspace=str(here), as_of=AS_OF)
+
+    monkeypatch.setattr(shard_pool, "POOL_FROM", 2)
+    monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)
+    parses = _counting_parses(monkeypatch)
+    ws = Workspace(pooled)
+    shards = shard_pool.balanced(find_policies(ws), 4, 2)
+    assert len(shards) == 8
+    with shard_pool.ahead(2, ExecutionConfig().report_nice, root=ws.root, shards=shards):
+        many = quarterly_review(workspace=str(pooled), as_of=AS_OF, shard_size=4)
+    same_run.assert_same_review(one, many, here, pooled, N)
+    # the workers sent the accounts of the valid files and kept every shard parsed in the
+    # cache; only the refused file is parsed here, as in a review of files seen before
+    assert parses == [1]
+    assert len(list(policy_cache.folder(ws.root).glob("*.pickle"))) == 8
+
+
+def test_a_shard_parsed_ahead_is_kept_once(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``parse_ahead`` parses a shard not in the cache and leaves one that is; what it keeps
+    is what ``parse_cached`` of the same files would parse, refusal included."""
+    from ballast.portfolio import models, policy_set
+
+    shutil.copytree(generated, tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws")
+    found, catalog = policy_set.find_policies(ws), models.read_folder(ws.models)
+    ahead = policy_set.parse_ahead(ws, found, catalog)
+    assert ahead is not None and len(ahead.policies) == N
+    assert policy_set.parse_ahead(ws, found, catalog) is None  # kept: not parsed again
+    parses = _counting_parses(monkeypatch)
+    read = policy_set.read_texts(ws, found)
+    cached = policy_set.parse_cached(read, catalog, ws.root)
+    assert parses == []
+    parsed = policy_set.parse_texts(read, catalog, ws.root)
+    assert [p.id for p in cached.policies] == [p.id for p in parsed.policies]
+    assert cached.errors == parsed.errors and len(cached.errors) == 1
+    assert cached.policies == parsed.policies
 
 
 def _polars_threads() -> int:

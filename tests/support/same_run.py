@@ -52,3 +52,21 @@ def generated_with_a_refused_ips(root: Path, n: int, seed: int) -> Path:
     ids = sorted(p.stem for p in (root / "ips").glob("*.yaml"))
     (root / "ips" / f"{ids[n // 2]}a.yaml").write_text("a: [1, 2\n", encoding="utf-8")
     return root
+
+
+def assert_same_review(one: dict, many: dict, here: Path, there: Path, n: int) -> None:
+    """The sharded review ``many`` of the workspace ``there`` said and wrote what ``one`` of
+    ``here`` did, to the byte: its terminal rows (the exceptions of a large run), counts, run
+    folder (``n`` reports, an invalid one among them, the index, results and two CSVs) and
+    records."""
+    from ballast.reporting.summary import TerminalRows
+
+    assert one["status"] == many["status"] == "completed_with_errors"
+    assert many["rows"] == TerminalRows.of(one["rows"]).rows
+    for key in ("portfolios", "breached", "trades", "exceptions", "invalid", "positions"):
+        assert one[key] == many[key], key
+    a, b = files(Path(one["report_dir"])), files(Path(many["report_dir"]))
+    assert list(a) == list(b) and len(a) == n + 1 + 4  # reports, index, results, two CSVs
+    assert [name for name in a if a[name] != b[name]] == []
+    assert b["trades.csv"].count(b"\n") > 1  # the generated portfolios do trade
+    assert recorded(here) == recorded(there)
