@@ -61,13 +61,17 @@ def _start(nice: int, threads: int) -> None:
     """A worker's start: Ctrl-C left to the command (which stops the pool: a worker would
     print a traceback), Polars given ``threads`` threads (the workers share the cores: more
     threads than cores spend CPU waiting for each other), ``nice`` added to its niceness, and
-    the shard code imported (so the first job does not wait for it)."""
+    the shard code imported and the report template compiled (so the first job does not wait
+    for them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["POLARS_MAX_THREADS"] = str(threads)  # read when Polars is first imported
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
     import ballast.cluster.shard  # noqa: F401
+    from ballast.reporting.html import environment
+
+    environment().get_template("report.html.j2")  # compiled now (~0.2 s), not in a first shard
 
 
 def _ready() -> int:

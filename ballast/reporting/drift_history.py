@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -19,7 +20,21 @@ _BP = Decimal(10000)
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else f"{Decimal(str(value)).normalize():f}"
+    return None if value is None else _normal(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal(text: str) -> str:
+    """A decimal's text without trailing zeros (``"637.170"`` → ``637.17``), kept per text:
+    drifts and band edges recur across a run's portfolios."""
+    return f"{Decimal(text).normalize():f}"
+
+
+@lru_cache(maxsize=1 << 14)
+def _band_bp(lower: str, upper: str, target: str) -> tuple[str | None, str | None]:
+    """A band's edges as basis points from its target, kept: a run's bands are few."""
+    t = Decimal(target)
+    return _text((Decimal(lower) - t) * _BP), _text((Decimal(upper) - t) * _BP)
 
 
 def fetch(
@@ -59,15 +74,15 @@ def current_points(run: Mapping[str, Any], entry: Mapping[str, Any]) -> list[dic
     for ac in entry.get("asset_classes") or []:
         if ac.get("target") is None or ac.get("lower") is None:
             continue
-        target = Decimal(str(ac["target"]))
+        lower_bp, upper_bp = _band_bp(str(ac["lower"]), str(ac["upper"]), str(ac["target"]))
         out.append(
             {
                 "as_of": str(run["as_of"])[:10],
                 "run_id": run["run_id"],
                 "asset_class": ac["asset_class"],
                 "drift_bp": _text(ac.get("drift_bp")),
-                "lower_bp": _text((Decimal(str(ac["lower"])) - target) * _BP),
-                "upper_bp": _text((Decimal(str(ac["upper"])) - target) * _BP),
+                "lower_bp": lower_bp,
+                "upper_bp": upper_bp,
                 "breached": bool(ac.get("breached")),
             }
         )
