@@ -260,7 +260,7 @@ def _review_in_pool(
             waited += time.perf_counter() - t0
             kept.add_outcome(ws, folder, part, ips)
             del future, ips, part
-            memory.give_back()
+            memory.release()
         hashes = folder.close()
     return kept.result(folder, hashes), kept.reviewed, waited
 

@@ -79,23 +79,24 @@ def _ready() -> int:
 
 
 def _work(job: ShardJob) -> ShardOutcome:
-    """``shard.work``, then the worker's freed pages handed back (``memory.give_back``): each
-    worker holds one shard at a time, not its largest shard's high-water mark."""
+    """``shard.work``, then the worker's garbage collected and freed pages handed back
+    (``memory.release``): each worker holds one shard at a time, not its largest shard's
+    high-water mark."""
     from ballast.cluster.shard import work
-    from ballast.ops.memory import give_back
+    from ballast.ops.memory import release
 
     try:
         return work(job)
     finally:
-        give_back()
+        release()
 
 
 def _parse_ahead(root: str, shard: PolicyFiles) -> list[Row]:
     """``policy_set.parse_ahead`` of one shard: the ``policy_accounts`` rows of what it parsed
-    (none when the shard was kept already), then the freed pages handed back. Optional work:
-    a failure leaves the shard to be parsed by the review itself."""
+    (none when the shard was kept already), then the garbage collected and the freed pages
+    handed back. Optional work: a failure leaves the shard to be parsed by the review itself."""
     from ballast.cluster.policy_accounts import context, kept_rows
-    from ballast.ops.memory import give_back
+    from ballast.ops.memory import release
     from ballast.portfolio.models import read_folder
     from ballast.portfolio.policy_set import parse_ahead
     from ballast.workspace import Workspace
@@ -108,7 +109,7 @@ def _parse_ahead(root: str, shard: PolicyFiles) -> list[Row]:
     except Exception:
         return []
     finally:
-        give_back()
+        release()
 
 
 class ShardPool:

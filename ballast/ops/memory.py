@@ -86,6 +86,17 @@ def give_back() -> None:
         trim(0)
 
 
+def release() -> None:
+    """Collect this process's cyclic garbage, then ``give_back``: after a shard, in a process
+    whose collector runs seldom (``heap_frozen``) or was paused while it built the shard.
+    What a shard leaves in reference cycles (about 12,600 objects a shard of 2,500 in the
+    flow's process) otherwise waits for a full collection: at 50,000 portfolios the flow's
+    process grew to 925 MiB by the end of its shards, against 541 MiB collecting after each
+    (about 20 ms a shard)."""
+    gc.collect()
+    give_back()
+
+
 @cache
 def _malloc_trim() -> Any:
     import ctypes

@@ -42,7 +42,7 @@ _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 
 
-_decimal_of = lru_cache(maxsize=1 << 16)(Decimal)
+_decimal_of = lru_cache(maxsize=4096)(Decimal)
 """``Decimal(text)``, kept: the same decimal strings (targets, bands, common weights) recur in
 every chart of a run."""
 
@@ -87,7 +87,7 @@ class _Scale:
         return _x(self.low, self.high, value)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _x(low: Decimal, high: Decimal, value: Decimal) -> float:
     """``value``'s x coordinate on the axis [low, high] (``_Scale``), kept: a run's charts share
     a few dozen axes and their targets and bands recur. Equal decimals (``0.6``, ``0.600``) are

@@ -23,14 +23,14 @@ def _text(value: Any) -> str | None:
     return None if value is None else _normal(str(value))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _normal(text: str) -> str:
     """A decimal's text without trailing zeros (``"637.170"`` → ``637.17``), kept per text:
     drifts and band edges recur across a run's portfolios."""
     return f"{Decimal(text).normalize():f}"
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1024)
 def _band_bp(lower: str, upper: str, target: str) -> tuple[str | None, str | None]:
     """A band's edges as basis points from its target, kept: a run's bands are few."""
     t = Decimal(target)

@@ -67,7 +67,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _decimal_text(text: str) -> Decimal | None:
     """A decimal string's value (None: empty or not a number), kept: the figures of a report
     are decimal strings, and targets, band edges and zero totals recur in every report."""
