@@ -82,6 +82,25 @@ def test_workers_started_ahead_are_adopted_once_or_stopped() -> None:
         assert shard_pool._AHEAD == []
 
 
+def _reviewed_in_one_process(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict, Path, Path]:
+    """Two copies of the generated workspace, ``here`` reviewed in this process (30 <
+    ``POOL_FROM``) and ``pooled`` set for two workers; then any run of 2 or more portfolios
+    is pooled and shows only its exceptions. Returns (the review of here, here, pooled)."""
+    from ballast.flows.review import quarterly_review
+
+    same_run.fixed_identity(monkeypatch)
+    here, pooled = tmp_path / "here", tmp_path / "pooled"
+    shutil.copytree(generated, here)
+    shutil.copytree(generated, pooled)
+    (pooled / "ballast.yaml").write_text("execution:\n  local_workers: 2\n", encoding="utf-8")
+    one = quarterly_review(workspace=str(here), as_of=AS_OF)
+    monkeypatch.setattr(shard_pool, "POOL_FROM", 2)
+    monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)  # a large run: the exceptions only
+    return one, here, pooled
+
+
 def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the IPS sets parsed in this process from now on (a worker's are not seen)."""
     from ballast.cluster import policy_accounts
@@ -106,15 +125,7 @@ def test_a_review_in_the_shard_pool_writes_the_same_run(
 ) -> None:
     from ballast.flows.review import quarterly_review
 
-    same_run.fixed_identity(monkeypatch)
-    here, pooled = tmp_path / "here", tmp_path / "pooled"
-    shutil.copytree(generated, here)
-    shutil.copytree(generated, pooled)
-    (pooled / "ballast.yaml").write_text("execution:\n  local_workers: 2\n", encoding="utf-8")
-    one = quarterly_review(workspace=str(here), as_of=AS_OF)  # in this process: 30 < POOL_FROM
-
-    monkeypatch.setattr(shard_pool, "POOL_FROM", 2)
-    monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)  # a large run: the exceptions only
+    one, here, pooled = _reviewed_in_one_process(generated, tmp_path, monkeypatch)
     parses = _counting_parses(monkeypatch)
     with shard_pool.ahead(2, ExecutionConfig().report_nice):
         (ahead,) = shard_pool._AHEAD
@@ -146,15 +157,7 @@ def test_shards_parsed_ahead_by_the_workers_are_not_parsed_by_the_review(
 
     from ballast.portfolio.policy_set import find_policies
 
-    same_run.fixed_identity(monkeypatch)
-    here, pooled = tmp_path / "here", tmp_path / "pooled"
-    shutil.copytree(generated, here)
-    shutil.copytree(generated, pooled)
-    (pooled / "ballast.yaml").write_text("execution:\n  local_workers: 2\n", encoding="utf-8")
-    one = quarterly_review(workspace=str(here), as_of=AS_OF)
-
-    monkeypatch.setattr(shard_pool, "POOL_FROM", 2)
-    monkeypatch.setattr(summary, "FULL_TABLE_MAX", 5)
+    one, here, pooled = _reviewed_in_one_process(generated, tmp_path, monkeypatch)
     parses = _counting_parses(monkeypatch)
     ws = Workspace(pooled)
     shards = shard_pool.balanced(find_policies(ws), 4, 2)
